@@ -1,0 +1,1 @@
+export const smokeCommand = { name: 'smoke', summary: 'tmp', help: '', run: async () => 0 };

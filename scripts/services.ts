@@ -1,0 +1,526 @@
+/**
+ * Real Kafka, Postgres and Redis for tests, benchmarks and development, without Docker.
+ *
+ *   tsx scripts/services.ts up     start throwaway instances (or reuse running ones), write .services.env
+ *   tsx scripts/services.ts down   stop what `up` started and delete its data
+ *   tsx scripts/services.ts status print what runs and where
+ *
+ * Kafka is the official broker from Maven Central (fetched once into ~/.cache/tributary), run
+ * with `java` in KRaft mode. Postgres and Redis are Debian's packages, installed with apt-get
+ * when missing. Each runs on a free loopback port with its data in a temp folder.
+ * When KAFKA_BROKERS, DATABASE_URL and REDIS_URL are all set, those are used instead.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const KAFKA_VERSION = '3.9.1';
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const ENV_FILE = join(ROOT, '.services.env');
+const STATE_FILE = join(ROOT, '.services.state.json');
+
+export interface ServiceEnv {
+  KAFKA_BROKERS: string;
+  DATABASE_URL: string;
+  REDIS_URL: string;
+}
+
+interface State {
+  runDir: string;
+  env: ServiceEnv;
+  kafka: { pid: number; port: number };
+  postgres: { binDir: string; dataDir: string; port: number };
+  redis: { pid: number; port: number };
+}
+
+export interface ServicesHandle {
+  env: ServiceEnv;
+  /** 'external': from the environment; 'reused': a previous `up`; 'started': by this call. */
+  origin: 'external' | 'reused' | 'started';
+}
+
+const log = (message: string) => process.stderr.write(`services: ${message}\n`);
+
+function cacheDir(): string {
+  const base =
+    process.env['TRIBUTARY_CACHE_DIR'] ??
+    join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'tributary');
+  mkdirSync(base, { recursive: true });
+  return base;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? res(address.port) : rej(new Error('no port')),
+      );
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function which(command: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let aptUpdated = false;
+function aptInstall(pkg: string): void {
+  if (!which('apt-get'))
+    throw new Error(
+      `${pkg} is missing and apt-get is not available: install ${pkg} yourself, or set KAFKA_BROKERS, DATABASE_URL and REDIS_URL`,
+    );
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  const run = (args: string[]) => {
+    const [cmd, ...rest] = [...sudo, ...args];
+    execFileSync(cmd!, rest, {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  };
+  log(`installing ${pkg} from Debian's packages (once per machine)…`);
+  if (!aptUpdated) run(['apt-get', 'update', '-qq']);
+  aptUpdated = true;
+  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', pkg]);
+}
+
+/** Polls `check` until it resolves true, or throws after `timeoutMs` with `what` and the log tail. */
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  logFile?: string,
+  alive?: () => boolean,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (alive && !alive()) break;
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const tail =
+    logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-25).join('\n') : '';
+  throw new Error(
+    `${what} did not become ready${alive && !alive() ? ' (the process exited)' : ` within ${timeoutMs} ms`}\n${tail}`,
+  );
+}
+
+function tcpSend(port: number, payload: string, expect: string): Promise<boolean> {
+  return new Promise((res) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let data = '';
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      res(false);
+    });
+    socket.on('error', () => res(false));
+    socket.on('connect', () => socket.write(payload));
+    socket.on('data', (chunk) => {
+      data += chunk.toString();
+      if (data.includes(expect)) {
+        socket.destroy();
+        res(true);
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------- Kafka
+
+/** Resolves the broker's jars with Maven once; later runs reuse the cache. */
+export function kafkaLibs(): string {
+  const libs = join(cacheDir(), `kafka-${KAFKA_VERSION}`, 'libs');
+  if (existsSync(join(libs, '.complete'))) return libs;
+  if (!which('mvn')) aptInstall('maven');
+  if (!which('java')) aptInstall('openjdk-17-jre-headless');
+  log(`fetching Apache Kafka ${KAFKA_VERSION} from Maven Central into ${dirname(libs)} (once)…`);
+  const staging = `${libs}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  execFileSync(
+    'mvn',
+    [
+      '-q',
+      '-B',
+      '-f',
+      join(ROOT, 'scripts/kafka/pom.xml'),
+      `-Dkafka.version=${KAFKA_VERSION}`,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${staging}`,
+      '-DincludeScope=runtime',
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  writeFileSync(join(staging, '.complete'), KAFKA_VERSION);
+  rmSync(libs, { recursive: true, force: true });
+  renameSync(staging, libs);
+  return libs;
+}
+
+async function startKafka(runDir: string): Promise<State['kafka']> {
+  const libs = kafkaLibs();
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  const dir = join(runDir, 'kafka');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const props = join(dir, 'server.properties');
+  writeFileSync(
+    props,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `log.dirs=${join(dir, 'data')}`,
+      'num.partitions=1',
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=5',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      // Throwaway test broker: consumers join at once instead of waiting 3 s for peers.
+      'group.initial.rebalance.delay.ms=0',
+      'message.max.bytes=2097152',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'log4j.properties'),
+    [
+      'log4j.rootLogger=WARN, stdout',
+      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      '',
+    ].join('\n'),
+  );
+  const java = [
+    '-Xms256m',
+    '-Xmx1g',
+    '-XX:+UseG1GC',
+    `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`,
+    '-cp',
+    `${libs}/*`,
+  ];
+  const clusterId = randomBytes(16).toString('base64url');
+  execFileSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const logFile = join(dir, 'broker.log');
+  const out = openSync(logFile, 'a');
+  const child: ChildProcess = spawn('java', [...java, 'kafka.Kafka', props], {
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  child.unref();
+  const pid = child.pid!;
+  await waitFor(
+    `Kafka on 127.0.0.1:${port}`,
+    () => kafkaReady(port),
+    60_000,
+    logFile,
+    () => isAlive(pid),
+  );
+  return { pid, port };
+}
+
+/** A broker is ready when it answers a metadata request (what clients do first). */
+async function kafkaReady(port: number): Promise<boolean> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------- Postgres
+
+function postgresBinDir(): string {
+  const find = () => {
+    const base = '/usr/lib/postgresql';
+    if (!existsSync(base)) return undefined;
+    const versions = readdirSync(base)
+      .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
+    return versions[0] === undefined ? undefined : join(base, versions[0], 'bin');
+  };
+  const found = find();
+  if (found) return found;
+  aptInstall('postgresql');
+  const installed = find();
+  if (!installed)
+    throw new Error('postgresql was installed but no initdb was found under /usr/lib/postgresql');
+  return installed;
+}
+
+/** initdb and postgres refuse to run as root: run them as the `postgres` user there. */
+function asPostgresUser(binDir: string, tool: string, args: string[]): void {
+  const command = join(binDir, tool);
+  const asRoot = process.getuid?.() === 0;
+  const [cmd, ...rest] = asRoot ? ['runuser', '-u', 'postgres', '--', command, ...args] : [command, ...args];
+  execFileSync(cmd!, rest, { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function startPostgres(runDir: string): Promise<State['postgres']> {
+  const binDir = postgresBinDir();
+  const port = await freePort();
+  const dataDir = join(runDir, 'postgres');
+  mkdirSync(dataDir, { mode: 0o700 });
+  if (process.getuid?.() === 0) execFileSync('chown', ['postgres:', dataDir]);
+  asPostgresUser(binDir, 'initdb', [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '-A',
+    'trust',
+    '-E',
+    'UTF8',
+    '--no-locale',
+    '--no-sync',
+  ]);
+  // A throwaway instance: durability settings off for speed (nothing here must survive a crash of the box).
+  const options = [
+    `-p ${port}`,
+    '-c listen_addresses=127.0.0.1',
+    `-k ${dataDir}`,
+    '-c fsync=off',
+    '-c full_page_writes=off',
+    '-c max_connections=300',
+    '-c shared_buffers=512MB',
+    '-c work_mem=64MB',
+    '-c maintenance_work_mem=256MB',
+  ].join(' ');
+  asPostgresUser(binDir, 'pg_ctl', [
+    '-D',
+    dataDir,
+    '-l',
+    join(dataDir, 'server.log'),
+    '-o',
+    options,
+    '-w',
+    '-t',
+    '60',
+    'start',
+  ]);
+  const pg = await import('pg');
+  const client = new pg.default.Client({
+    connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`,
+  });
+  await client.connect();
+  await client.query('CREATE DATABASE tributary');
+  await client.end();
+  return { binDir, dataDir, port };
+}
+
+// ---------------------------------------------------------------- Redis
+
+async function startRedis(runDir: string): Promise<State['redis']> {
+  if (!which('redis-server')) aptInstall('redis-server');
+  const port = await freePort();
+  const dir = join(runDir, 'redis');
+  mkdirSync(dir);
+  const logFile = join(dir, 'redis.log');
+  const out = openSync(logFile, 'a');
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { detached: true, stdio: ['ignore', out, out] },
+  );
+  child.unref();
+  const pid = child.pid!;
+  await waitFor(
+    `Redis on 127.0.0.1:${port}`,
+    () => tcpSend(port, 'PING\r\n', '+PONG'),
+    20_000,
+    logFile,
+    () => isAlive(pid),
+  );
+  return { pid, port };
+}
+
+// ---------------------------------------------------------------- up / down
+
+function readState(): State | undefined {
+  if (!existsSync(STATE_FILE)) return undefined;
+  try {
+    return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as State;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stateIsHealthy(state: State): Promise<boolean> {
+  if (!isAlive(state.kafka.pid) || !isAlive(state.redis.pid)) return false;
+  const pgUp = await tcpSend(state.postgres.port, '', '').catch(() => false);
+  const redisUp = await tcpSend(state.redis.port, 'PING\r\n', '+PONG');
+  const kafkaUp = await kafkaReady(state.kafka.port).catch(() => false);
+  return redisUp && kafkaUp && (pgUp || existsSync(join(state.postgres.dataDir, 'postmaster.pid')));
+}
+
+function writeEnvFile(env: ServiceEnv): void {
+  writeFileSync(
+    ENV_FILE,
+    `KAFKA_BROKERS=${env.KAFKA_BROKERS}\nDATABASE_URL=${env.DATABASE_URL}\nREDIS_URL=${env.REDIS_URL}\n`,
+  );
+}
+
+/** Starts the three services, or reuses what is running or configured. */
+export async function servicesUp(): Promise<ServicesHandle> {
+  const { KAFKA_BROKERS, DATABASE_URL, REDIS_URL } = process.env;
+  if (KAFKA_BROKERS && DATABASE_URL && REDIS_URL) {
+    return { env: { KAFKA_BROKERS, DATABASE_URL, REDIS_URL }, origin: 'external' };
+  }
+  const previous = readState();
+  if (previous && (await stateIsHealthy(previous))) {
+    writeEnvFile(previous.env);
+    return { env: previous.env, origin: 'reused' };
+  }
+  if (previous) await stopState(previous);
+
+  const started = Date.now();
+  const runDir = mkdtempSync(join(tmpdir(), 'tributary-services-'));
+  chmodSync(runDir, 0o755); // the postgres user must reach its data folder inside
+  const partial: Partial<State> & { runDir: string } = { runDir };
+  try {
+    // Postgres and Redis start in a second or two; Kafka's JVM is the long pole, so they overlap it.
+    const [kafka, postgres, redis] = await Promise.all([
+      startKafka(runDir).then((k) => (partial.kafka = k)),
+      startPostgres(runDir).then((p) => (partial.postgres = p)),
+      startRedis(runDir).then((r) => (partial.redis = r)),
+    ]);
+    const env: ServiceEnv = {
+      KAFKA_BROKERS: `127.0.0.1:${kafka.port}`,
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${postgres.port}/tributary`,
+      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+    };
+    const state: State = { runDir, env, kafka, postgres, redis };
+    writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+    writeEnvFile(env);
+    log(
+      `Kafka ${env.KAFKA_BROKERS}, Postgres ${env.DATABASE_URL}, Redis ${env.REDIS_URL} (up in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+    return { env, origin: 'started' };
+  } catch (error) {
+    await stopState(partial);
+    throw error;
+  }
+}
+
+async function killAndWait(pid: number, timeoutMs = 15_000): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+async function stopState(state: Partial<State> & { runDir: string }): Promise<void> {
+  const stops: Promise<void>[] = [];
+  if (state.kafka) stops.push(killAndWait(state.kafka.pid));
+  if (state.redis) stops.push(killAndWait(state.redis.pid));
+  if (state.postgres && existsSync(join(state.postgres.dataDir, 'postmaster.pid'))) {
+    const { binDir, dataDir } = state.postgres;
+    stops.push(
+      Promise.resolve().then(() => {
+        try {
+          asPostgresUser(binDir, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+        } catch (error) {
+          log(`postgres did not stop cleanly: ${(error as Error).message}`);
+        }
+      }),
+    );
+  }
+  await Promise.all(stops);
+  rmSync(state.runDir, { recursive: true, force: true });
+}
+
+/** Stops what `servicesUp` started and removes its data, state and env files. */
+export async function servicesDown(): Promise<boolean> {
+  const state = readState();
+  if (state) await stopState(state);
+  rmSync(STATE_FILE, { force: true });
+  rmSync(ENV_FILE, { force: true });
+  return state !== undefined;
+}
+
+async function main(command: string | undefined): Promise<number> {
+  switch (command) {
+    case 'up': {
+      const { env, origin } = await servicesUp();
+      if (origin === 'external') writeEnvFile(env);
+      if (origin !== 'started')
+        log(
+          `${origin === 'external' ? 'using the services from the environment' : 'reusing running services'}: ${env.KAFKA_BROKERS}, ${env.DATABASE_URL}, ${env.REDIS_URL}`,
+        );
+      log(`wrote ${ENV_FILE}; load it with: set -a; . ./.services.env; set +a`);
+      return 0;
+    }
+    case 'down':
+      log((await servicesDown()) ? 'stopped' : 'nothing was running');
+      return 0;
+    case 'status': {
+      const state = readState();
+      if (!state) log('nothing started by services:up');
+      else log(`${(await stateIsHealthy(state)) ? 'healthy' : 'NOT healthy'}: ${JSON.stringify(state.env)}`);
+      return 0;
+    }
+    default:
+      process.stderr.write(
+        'Usage: tsx scripts/services.ts up|down|status\n\n  up      start throwaway Kafka, Postgres and Redis (or reuse them) and write .services.env\n  down    stop them and delete their data\n  status  tell whether they run\n',
+      );
+      return command === '--help' || command === '-h' ? 0 : 2;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv[2]).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      process.stderr.write(`services: ${error.message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,144 @@
+/**
+ * The shapes of Tributary's declarations. Users build them with the functions of
+ * `shared/definitions/declare.ts` (exported from the package root); every service reads
+ * the resolved form, `RepoSpec`, from the registry.
+ */
+
+/** Value types a feature or join key can have. */
+export type ValueType = 'int64' | 'float64' | 'string' | 'bool' | 'timestamp';
+
+/** A duration: milliseconds as a number, or a string like `'1d'`, `'12h'`, `'30m'`, `'45s'`, `'250ms'`. */
+export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd' | 'w'}`;
+
+export interface EntitySpec {
+  kind: 'entity';
+  name: string;
+  joinKey: string;
+  valueType: ValueType;
+  description?: string;
+  tags?: Record<string, string>;
+  owner?: string;
+}
+
+export interface KafkaSourceSpec {
+  kind: 'kafkaSource';
+  name: string;
+  topic: string;
+  /** Field holding the event time; default `event_timestamp`. */
+  timestampField: string;
+  /** Optional field holding the creation time used to break ties; default `created`. */
+  createdField: string;
+  format: 'json';
+  description?: string;
+  tags?: Record<string, string>;
+  owner?: string;
+}
+
+export interface PushSourceSpec {
+  kind: 'pushSource';
+  name: string;
+  /** The Kafka source a push goes through, so offline and online stay consistent. */
+  batchSource: string;
+  description?: string;
+  tags?: Record<string, string>;
+  owner?: string;
+}
+
+export interface FieldSpec {
+  name: string;
+  type: ValueType;
+  description?: string;
+}
+
+export interface FeatureViewSpec {
+  kind: 'featureView';
+  name: string;
+  /** Entity names, in join-key order. */
+  entities: string[];
+  /** A Kafka source or a push source name. */
+  source: string;
+  schema: FieldSpec[];
+  /** Milliseconds; 0 means no ttl. */
+  ttlMs: number;
+  online: boolean;
+  offline: boolean;
+  description?: string;
+  tags?: Record<string, string>;
+  owner?: string;
+}
+
+/** `featureView` alone selects every feature of the view. */
+export interface FeatureServiceEntry {
+  featureView: string;
+  features?: string[];
+}
+
+export interface FeatureServiceSpec {
+  kind: 'featureService';
+  name: string;
+  features: FeatureServiceEntry[];
+  description?: string;
+  tags?: Record<string, string>;
+  owner?: string;
+}
+
+export type DriftMethod = 'ks' | 'wasserstein' | 'psi' | 'jensenshannon' | 'hellinger' | 'chisquare' | 'z';
+
+export interface MonitorFeatureOverride {
+  method?: DriftMethod;
+  threshold?: number;
+}
+
+export type MonitorWindow = { rows: number } | { durationMs: number };
+
+export interface WebhookSpec {
+  url: string;
+  /** HMAC-SHA256 key for `X-Tributary-Signature`. */
+  secret?: string;
+}
+
+export interface RetrainPolicySpec {
+  consecutiveDriftedWindows: number;
+  cooldownMs: number;
+}
+
+export interface MonitorSpec {
+  kind: 'monitor';
+  name: string;
+  /** The model name carried in prediction events; defaults to the monitor's name. */
+  model: string;
+  predictionTopic: string;
+  /** Fully qualified `view:feature` references. */
+  features: string[];
+  /** Whether the prediction itself is monitored. */
+  monitorPrediction: boolean;
+  window: MonitorWindow;
+  overrides: Record<string, MonitorFeatureOverride>;
+  /** Share of drifted columns at or above which the dataset counts as drifted. */
+  datasetDriftThreshold: number;
+  retrain: RetrainPolicySpec | null;
+  webhooks: WebhookSpec[];
+  description?: string;
+  tags?: Record<string, string>;
+  owner?: string;
+}
+
+export type ObjectSpec =
+  | EntitySpec
+  | KafkaSourceSpec
+  | PushSourceSpec
+  | FeatureViewSpec
+  | FeatureServiceSpec
+  | MonitorSpec;
+
+export type ObjectKind = ObjectSpec['kind'];
+
+/** A whole, validated repository: what `apply` records and services read. */
+export interface RepoSpec {
+  entities: EntitySpec[];
+  kafkaSources: KafkaSourceSpec[];
+  pushSources: PushSourceSpec[];
+  featureViews: FeatureViewSpec[];
+  featureServices: FeatureServiceSpec[];
+  monitors: MonitorSpec[];
+}

@@ -1,0 +1,22 @@
+import type { TestProject } from 'vitest/node';
+import { servicesDown, servicesUp } from '../scripts/services.ts';
+
+/**
+ * Gives integration tests real services: the ones named by KAFKA_BROKERS / DATABASE_URL /
+ * REDIS_URL, else those of a running `npm run services:up`, else throwaway ones started here
+ * and stopped at the end, so `npm test` leaves nothing running.
+ */
+export default async function setup(project: TestProject) {
+  const { env, origin } = await servicesUp();
+  Object.assign(process.env, env);
+  project.provide('services', env);
+  return async () => {
+    if (origin === 'started') await servicesDown();
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    services: { KAFKA_BROKERS: string; DATABASE_URL: string; REDIS_URL: string };
+  }
+}

@@ -1,0 +1,254 @@
+import {
+  type Admin,
+  type Consumer,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
+import { TributaryError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type {
+  BatchHandler,
+  ConsumerOptions,
+  EventStream,
+  IncomingMessage,
+  OutgoingMessage,
+  StreamAdmin,
+  StreamConsumer,
+  StreamProducer,
+  TopicSpec,
+} from './port.ts';
+
+/** Routes kafkajs's own log lines into our structured logger. */
+function logCreator(logger: Logger | undefined) {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      if (!logger) return;
+      const { message, ...rest } = log;
+      if (level === logLevel.ERROR) logger.error({ kafka: rest }, message);
+      else if (level === logLevel.WARN) logger.warn({ kafka: rest }, message);
+      else logger.debug({ kafka: rest }, message);
+    };
+}
+
+function headersOf(raw: IncomingMessageHeaders | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!raw) return headers;
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) headers[name] = first.toString();
+  }
+  return headers;
+}
+type IncomingMessageHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+
+class KafkaProducer implements StreamProducer {
+  constructor(private readonly producer: Producer) {}
+
+  async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.producer.send({
+      topic,
+      acks: -1,
+      messages: messages.map((m) => ({
+        key: m.key ?? null,
+        value: m.value,
+        ...(m.headers ? { headers: m.headers } : {}),
+        ...(m.partition === undefined ? {} : { partition: m.partition }),
+      })),
+    });
+  }
+
+  close(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
+
+class KafkaConsumer implements StreamConsumer {
+  private stopping = false;
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly admin: Admin,
+    private readonly options: ConsumerOptions,
+  ) {}
+
+  async run(handler: BatchHandler): Promise<void> {
+    const joined = new Promise<void>((resolve) => {
+      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        off();
+        resolve();
+      });
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        if (batch.messages.length === 0) return;
+        const messages: IncomingMessage[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key ?? null,
+          value: m.value ?? null,
+          headers: headersOf(m.headers as IncomingMessageHeaders | undefined),
+          timestamp: Number(m.timestamp),
+        }));
+        const first = batch.firstOffset() ?? messages[0]!.offset;
+        const isStopping = () => this.stopping || !isRunning() || isStale();
+        try {
+          await handler(
+            { topic: batch.topic, partition: batch.partition, messages, highWatermark: batch.highWatermark },
+            { heartbeat, isStopping },
+          );
+        } catch (error) {
+          // Nothing of this batch is committed: rewind so it is fetched and handled again.
+          if (!isStopping())
+            this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: first });
+          throw error;
+        }
+        // A partition taken away mid-batch: its new owner redelivers; committing here could skip.
+        if (isStale()) return;
+        resolveOffset(batch.lastOffset());
+        const next = (BigInt(batch.lastOffset()) + 1n).toString();
+        await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+      },
+    });
+    await joined;
+  }
+
+  async lag(): Promise<{ topic: string; partition: number; lag: number }[]> {
+    const result: { topic: string; partition: number; lag: number }[] = [];
+    const committed = await this.admin.fetchOffsets({
+      groupId: this.options.groupId,
+      topics: this.options.topics,
+    });
+    for (const { topic, partitions } of committed) {
+      const ends = await this.admin.fetchTopicOffsets(topic);
+      for (const end of ends) {
+        const at = partitions.find((p) => p.partition === end.partition);
+        const done = at && at.offset !== '-1' ? BigInt(at.offset) : BigInt(end.low);
+        result.push({ topic, partition: end.partition, lag: Number(BigInt(end.high) - done) });
+      }
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect();
+    await this.admin.disconnect();
+  }
+}
+
+class KafkaAdmin implements StreamAdmin {
+  constructor(private readonly admin: Admin) {}
+
+  async ensureTopics(topics: TopicSpec[]): Promise<string[]> {
+    const existing = new Set(await this.admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return [];
+    await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.partitions ?? 1,
+        replicationFactor: -1,
+        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
+    return missing.map((t) => t.topic);
+  }
+
+  listTopics(): Promise<string[]> {
+    return this.admin.listTopics();
+  }
+
+  async deleteTopics(topics: string[]): Promise<void> {
+    if (topics.length > 0) await this.admin.deleteTopics({ topics });
+  }
+
+  async topicSize(topic: string): Promise<number> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, p) => sum + Number(BigInt(p.high) - BigInt(p.low)), 0);
+  }
+
+  close(): Promise<void> {
+    return this.admin.disconnect();
+  }
+}
+
+/** The Kafka adapter of the event stream port (kafkajs). */
+export class KafkaEventStream implements EventStream {
+  private readonly kafka: Kafka;
+
+  constructor(brokers: readonly string[], logger?: Logger, clientId = 'tributary') {
+    const config: KafkaConfig = {
+      clientId,
+      brokers: [...brokers],
+      logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
+      logCreator: logCreator(logger),
+      retry: { initialRetryTime: 200, retries: 8 },
+    };
+    this.kafka = new Kafka(config);
+  }
+
+  async producer(): Promise<StreamProducer> {
+    const producer = this.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+    });
+    await connectOrExplain(() => producer.connect());
+    return new KafkaProducer(producer);
+  }
+
+  async consumer(options: ConsumerOptions): Promise<StreamConsumer> {
+    const admin = this.kafka.admin();
+    await connectOrExplain(() => admin.connect());
+    const start = options.start ?? { from: 'committed' };
+    if (start.from !== 'committed') {
+      // A rewind is a change of the group's committed offsets, made while the group is empty.
+      for (const topic of options.topics) {
+        if (start.from === 'beginning')
+          await admin.resetOffsets({ groupId: options.groupId, topic, earliest: true });
+        else {
+          const partitions = await admin.fetchTopicOffsetsByTimestamp(topic, start.timestamp);
+          await admin.setOffsets({ groupId: options.groupId, topic, partitions });
+        }
+      }
+    }
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+    });
+    await connectOrExplain(() => consumer.connect());
+    await consumer.subscribe({ topics: options.topics, fromBeginning: true });
+    return new KafkaConsumer(consumer, admin, options);
+  }
+
+  async admin(): Promise<StreamAdmin> {
+    const admin = this.kafka.admin();
+    await connectOrExplain(() => admin.connect());
+    return new KafkaAdmin(admin);
+  }
+}
+
+async function connectOrExplain(connect: () => Promise<void>): Promise<void> {
+  try {
+    await connect();
+  } catch (error) {
+    throw new TributaryError(
+      'TRIB_STREAM_UNAVAILABLE',
+      `cannot reach Kafka: ${(error as Error).message}. Check KAFKA_BROKERS, or start local services with 'npm run services:up'.`,
+      { cause: error },
+    );
+  }
+}

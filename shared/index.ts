@@ -2,5 +2,33 @@
  * The package root: what feature repositories and client code import from 'tributary'.
  */
 
+// Feature definitions: the declaration API of feature repositories (see docs/definitions.md).
+export type {
+  EntityDeclaration,
+  EntityInput,
+  FeatureNamesOf,
+  FeatureReference,
+  FeatureServiceDeclaration,
+  FeatureServiceInput,
+  FeatureViewDeclaration,
+  FeatureViewInput,
+  FeatureViewProjection,
+  FieldInput,
+  KafkaSourceDeclaration,
+  KafkaSourceInput,
+  MonitorDeclaration,
+  MonitorInput,
+  PushSourceDeclaration,
+  PushSourceInput,
+  SchemaInput,
+} from './definitions/declare.ts';
+export {
+  entity,
+  featureService,
+  featureView,
+  kafkaSource,
+  monitor,
+  pushSource,
+} from './definitions/declare.ts';
 export type * from './definitions/types.ts';
 export * from './errors.ts';

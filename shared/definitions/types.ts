@@ -29,6 +29,8 @@ export interface KafkaSourceSpec {
   /** Optional field holding the creation time used to break ties; default `created`. */
   createdField: string;
   format: 'json';
+  /** Partitions `apply` gives the topic when it creates it; absent means 1. */
+  partitions?: number;
   description?: string;
   tags?: Record<string, string>;
   owner?: string;
@@ -113,6 +115,7 @@ export interface MonitorSpec {
   /** Whether the prediction itself is monitored. */
   monitorPrediction: boolean;
   window: MonitorWindow;
+  /** Keyed by column name as prediction events carry it: the bare feature name, or `prediction`. */
   overrides: Record<string, MonitorFeatureOverride>;
   /** Share of drifted columns at or above which the dataset counts as drifted. */
   datasetDriftThreshold: number;

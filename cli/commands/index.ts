@@ -1,5 +1,7 @@
 import type { Command } from '../command.ts';
+import { applyCommand } from './apply.ts';
+import { planCommand } from './plan.ts';
 import { smokeCommand } from './smoke.ts';
 
 /** Every command, in the order `tributary --help` lists them. */
-export const commands: readonly Command[] = [smokeCommand];
+export const commands: readonly Command[] = [planCommand, applyCommand, smokeCommand];

@@ -1,0 +1,113 @@
+import { loadConfig } from '../../shared/config.ts';
+import { displayPath, loadRepo } from '../../shared/definitions/load.ts';
+import { applyRepo } from '../../shared/registry/apply.ts';
+import { formatPlan } from '../../shared/registry/format.ts';
+import { PostgresRegistry } from '../../shared/registry/postgres.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres.ts';
+import { KafkaEventStream } from '../../shared/stream/kafka.ts';
+import type { StreamAdmin } from '../../shared/stream/port.ts';
+import type { Command } from '../command.ts';
+import {
+  parseOptions,
+  REGISTRY_OPTIONS,
+  REGISTRY_OPTIONS_HELP,
+  registrySchema,
+  reportError,
+} from './plan.ts';
+
+const OPTIONS = {
+  ...REGISTRY_OPTIONS,
+  'allow-breaking': { type: 'boolean', default: false },
+  'offline-schema': { type: 'string' },
+} as const;
+
+export const applyCommand: Command = {
+  name: 'apply',
+  summary: 'Create topics and offline tables for the feature repository and record it in the registry',
+  help: `Usage: tributary apply [options]
+
+Loads and validates the feature repository, then, holding the registry's lock:
+  - creates missing Kafka topics: each Kafka source's topic and its <topic>.dlq,
+    tributary.drift, tributary.retrain and each monitor's prediction topic;
+  - creates or extends each offline feature view's table; a removed view's table, or one
+    whose types or join keys change, is archived (renamed aside), never dropped;
+  - records the repository as a new registry version, which running services pick up
+    without a restart.
+Applying an unchanged repository records nothing and says so. Changes that break readers
+or stored data are refused unless --allow-breaking is given; run 'tributary plan' first.
+
+Options:
+${REGISTRY_OPTIONS_HELP}
+  --allow-breaking           apply breaking changes (changed types or join keys, removed features or views)
+  --offline-schema <name>    Postgres schema of the offline tables (default: tributary_offline)
+  -h, --help                 show this help
+
+Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_REPO, TRIBUTARY_APPLIED_BY (default user@host),
+TRIBUTARY_WEBHOOK_URL and TRIBUTARY_WEBHOOK_SECRET (read by the example repository's monitor).
+
+Examples:
+  tributary apply
+  tributary apply --repo ./my-features --allow-breaking
+  TRIBUTARY_APPLIED_BY=ci@pipeline tributary apply --json`,
+
+  async run(argv) {
+    const parsed = parseOptions('apply', argv, OPTIONS);
+    if ('error' in parsed) {
+      console.error(parsed.error);
+      return 2;
+    }
+    const { values } = parsed;
+    // Progress goes to stderr so --json keeps stdout machine-readable.
+    const say = (line: string) => (values.json ? console.error(line) : console.log(line));
+    let registry: PostgresRegistry | undefined;
+    let offline: PostgresOfflineStore | undefined;
+    let admin: StreamAdmin | undefined;
+    try {
+      const config = loadConfig();
+      const dir = values.repo ?? config.repoPath;
+      const spec = await loadRepo(dir);
+      registry = new PostgresRegistry({
+        connectionString: config.databaseUrl,
+        schema: registrySchema(values['registry-schema']),
+      });
+      offline = new PostgresOfflineStore({
+        connectionString: config.databaseUrl,
+        ...(values['offline-schema'] ? { schema: values['offline-schema'] } : {}),
+      });
+      admin = await new KafkaEventStream(config.kafkaBrokers).admin();
+      say(`Applying ${displayPath(dir)} to registry ${registry.schema}…`);
+      const result = await applyRepo(
+        spec,
+        { registry, offline, admin, progress: (line) => say(`  ${line}`) },
+        {
+          allowBreaking: values['allow-breaking'],
+        },
+      );
+      if (values.json) {
+        console.log(JSON.stringify(result, null, 2));
+        return 0;
+      }
+      if (!result.changed) {
+        say(
+          `No changes: ${displayPath(dir)} matches registry version ${result.version.version}; nothing recorded.`,
+        );
+        return 0;
+      }
+      say('');
+      for (const line of formatPlan(result.plan, displayPath(dir))) say(line);
+      say('');
+      say(
+        `Applied: registry version ${result.version.version} (sha256 ${result.version.hash.slice(0, 12)}) by ${result.version.appliedBy}.`,
+      );
+      return 0;
+    } catch (error) {
+      return reportError('apply', error);
+    } finally {
+      await Promise.all([
+        registry?.close().catch(() => undefined),
+        offline?.close().catch(() => undefined),
+        admin?.close().catch(() => undefined),
+      ]);
+    }
+  },
+};

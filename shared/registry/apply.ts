@@ -1,0 +1,127 @@
+/**
+ * `apply`: makes the stores and the stream match a repository, then records it as the
+ * registry's new version, all under the registry's apply lock. Depends on ports only.
+ */
+import os from 'node:os';
+import { requiredTopics } from '../definitions/queries.ts';
+import type { RepoSpec } from '../definitions/types.ts';
+import { TributaryError } from '../errors.ts';
+import { viewLayout } from '../stores/layout.ts';
+import type { OfflineStore } from '../stores/offline/port.ts';
+import type { StreamAdmin } from '../stream/port.ts';
+import { type Plan, planChanges } from './plan.ts';
+import type { RegistryStore, RegistryVersionInfo } from './port.ts';
+
+export interface ApplyDeps {
+  registry: RegistryStore;
+  offline: OfflineStore;
+  admin: StreamAdmin;
+  /** Called with one line per step, for the CLI's progress output. */
+  progress?: (line: string) => void;
+}
+
+export interface ApplyOptions {
+  /** Apply changes that break readers or stored data (changed types or join keys, removed fields or views). */
+  allowBreaking?: boolean;
+  /** Who applies; default TRIBUTARY_APPLIED_BY, else `user@host`. */
+  appliedBy?: string;
+}
+
+export interface ApplyResult {
+  plan: Plan;
+  /** False when the repository equals the current version: nothing was recorded. */
+  changed: boolean;
+  /** The version now current (the new one, or the unchanged one). */
+  version: RegistryVersionInfo;
+  createdTopics: string[];
+  archivedTables: { view: string; table: string; reason: string }[];
+  /** Views whose offline table was created or checked. */
+  ensuredTables: string[];
+}
+
+/** Who is applying: TRIBUTARY_APPLIED_BY, else `user@host`. */
+export function defaultAppliedBy(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env['TRIBUTARY_APPLIED_BY'];
+  if (explicit) return explicit;
+  let user = env['USER'] || env['LOGNAME'] || 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (some containers): keep the environment's answer
+  }
+  return `${user}@${os.hostname()}`;
+}
+
+/** Plans `spec` against the registry's current version; reads only. */
+export async function planRepo(registry: RegistryStore, spec: RepoSpec): Promise<Plan> {
+  return planChanges(await registry.latest(), spec);
+}
+
+/** One line per breaking change: `featureView 'x': <reason>`. */
+export function breakingLines(plan: Plan): string[] {
+  return plan.changes.flatMap((c) => c.breaking.map((reason) => `${c.kind} '${c.name}': ${reason}`));
+}
+
+/**
+ * Applies a repository: creates missing topics, archives and creates offline tables, records
+ * a new version (and notifies watchers) when anything changed. Throws TRIB_BREAKING_CHANGE,
+ * changing nothing, when the plan breaks readers or data and `allowBreaking` is not set.
+ */
+export async function applyRepo(
+  spec: RepoSpec,
+  deps: ApplyDeps,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const say = deps.progress ?? (() => undefined);
+  return deps.registry.withApplyLock(async (tx) => {
+    const current = await tx.latest();
+    const plan = planChanges(current, spec);
+    if (plan.breaking && !options.allowBreaking) {
+      const lines = breakingLines(plan);
+      throw new TributaryError(
+        'TRIB_BREAKING_CHANGE',
+        `refusing ${lines.length} breaking change${lines.length === 1 ? '' : 's'} without --allow-breaking: ${lines.join('; ')}`,
+        { details: { breaking: lines } },
+      );
+    }
+
+    // Topics and tables are converged on every apply, even an unchanged one: both steps are
+    // idempotent, and a deleted topic or table comes back.
+    const topics = requiredTopics(spec);
+    const createdTopics = await deps.admin.ensureTopics(topics);
+    for (const topic of createdTopics) say(`created topic ${topic}`);
+
+    const archivedTables: ApplyResult['archivedTables'] = [];
+    for (const action of plan.tables) {
+      if (action.action !== 'archive' && action.action !== 'recreate') continue;
+      const table = await deps.offline.archiveTable(action.view, action.reason);
+      if (table === null) continue;
+      await tx.recordArchive(action.view, table, action.reason);
+      archivedTables.push({ view: action.view, table, reason: action.reason });
+      say(`archived offline table of ${action.view} as ${table} (${action.reason})`);
+    }
+
+    const ensuredTables: string[] = [];
+    for (const view of spec.featureViews) {
+      if (!view.offline) continue;
+      await deps.offline.ensureTable(viewLayout(view, spec.entities));
+      ensuredTables.push(view.name);
+      const action = plan.tables.find((t) => t.view === view.name);
+      if (action?.action === 'create' || action?.action === 'recreate')
+        say(`created offline table for ${view.name}`);
+      else if (action?.action === 'alter') say(`added columns to the offline table of ${view.name}`);
+    }
+
+    if (plan.unchanged && current) {
+      return { plan, changed: false, version: current, createdTopics, archivedTables, ensuredTables };
+    }
+    const version = await tx.record({
+      spec,
+      hash: plan.hash,
+      appliedBy: options.appliedBy ?? defaultAppliedBy(),
+      plan,
+    });
+    say(`recorded registry version ${version.version}`);
+    return { plan, changed: true, version, createdTopics, archivedTables, ensuredTables };
+  });
+}

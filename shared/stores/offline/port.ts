@@ -1,4 +1,4 @@
-import type { FeatureViewSpec } from '../../definitions/types.ts';
+import type { ViewLayout } from '../layout.ts';
 
 /**
  * One row of a feature view as the stores hold it. Values are already typed per the
@@ -18,11 +18,14 @@ export interface FeatureRow {
 
 /** The Postgres-backed history of every feature view. */
 export interface OfflineStore {
-  /** Creates the view's table (partitioned by event time, with its point-in-time index) or adds missing columns. */
-  ensureTable(view: FeatureViewSpec): Promise<void>;
+  /**
+   * Creates the view's table (partitioned by event time, with its point-in-time index) or adds
+   * missing columns. Throws TRIB_BREAKING_CHANGE when an existing column has another type.
+   */
+  ensureTable(view: ViewLayout): Promise<void>;
   /** Renames the view's table aside (breaking change or removal): data is never dropped. Returns the new name. */
   archiveTable(viewName: string, reason: string): Promise<string | null>;
-  /** Appends rows; a row whose origin is already stored is skipped, so replays add nothing. */
-  write(view: FeatureViewSpec, rows: FeatureRow[]): Promise<number>;
+  /** Appends rows; a row whose origin is already stored is skipped, so replays add nothing. Returns rows added. */
+  write(view: ViewLayout, rows: FeatureRow[]): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { FeatureViewSpec } from '../../definitions/types.ts';
+import type { ViewLayout } from '../layout.ts';
 import type { FeatureRow } from '../offline/port.ts';
 
 /** The latest value of one view for one entity, as the online store returns it. */
@@ -10,9 +10,12 @@ export interface OnlineRecord {
 
 /** The Redis-backed latest value per (view, entity). */
 export interface OnlineStore {
-  /** Writes rows; per (view, entity) the greatest (event time, created) wins, decided in the store. Returns rows that won. */
-  write(view: FeatureViewSpec, rows: FeatureRow[]): Promise<number>;
-  /** Reads many views × many entities in one round trip; null where nothing is stored. */
-  read(requests: { view: FeatureViewSpec; keys: FeatureRow['keys'][] }[]): Promise<(OnlineRecord | null)[][]>;
+  /**
+   * Writes rows; per (view, entity) the greatest (event time, created) wins, decided in the store.
+   * Returns rows that won, counting a winner already past the view's ttl (it is not stored).
+   */
+  write(view: ViewLayout, rows: FeatureRow[]): Promise<number>;
+  /** Reads many views × many entities in one round trip; null where nothing is stored (or the ttl passed). */
+  read(requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[]): Promise<(OnlineRecord | null)[][]>;
   close(): Promise<void>;
 }

@@ -1,0 +1,364 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { type CopyStreamQuery, from as copyFrom } from 'pg-copy-streams';
+import type { ValueType } from '../../definitions/types.ts';
+import { type ErrorCode, TributaryError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import type { ColumnLayout, ViewLayout } from '../layout.ts';
+import type { FeatureRow, OfflineStore } from './port.ts';
+import * as sql from './sql.ts';
+
+/** The rows and count of a finished statement: all the store reads from node-postgres results. */
+export interface PgResult {
+  rows: Record<string, unknown>[];
+  rowCount: number | null;
+}
+
+/** A pooled connection: the slice of node-postgres's `PoolClient` the store uses. */
+export interface PgPoolClient {
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  query(copy: CopyStreamQuery): CopyStreamQuery;
+  /** Returns the connection to the pool; with an error, the pool discards it. */
+  release(error?: Error | boolean): void;
+}
+
+/** The slice of node-postgres's `Pool` the store uses (like kysely's `PostgresPool`). */
+export interface PgPool {
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  connect(): Promise<PgPoolClient>;
+  end(): Promise<void>;
+}
+
+export interface PostgresOfflineStoreOptions {
+  /** Postgres connection string (e.g. `DATABASE_URL`); ignored when `pool` is given. */
+  connectionString?: string;
+  /** A pool to use instead of creating one; the store then leaves ending it to the caller. */
+  pool?: PgPool;
+  /** Schema that holds one table per feature view; default `tributary_offline`. */
+  schema?: string;
+  /** Size of the pool the store creates; default 4. */
+  maxConnections?: number;
+  /** How long to wait for a connection before failing with TRIB_OFFLINE_STORE_UNAVAILABLE; default 5,000 ms. */
+  connectTimeoutMs?: number;
+  logger?: Logger;
+}
+
+const DEFAULT_SCHEMA = 'tributary_offline';
+
+/**
+ * The offline store on Postgres: one table per view, partitioned by month of event time,
+ * written with COPY into a session-local staging table and then `INSERT ... ON CONFLICT DO
+ * NOTHING` on the message origin, so replayed batches add nothing.
+ */
+export class PostgresOfflineStore implements OfflineStore {
+  readonly schema: string;
+  private readonly pool: PgPool;
+  private readonly ownsPool: boolean;
+  private readonly logger: Logger | undefined;
+  /** Month partitions known to exist, per table: `write` creates the others first. */
+  private readonly partitions = new Map<string, Set<number>>();
+  /** Staging tables created on each pooled connection (they live as long as the connection). */
+  private readonly staged = new WeakMap<PgPoolClient, Set<string>>();
+
+  constructor(options: PostgresOfflineStoreOptions) {
+    this.schema = options.schema ?? DEFAULT_SCHEMA;
+    this.logger = options.logger;
+    if (options.pool) {
+      this.pool = options.pool;
+      this.ownsPool = false;
+    } else {
+      if (!options.connectionString) {
+        throw new TributaryError(
+          'TRIB_CONFIG_INVALID',
+          'the offline store needs a connection string or a pool',
+        );
+      }
+      const pool = new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.maxConnections ?? 4,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      });
+      // An idle connection that dies (server restart, pg_terminate_backend) must not crash the process.
+      pool.on('error', (error) => this.logger?.warn({ err: error }, 'offline store: idle connection lost'));
+      this.pool = pool as unknown as PgPool;
+      this.ownsPool = true;
+    }
+    sql.quoteIdent(this.schema);
+  }
+
+  async ensureTable(view: ViewLayout): Promise<void> {
+    sql.quoteIdent(view.name);
+    await this.transaction(async (client) => {
+      await client.query(sql.lockSchemaSql(), [this.schema]);
+      await client.query(sql.createSchemaSql(this.schema));
+      const existing = await client.query(sql.tableColumnsSql(), [this.schema, view.name]);
+      if (existing.rows.length === 0) {
+        await client.query(sql.createTableSql(this.schema, view));
+      } else {
+        const types = new Map(existing.rows.map((r) => [String(r['name']), String(r['type'])]));
+        for (const key of view.joinKeys) this.checkColumn(view.name, key, types.get(key.name), true);
+        for (const feature of view.features) {
+          if (types.has(feature.name)) this.checkColumn(view.name, feature, types.get(feature.name), false);
+          else await client.query(sql.addColumnSql(this.schema, view.name, feature.name, feature.type));
+        }
+      }
+      await client.query(sql.createPitIndexSql(this.schema, view));
+    });
+  }
+
+  private checkColumn(table: string, column: ColumnLayout, actual: string | undefined, isKey: boolean) {
+    const expected = sql.PG_TYPES[column.type];
+    if (actual === expected) return;
+    throw new TributaryError(
+      'TRIB_BREAKING_CHANGE',
+      actual === undefined
+        ? `offline table '${this.schema}.${table}' has no join key column '${column.name}': archive it first`
+        : `offline table '${this.schema}.${table}' column '${column.name}' is ${actual}, the view says ${expected}: archive it first`,
+      { details: { table: `${this.schema}.${table}`, column: column.name, isKey } },
+    );
+  }
+
+  async archiveTable(viewName: string, reason: string): Promise<string | null> {
+    const archived = await this.transaction(async (client) => {
+      await client.query(sql.lockSchemaSql(), [this.schema]);
+      const exists = await client.query(sql.tableExistsSql(), [this.schema, viewName]);
+      if (exists.rows.length === 0) return null;
+      const stamp = new Date()
+        .toISOString()
+        .replace(/[-:T]/g, '')
+        .replace(/\.\d+Z$/, '');
+      let name = sql.derivedName(viewName, `__archived_${stamp}`);
+      for (let n = 2; (await client.query(sql.tableExistsSql(), [this.schema, name])).rows.length > 0; n++) {
+        name = sql.derivedName(viewName, `__archived_${stamp}_${n}`);
+      }
+      const partitions = await client.query(sql.partitionsSql(), [this.schema, viewName]);
+      await client.query(sql.renameTableSql(this.schema, viewName, name));
+      await client.query(sql.renameIndexSql(this.schema, sql.pitIndexName(viewName), sql.pitIndexName(name)));
+      const origin = sql.originConstraintName(viewName);
+      if ((await client.query(sql.constraintExistsSql(), [this.schema, name, origin])).rows.length > 0) {
+        await client.query(
+          sql.renameConstraintSql(this.schema, name, origin, sql.originConstraintName(name)),
+        );
+      }
+      // Partitions stay attached through the rename; renaming them too frees their names for
+      // the view's next table.
+      for (const row of partitions.rows) {
+        const partition = String(row['name']);
+        const month = /__p(\d{6})$/.exec(partition)?.[1];
+        if (month)
+          await client.query(
+            sql.renameTableSql(this.schema, partition, sql.derivedName(name, `__p${month}`)),
+          );
+      }
+      await client.query(
+        sql.commentOnTableSql(this.schema, name, `archived ${new Date().toISOString()}: ${reason}`),
+      );
+      return name;
+    });
+    this.partitions.delete(viewName);
+    return archived;
+  }
+
+  async write(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    try {
+      return await this.writeOnce(view, rows);
+    } catch (error) {
+      // Another process archived and recreated the table: our partition cache is stale.
+      if (!isMissingPartition(error)) throw error;
+      this.partitions.delete(view.name);
+      return await this.writeOnce(view, rows);
+    }
+  }
+
+  private async writeOnce(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
+    await this.ensurePartitions(view.name, rows);
+    return await this.transaction(async (client) => {
+      const staging = sql.stagingTableName(view);
+      const staged = this.staged.get(client) ?? new Set<string>();
+      this.staged.set(client, staged);
+      if (!staged.has(staging)) {
+        await client.query(sql.createStagingTableSql(view));
+        staged.add(staging);
+      }
+      await pipeline(
+        Readable.from(copyChunks(view, rows)),
+        client.query(copyFrom(sql.copyIntoStagingSql(view))),
+      );
+      const inserted = await client.query(sql.insertFromStagingSql(this.schema, view));
+      return inserted.rowCount ?? 0;
+    });
+  }
+
+  /** Creates the month partitions `rows` need that this store has not seen yet. */
+  private async ensurePartitions(table: string, rows: FeatureRow[]): Promise<void> {
+    const known = this.partitions.get(table) ?? new Set<number>();
+    this.partitions.set(table, known);
+    const missing = new Set<number>();
+    for (const row of rows) {
+      const month = monthStart(row.eventTimestamp);
+      if (!known.has(month)) missing.add(month);
+    }
+    if (missing.size === 0) return;
+    // The advisory lock makes two writers creating the same partition take turns, so
+    // IF NOT EXISTS sees the other's committed table instead of racing on the catalog.
+    await this.transaction(async (client) => {
+      await client.query(sql.lockSchemaSql(), [this.schema]);
+      for (const month of missing) await client.query(sql.createPartitionSql(this.schema, table, month));
+    });
+    for (const month of missing) known.add(month);
+  }
+
+  private async transaction<T>(work: (client: PgPoolClient) => Promise<T>): Promise<T> {
+    let client: PgPoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw offlineError(error);
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      // Discard the connection instead of sending ROLLBACK: closing it rolls back on the server,
+      // and a connection left mid-COPY or half dead would never answer a ROLLBACK.
+      client.release(error instanceof Error ? error : true);
+      throw offlineError(error);
+    }
+  }
+
+  /** Rows the view's table holds (for tests, benchmarks and operators; a full scan). */
+  async count(viewName: string): Promise<number> {
+    try {
+      const { rows } = await this.pool.query(
+        `SELECT count(*)::bigint AS n FROM ${sql.qualified(this.schema, viewName)}`,
+      );
+      return Number(rows[0]?.['n'] ?? 0);
+    } catch (error) {
+      throw offlineError(error);
+    }
+  }
+
+  /** Drops the store's schema with every table in it: for tests and benchmarks that made their own schema. */
+  async dropSchema(): Promise<void> {
+    try {
+      await this.pool.query(`DROP SCHEMA IF EXISTS ${sql.quoteIdent(this.schema)} CASCADE`);
+    } catch (error) {
+      throw offlineError(error);
+    }
+    this.partitions.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+}
+
+function monthStart(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+/** COPY text format: tab-separated, `\N` for null, backslash escapes; yielded in ~64 KiB chunks. */
+function* copyChunks(view: ViewLayout, rows: FeatureRow[]): Generator<string> {
+  const keyTypes = view.joinKeys.map((k) => k.type);
+  const featureTypes = view.features.map((f) => f.type);
+  let chunk = '';
+  for (const row of rows) {
+    let line = '';
+    for (let i = 0; i < keyTypes.length; i++) line += `${copyValue(row.keys[i], keyTypes[i]!)}\t`;
+    line += `${new Date(row.eventTimestamp).toISOString()}\t`;
+    line += `${row.created === null ? '\\N' : new Date(row.created).toISOString()}\t`;
+    for (let i = 0; i < featureTypes.length; i++) line += `${copyValue(row.values[i], featureTypes[i]!)}\t`;
+    line += `${row.origin.partition}\t${row.origin.offset}\n`;
+    chunk += line;
+    if (chunk.length >= 65_536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+function copyValue(value: bigint | number | string | boolean | null | undefined, type: ValueType): string {
+  if (value === null || value === undefined) return '\\N';
+  switch (type) {
+    case 'timestamp':
+      return new Date(Number(value)).toISOString();
+    case 'bool':
+      return value ? 't' : 'f';
+    case 'string':
+      return escapeCopyText(String(value));
+    default:
+      return String(value);
+  }
+}
+
+function escapeCopyText(text: string): string {
+  return /[\\\t\n\r]/.test(text)
+    ? text.replace(/[\\\t\n\r]/g, (c) =>
+        c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
+      )
+    : text;
+}
+
+function isMissingPartition(error: unknown): boolean {
+  const cause = error instanceof TributaryError ? error.cause : error;
+  return pgCode(cause) === '23514' && /no partition of relation/.test(String((cause as Error).message));
+}
+
+function pgCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Node's socket errors: the server is unreachable or the connection broke. */
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * Maps a failure to a coded error: anything that says "the database is not there right now"
+ * becomes the retriable TRIB_OFFLINE_STORE_UNAVAILABLE, so the materializer pauses and retries.
+ */
+export function offlineError(error: unknown): TributaryError {
+  if (error instanceof TributaryError) return error;
+  const code = pgCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const fail = (trib: ErrorCode, text: string) => new TributaryError(trib, text, { cause: error });
+  const isServerError = error instanceof pg.DatabaseError;
+  if (!isServerError) {
+    if (
+      (code !== undefined && CONNECTION_ERRNOS.has(code)) ||
+      /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|not queryable/i.test(
+        message,
+      )
+    ) {
+      return fail('TRIB_OFFLINE_STORE_UNAVAILABLE', `offline store unavailable: ${message}`);
+    }
+    return fail('TRIB_INTERNAL', `offline store: ${message}`);
+  }
+  // SQLSTATE classes: 08 connection, 53 insufficient resources, 57P0x shutdown or
+  // cannot-connect-now, 40 serialization failure or deadlock, 55P03 lock not available.
+  if (
+    code !== undefined &&
+    (/^(08|53|40)/.test(code) || ['57P01', '57P02', '57P03', '55P03', '57014'].includes(code))
+  ) {
+    return fail('TRIB_OFFLINE_STORE_UNAVAILABLE', `offline store unavailable: ${message}`);
+  }
+  // The table went away under us (archived by an apply): retry once the materializer has re-ensured it.
+  if (code === '42P01') return fail('TRIB_OFFLINE_STORE_UNAVAILABLE', `offline store: ${message}`);
+  if (code?.startsWith('22')) return fail('TRIB_WRONG_TYPE', `offline store rejected a value: ${message}`);
+  return fail('TRIB_INTERNAL', `offline store: ${message}`);
+}

@@ -1,0 +1,193 @@
+/**
+ * SQL text of the Postgres offline store. Names are always quoted identifiers built here;
+ * values are always parameters (the only literal is an archive comment, escaped by
+ * `quoteLiteral`). Every builder returns one statement.
+ */
+import { createHash } from 'node:crypto';
+import type { ValueType } from '../../definitions/types.ts';
+import { TributaryError } from '../../errors.ts';
+import type { ViewLayout } from '../layout.ts';
+
+/** Postgres keeps identifiers to 63 bytes and silently truncates longer ones. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+export const PG_TYPES: Record<ValueType, string> = {
+  int64: 'bigint',
+  float64: 'double precision',
+  string: 'text',
+  bool: 'boolean',
+  timestamp: 'timestamp with time zone',
+};
+
+/** `"name"`, with embedded quotes doubled; throws when Postgres would truncate the name. */
+export function quoteIdent(name: string): string {
+  if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES || name.length === 0) {
+    throw new TributaryError(
+      'TRIB_DEFINITION_INVALID',
+      `'${name}' cannot name a Postgres table or column: 1 to ${MAX_IDENTIFIER_BYTES} bytes`,
+      { details: { field: name } },
+    );
+  }
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A string literal, as node-postgres's escapeLiteral writes it (E'' when it holds backslashes). */
+export function quoteLiteral(value: string): string {
+  const quoted = `'${value.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`;
+  return value.includes('\\') ? `E${quoted}` : quoted;
+}
+
+/**
+ * `base + suffix` as a name that fits in 63 bytes: when too long, `base` is cut and a short
+ * hash of it keeps derived names of different long bases apart.
+ */
+export function derivedName(base: string, suffix: string): string {
+  const whole = base + suffix;
+  if (Buffer.byteLength(whole) <= MAX_IDENTIFIER_BYTES) return whole;
+  const hash = createHash('sha1').update(base).digest('hex').slice(0, 8);
+  let cut = base;
+  while (Buffer.byteLength(`${cut}_${hash}${suffix}`) > MAX_IDENTIFIER_BYTES) cut = cut.slice(0, -1);
+  return `${cut}_${hash}${suffix}`;
+}
+
+export function qualified(schema: string, table: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+/** Name of the month partition holding `monthStartMs` (UTC): `<table>__p<yyyymm>`. */
+export function partitionName(table: string, monthStartMs: number): string {
+  const d = new Date(monthStartMs);
+  return derivedName(table, `__p${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`);
+}
+
+export const pitIndexName = (table: string) => derivedName(table, '__pit');
+export const originConstraintName = (table: string) => derivedName(table, '__origin');
+
+/** Columns written by the store, in COPY order: join keys, times, features, origin. */
+export function writtenColumns(view: ViewLayout): string[] {
+  return [
+    ...view.joinKeys.map((k) => k.name),
+    'event_timestamp',
+    'created',
+    ...view.features.map((f) => f.name),
+    '_partition',
+    '_offset',
+  ];
+}
+
+/** Serializes DDL across processes: one transaction-scoped advisory lock per schema. */
+export function lockSchemaSql(): string {
+  return `SELECT pg_advisory_xact_lock(hashtext('tributary_offline:' || $1::text))`;
+}
+
+export function createSchemaSql(schema: string): string {
+  return `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`;
+}
+
+/** The view's parent table: typed join keys, event and creation time, features, origin; partitioned by month. */
+export function createTableSql(schema: string, view: ViewLayout): string {
+  const columns = [
+    ...view.joinKeys.map((k) => `${quoteIdent(k.name)} ${PG_TYPES[k.type]} NOT NULL`),
+    'event_timestamp timestamptz NOT NULL',
+    'created timestamptz NULL',
+    ...view.features.map((f) => `${quoteIdent(f.name)} ${PG_TYPES[f.type]} NULL`),
+    '_partition integer NOT NULL',
+    '_offset bigint NOT NULL',
+    '_ingested_at timestamptz NOT NULL DEFAULT now()',
+    // A view has one source topic (pushes travel through it too), so (partition, offset) names
+    // a message; event_timestamp is in the key because a partitioned table's unique keys must hold it.
+    `CONSTRAINT ${quoteIdent(originConstraintName(view.name))} UNIQUE (event_timestamp, _partition, _offset)`,
+  ];
+  return `CREATE TABLE IF NOT EXISTS ${qualified(schema, view.name)} (\n  ${columns.join(',\n  ')}\n) PARTITION BY RANGE (event_timestamp)`;
+}
+
+/** Point-in-time lookups: latest row per entity at or before t, ties to the greatest `created`. */
+export function createPitIndexSql(schema: string, view: ViewLayout): string {
+  const keys = view.joinKeys.map((k) => quoteIdent(k.name));
+  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(pitIndexName(view.name))} ON ${qualified(schema, view.name)} (${[...keys, 'event_timestamp DESC', 'created DESC NULLS LAST'].join(', ')})`;
+}
+
+export function addColumnSql(schema: string, table: string, column: string, type: ValueType): string {
+  return `ALTER TABLE ${qualified(schema, table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(column)} ${PG_TYPES[type]} NULL`;
+}
+
+/** Columns of a table with their types as `format_type` spells them; no rows when the table does not exist. */
+export function tableColumnsSql(): string {
+  return `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`;
+}
+
+export function tableExistsSql(): string {
+  return `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`;
+}
+
+/** Names of a table's partitions. */
+export function partitionsSql(): string {
+  return `SELECT c.relname AS name
+    FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+    JOIN pg_class p ON p.oid = i.inhparent
+    JOIN pg_namespace n ON n.oid = p.relnamespace
+   WHERE n.nspname = $1 AND p.relname = $2`;
+}
+
+export function constraintExistsSql(): string {
+  return `SELECT 1 FROM pg_constraint k
+    JOIN pg_class c ON c.oid = k.conrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3`;
+}
+
+/** The month partition `[monthStart, nextMonthStart)`; bounds are UTC instants, so the session time zone does not matter. */
+export function createPartitionSql(schema: string, table: string, monthStartMs: number): string {
+  const from = new Date(monthStartMs);
+  const to = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + 1, 1));
+  return `CREATE TABLE IF NOT EXISTS ${qualified(schema, partitionName(table, monthStartMs))} PARTITION OF ${qualified(schema, table)} FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`;
+}
+
+export function renameTableSql(schema: string, from: string, to: string): string {
+  return `ALTER TABLE ${qualified(schema, from)} RENAME TO ${quoteIdent(to)}`;
+}
+
+export function renameIndexSql(schema: string, from: string, to: string): string {
+  return `ALTER INDEX IF EXISTS ${qualified(schema, from)} RENAME TO ${quoteIdent(to)}`;
+}
+
+export function renameConstraintSql(schema: string, table: string, from: string, to: string): string {
+  return `ALTER TABLE ${qualified(schema, table)} RENAME CONSTRAINT ${quoteIdent(from)} TO ${quoteIdent(to)}`;
+}
+
+export function commentOnTableSql(schema: string, table: string, comment: string): string {
+  return `COMMENT ON TABLE ${qualified(schema, table)} IS ${quoteLiteral(comment)}`;
+}
+
+/** A session-local staging table for one column layout; ON COMMIT DELETE ROWS empties it after each batch. */
+export function stagingTableName(view: ViewLayout): string {
+  const shape = [...view.joinKeys, ...view.features].map((c) => `${c.name}:${c.type}`).join(',');
+  return `tributary_stage_${createHash('sha1').update(shape).digest('hex').slice(0, 16)}`;
+}
+
+export function createStagingTableSql(view: ViewLayout): string {
+  const columns = [
+    ...view.joinKeys.map((k) => `${quoteIdent(k.name)} ${PG_TYPES[k.type]}`),
+    'event_timestamp timestamptz',
+    'created timestamptz',
+    ...view.features.map((f) => `${quoteIdent(f.name)} ${PG_TYPES[f.type]}`),
+    '_partition integer',
+    '_offset bigint',
+  ];
+  return `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(stagingTableName(view))} (${columns.join(', ')}) ON COMMIT DELETE ROWS`;
+}
+
+export function copyIntoStagingSql(view: ViewLayout): string {
+  return `COPY ${quoteIdent(stagingTableName(view))} (${writtenColumns(view).map(quoteIdent).join(', ')}) FROM STDIN`;
+}
+
+/** Moves the staged batch into the view's table; rows whose origin is already stored are skipped. */
+export function insertFromStagingSql(schema: string, view: ViewLayout): string {
+  const columns = writtenColumns(view).map(quoteIdent).join(', ');
+  return `INSERT INTO ${qualified(schema, view.name)} (${columns}) SELECT ${columns} FROM ${quoteIdent(stagingTableName(view))} ON CONFLICT DO NOTHING`;
+}

@@ -1,0 +1,356 @@
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTributaryError } from '../../../shared/errors.ts';
+import type { ViewLayout } from '../../../shared/stores/layout.ts';
+import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import {
+  type PgPool,
+  type PgPoolClient,
+  PostgresOfflineStore,
+} from '../../../shared/stores/offline/postgres.ts';
+import { services, uniqueName } from '../../support/env.ts';
+
+const driverStats: ViewLayout = {
+  name: 'driver_hourly_stats',
+  joinKeys: [{ name: 'driver_id', type: 'int64' }],
+  features: [
+    { name: 'conv_rate', type: 'float64' },
+    { name: 'acc_rate', type: 'float64' },
+    { name: 'avg_daily_trips', type: 'int64' },
+  ],
+  ttlMs: 86_400_000,
+};
+
+const JAN_31_LATE = Date.UTC(2026, 0, 31, 23, 59, 59, 999);
+const FEB_1 = Date.UTC(2026, 1, 1);
+
+let offsets = 0;
+function row(
+  driver: bigint,
+  eventTimestamp: number,
+  values: FeatureRow['values'],
+  created: number | null = null,
+) {
+  return {
+    keys: [driver],
+    eventTimestamp,
+    created,
+    values,
+    origin: { topic: 'driver_stats', partition: 0, offset: String(offsets++) },
+  } satisfies FeatureRow;
+}
+
+describe('PostgresOfflineStore', () => {
+  const schema = uniqueName('offline');
+  let store: PostgresOfflineStore;
+  let db: pg.Client;
+
+  beforeAll(async () => {
+    store = new PostgresOfflineStore({ connectionString: services().DATABASE_URL, schema });
+    db = new pg.Client({ connectionString: services().DATABASE_URL });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.end();
+    await store.close();
+  });
+
+  async function columns(table: string) {
+    const { rows } = await db.query(
+      `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+        WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+      [schema, table],
+    );
+    return rows.map((r) => `${r.column_name} ${r.data_type}${r.is_nullable === 'NO' ? ' not null' : ''}`);
+  }
+
+  async function count(table: string): Promise<number> {
+    const { rows } = await db.query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
+    return rows[0].n;
+  }
+
+  it('creates a typed, month-partitioned table with its point-in-time index, idempotently', async () => {
+    await store.ensureTable(driverStats);
+    await store.ensureTable(driverStats);
+    expect(await columns('driver_hourly_stats')).toEqual([
+      'driver_id bigint not null',
+      'event_timestamp timestamp with time zone not null',
+      'created timestamp with time zone',
+      'conv_rate double precision',
+      'acc_rate double precision',
+      'avg_daily_trips bigint',
+      '_partition integer not null',
+      '_offset bigint not null',
+      '_ingested_at timestamp with time zone not null',
+    ]);
+    const { rows: kind } = await db.query(
+      `SELECT c.relkind, pg_get_partkeydef(c.oid) AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = 'driver_hourly_stats'`,
+      [schema],
+    );
+    expect(kind).toEqual([{ relkind: 'p', key: 'RANGE (event_timestamp)' }]);
+    const { rows: indexes } = await db.query(
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1`,
+      [schema],
+    );
+    const defs = indexes.map((r) => r.indexdef as string);
+    expect(defs.some((d) => d.includes('(driver_id, event_timestamp DESC, created DESC NULLS LAST)'))).toBe(
+      true,
+    );
+    expect(
+      defs.some((d) => d.includes('UNIQUE') && d.includes('(event_timestamp, _partition, _offset)')),
+    ).toBe(true);
+  });
+
+  it('adds missing feature columns to an existing table and refuses a changed type', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'evolving' };
+    await store.ensureTable(view);
+    const wider: ViewLayout = {
+      ...view,
+      features: [...view.features, { name: 'city', type: 'string' }, { name: 'active', type: 'bool' }],
+    };
+    await store.ensureTable(wider);
+    expect((await columns('evolving')).slice(-2)).toEqual(['city text', 'active boolean']);
+    expect(await store.write(wider, [row(1n, FEB_1, [0.5, 0.25, 3n, 'Lyon', true])])).toBe(1);
+
+    const retyped: ViewLayout = { ...wider, features: [{ name: 'conv_rate', type: 'string' }] };
+    const error = await store.ensureTable(retyped).catch((e: unknown) => e);
+    expect(isTributaryError(error, 'TRIB_BREAKING_CHANGE')).toBe(true);
+  });
+
+  it('creates monthly partitions on demand across a month boundary', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'monthly' };
+    await store.ensureTable(view);
+    const written = await store.write(view, [
+      row(1n, JAN_31_LATE, [0.1, 0.2, 1n]),
+      row(1n, FEB_1, [0.3, 0.4, 2n]),
+      row(2n, FEB_1 + 1, [0.5, 0.6, 3n]),
+    ]);
+    expect(written).toBe(3);
+    const { rows } = await db.query(
+      `SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM "${schema}".monthly GROUP BY 1 ORDER BY 1`,
+    );
+    expect(rows).toEqual([
+      { part: `${schema}.monthly__p202601`, n: 1 },
+      { part: `${schema}.monthly__p202602`, n: 2 },
+    ]);
+    // A second store (another process) finds the partitions already there.
+    const other = new PostgresOfflineStore({ connectionString: services().DATABASE_URL, schema });
+    try {
+      expect(await other.write(view, [row(3n, JAN_31_LATE - 1, [0, 0, 0n])])).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('lets two writers create the same new partitions at once', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'racing' };
+    await store.ensureTable(view);
+    const stores = [0, 1, 2].map(
+      () => new PostgresOfflineStore({ connectionString: services().DATABASE_URL, schema }),
+    );
+    try {
+      const months = [0, 1, 2, 3, 4, 5].map((m) => Date.UTC(2025, m, 15));
+      const counts = await Promise.all(
+        stores.map((s, i) =>
+          s.write(
+            view,
+            months.map((t) => row(BigInt(i), t, [0, 0, 0n])),
+          ),
+        ),
+      );
+      expect(counts).toEqual([6, 6, 6]);
+      expect(await count('racing')).toBe(18);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('adds nothing when a batch is replayed, and only the new rows of an overlapping one', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'replayed' };
+    await store.ensureTable(view);
+    const batch = Array.from({ length: 500 }, (_, i) =>
+      row(BigInt(i % 7), FEB_1 + i * 60_000, [i / 10, 0.5, BigInt(i)]),
+    );
+    expect(await store.write(view, batch)).toBe(500);
+    expect(await store.write(view, batch)).toBe(0);
+    const next = [row(99n, FEB_1, [1, 1, 1n])];
+    expect(await store.write(view, [...batch.slice(250), ...next])).toBe(1);
+    expect(await count('replayed')).toBe(501);
+  });
+
+  it('round-trips every value type exactly, nulls included', async () => {
+    const view: ViewLayout = {
+      name: 'typed',
+      joinKeys: [
+        { name: 'user_id', type: 'string' },
+        { name: 'shard', type: 'int64' },
+      ],
+      features: [
+        { name: 'big', type: 'int64' },
+        { name: 'ratio', type: 'float64' },
+        { name: 'note', type: 'string' },
+        { name: 'flag', type: 'bool' },
+        { name: 'seen_at', type: 'timestamp' },
+      ],
+      ttlMs: 0,
+    };
+    await store.ensureTable(view);
+    const awkward = 'tab\there\nnew line \\N back\\slash "quoted" \'single\' ünïcødé';
+    await store.write(view, [
+      {
+        keys: ['u\t1', 9007199254740993n],
+        eventTimestamp: FEB_1 + 123,
+        created: FEB_1 + 456,
+        values: [9007199254740993n, 0.1 + 0.2, awkward, false, Date.UTC(1999, 11, 31, 23, 59, 59, 1)],
+        origin: { topic: 't', partition: 3, offset: '9007199254740993' },
+      },
+      {
+        keys: ['u2', -1n],
+        eventTimestamp: FEB_1,
+        created: null,
+        values: [null, null, null, null, null],
+        origin: { topic: 't', partition: 3, offset: '1' },
+      },
+    ]);
+    const { rows } = await db.query(
+      `SELECT user_id, shard::text, big::text, ratio, note, flag, seen_at, event_timestamp, created, _partition, _offset::text
+         FROM "${schema}".typed ORDER BY _offset`,
+    );
+    expect(rows).toEqual([
+      {
+        user_id: 'u2',
+        shard: '-1',
+        big: null,
+        ratio: null,
+        note: null,
+        flag: null,
+        seen_at: null,
+        event_timestamp: new Date(FEB_1),
+        created: null,
+        _partition: 3,
+        _offset: '1',
+      },
+      {
+        user_id: 'u\t1',
+        shard: '9007199254740993',
+        big: '9007199254740993',
+        ratio: 0.1 + 0.2,
+        note: awkward,
+        flag: false,
+        seen_at: new Date(Date.UTC(1999, 11, 31, 23, 59, 59, 1)),
+        event_timestamp: new Date(FEB_1 + 123),
+        created: new Date(FEB_1 + 456),
+        _partition: 3,
+        _offset: '9007199254740993',
+      },
+    ]);
+  });
+
+  it('archives a table with its data and partitions, then starts the view afresh', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'archived_view' };
+    await store.ensureTable(view);
+    await store.write(view, [row(1n, JAN_31_LATE, [0.1, 0.2, 1n]), row(1n, FEB_1, [0.3, 0.4, 2n])]);
+
+    const name = await store.archiveTable(view.name, 'avg_daily_trips changed type');
+    expect(name).toMatch(/^archived_view__archived_\d{14}$/);
+    expect(await count(name!)).toBe(2);
+    const { rows: parts } = await db.query(
+      `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
+      [`"${schema}"."${name}"`],
+    );
+    expect(parts.map((p) => p.relname)).toEqual([`${name}__p202601`, `${name}__p202602`]);
+    const { rows: comment } = await db.query(`SELECT obj_description($1::regclass) AS c`, [
+      `"${schema}"."${name}"`,
+    ]);
+    expect(comment[0].c).toMatch(/avg_daily_trips changed type/);
+    const { rows: gone } = await db.query(`SELECT to_regclass($1) AS t`, [`"${schema}"."archived_view"`]);
+    expect(gone[0].t).toBeNull();
+
+    // The same store writes to the new table's partitions, not to the archived ones it cached.
+    await store.ensureTable(view);
+    expect(await store.write(view, [row(1n, FEB_1 + 5, [0.5, 0.6, 3n])])).toBe(1);
+    expect(await count('archived_view')).toBe(1);
+    expect(await count(name!)).toBe(2);
+
+    expect(await store.archiveTable('never_created', 'removed')).toBeNull();
+  });
+
+  it('recovers when another process archived and recreated the table behind its partition cache', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'recreated' };
+    await store.ensureTable(view);
+    await store.write(view, [row(1n, FEB_1, [0, 0, 0n])]);
+    const other = new PostgresOfflineStore({ connectionString: services().DATABASE_URL, schema });
+    try {
+      await other.archiveTable(view.name, 'test');
+      await other.ensureTable(view);
+    } finally {
+      await other.close();
+    }
+    expect(await store.write(view, [row(2n, FEB_1 + 1, [0, 0, 0n])])).toBe(1);
+  });
+
+  it('fails with the retriable TRIB_OFFLINE_STORE_UNAVAILABLE when Postgres cannot be reached', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    const down = new PostgresOfflineStore({
+      connectionString: `postgres://postgres@127.0.0.1:${port}/tributary`,
+      schema,
+    });
+    try {
+      for (const attempt of [
+        () => down.ensureTable(driverStats),
+        () => down.write(driverStats, [row(1n, FEB_1, [0, 0, 0n])]),
+      ]) {
+        const error = await attempt().catch((e: unknown) => e);
+        expect(isTributaryError(error, 'TRIB_OFFLINE_STORE_UNAVAILABLE')).toBe(true);
+        expect((error as { retriable: boolean }).retriable).toBe(true);
+      }
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('fails retriably when its connection is killed mid-batch, commits nothing, and recovers', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'killed' };
+    await store.ensureTable(view);
+    const real = new pg.Pool({ connectionString: services().DATABASE_URL, max: 2 });
+    real.on('error', () => {});
+    let kill = true;
+    // Fault injection only: the real connection's backend is terminated just before the INSERT.
+    const faulty: PgPool = {
+      query: (text, values) => real.query(text, values),
+      end: () => real.end(),
+      async connect() {
+        const client = await real.connect();
+        client.on('error', () => {});
+        const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        return {
+          release: (error?: Error | boolean) => client.release(error),
+          query: ((...args: unknown[]) => {
+            if (kill && typeof args[0] === 'string' && args[0].startsWith('INSERT INTO')) {
+              kill = false;
+              return db.query('SELECT pg_terminate_backend($1)', [rows[0].pid]).then(() => query(...args));
+            }
+            return query(...args);
+          }) as PgPoolClient['query'],
+        };
+      },
+    };
+    const flaky = new PostgresOfflineStore({ pool: faulty, schema });
+    const batch = [row(1n, FEB_1, [0.1, 0.2, 1n]), row(2n, FEB_1, [0.1, 0.2, 1n])];
+    const error = await flaky.write(view, batch).catch((e: unknown) => e);
+    expect(isTributaryError(error, 'TRIB_OFFLINE_STORE_UNAVAILABLE')).toBe(true);
+    expect(await count('killed')).toBe(0);
+    expect(await flaky.write(view, batch)).toBe(2);
+    await real.end();
+  });
+});

@@ -464,7 +464,9 @@ function referenceName(
   report: Reporter,
   field: string,
 ): string {
-  const expected = kinds.map((k) => `a ${KIND_LABEL[k]}`).join(' or ');
+  const expected = kinds
+    .map((k) => `${/^[aeiou]/i.test(KIND_LABEL[k]) ? 'an' : 'a'} ${KIND_LABEL[k]}`)
+    .join(' or ');
   if (isDeclaration(value)) {
     if (!kinds.includes(value.kind)) {
       report.fail(field, `expected ${expected}, got ${value.kind} '${String(value.name)}'`);

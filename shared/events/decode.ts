@@ -225,6 +225,11 @@ function timestampValueOf(field: Field, value: unknown): number | DecodeRejectio
   return badTimestamp(field, value, ms, 'years 0001 to 9999');
 }
 
+/** ISO form where `Date` can express it (±8.64e15 ms), else the epoch ms as digits. */
+function isoOrNumber(ms: number): string {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms since the epoch`;
+}
+
 function badTimestamp(field: Field, value: unknown, ms: number, range: string): DecodeRejection {
   if (Number.isNaN(ms)) {
     let hint = '';
@@ -241,7 +246,7 @@ function badTimestamp(field: Field, value: unknown, ms: number, range: string): 
   }
   return reject(
     'TRIB_BAD_TIMESTAMP',
-    `${field.label} is ${new Date(ms).toISOString()} (from ${describeValue(value)}), outside ${range}`,
+    `${field.label} is ${isoOrNumber(ms)} (from ${describeValue(value)}), outside ${range}`,
     field.name,
   );
 }

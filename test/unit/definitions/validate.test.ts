@@ -471,7 +471,7 @@ const cases: Case[] = [
   ],
   [
     'service selects an unknown feature',
-    () => [featureService({ name: 'svc', features: [theView.select([bad('speed')])] })],
+    () => [featureService({ name: 'svc', features: [theView.select([bad<never>('speed')])] })],
     `defs/a.ts: featureService 'svc': field 'features[0]': feature view 'stats' has no feature 'speed'`,
   ],
   [
@@ -665,6 +665,24 @@ const cases: Case[] = [
 describe('every validation error names the file, the object and the field', () => {
   it.each(cases)('%s', (_title, decls, message) => {
     expect(withBase(...decls())).toEqual([message]);
+  });
+});
+
+describe('typing', () => {
+  it('lets TypeScript catch unknown features, value types and misspelled fields', () => {
+    const typed = featureView({
+      name: 'typed',
+      entities: [driver],
+      source,
+      schema: { a: 'int64', b: 'string' },
+    });
+    // @ts-expect-error 'c' is not a feature of the view
+    typed.select(['c']);
+    // @ts-expect-error 'double' is not a value type
+    entity({ name: 'x', valueType: 'double' });
+    // @ts-expect-error misspelled field
+    kafkaSource({ name: 's', topic: 't', partition: 3 });
+    expect(typed.select(['a']).features).toEqual(['a']);
   });
 });
 

@@ -1,0 +1,244 @@
+import { readFileSync } from 'node:fs';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { ValueType } from '../../definitions/types.ts';
+import { TributaryError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import type { ViewLayout } from '../layout.ts';
+import type { FeatureRow } from '../offline/port.ts';
+import type { OnlineRecord, OnlineStore } from './port.ts';
+
+/** The script that decides last-write-wins in Redis; see its header for KEYS and ARGV. */
+const WRITE_LATEST_LUA = readFileSync(new URL('./lua/write_latest.lua', import.meta.url), 'utf8');
+
+type FeatureValue = FeatureRow['values'][number];
+type KeyValue = FeatureRow['keys'][number];
+
+/** A pipeline with the script registered by `defineCommand` (EVALSHA, loading it when Redis lacks it). */
+interface WriteLatestPipeline {
+  tribWriteLatest(numberOfKeys: number, ...keysThenArgs: string[]): WriteLatestPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** The slice of ioredis the store uses. */
+export interface RedisClient {
+  mget(keys: string[]): Promise<(string | null)[]>;
+  pipeline(): unknown;
+  defineCommand(name: string, definition: { lua: string }): void;
+  status: string;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+export interface RedisOnlineStoreOptions {
+  /** Redis URL (e.g. `REDIS_URL`); ignored when `redis` is given. */
+  url?: string;
+  /** An ioredis client to use instead of creating one; the store then leaves closing it to the caller. */
+  redis?: Redis;
+  /** First part of every key, so several deployments or tests share one Redis; default `trib`. */
+  prefix?: string;
+  /** Rows per script call; default 500 (bounded so one call never blocks Redis for long). */
+  rowsPerCall?: number;
+  /** How long a command may take before failing with TRIB_ONLINE_STORE_UNAVAILABLE; default 10,000 ms. */
+  commandTimeoutMs?: number;
+  /** How long connecting may take; default 5,000 ms. */
+  connectTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The online store on Redis: one string key per (view, entity) holding
+ * `<eventTsMs>:<createdMs or empty>:<JSON values>`. Writes go through `write_latest.lua` in
+ * chunks within one pipeline (one round trip per batch); reads are a single MGET across all
+ * views and entities. Layout and ttl semantics: docs/online-store.md.
+ */
+export class RedisOnlineStore implements OnlineStore {
+  readonly prefix: string;
+  private readonly redis: RedisClient;
+  private readonly ownsClient: boolean;
+  private readonly rowsPerCall: number;
+
+  constructor(options: RedisOnlineStoreOptions) {
+    this.prefix = options.prefix ?? 'trib';
+    this.rowsPerCall = options.rowsPerCall ?? 500;
+    if (options.redis) {
+      this.redis = options.redis;
+      this.ownsClient = false;
+    } else {
+      if (!options.url)
+        throw new TributaryError('TRIB_CONFIG_INVALID', 'the online store needs a Redis URL or client');
+      const redisOptions: RedisOptions = {
+        connectionName: `tributary:${this.prefix}`,
+        connectTimeout: options.connectTimeoutMs ?? 5_000,
+        commandTimeout: options.commandTimeoutMs ?? 10_000,
+        // Fail a command after one reconnect attempt: the caller (the materializer) owns
+        // retrying with backoff, and serving must answer rather than queue.
+        maxRetriesPerRequest: 1,
+      };
+      const redis = new Redis(options.url, redisOptions);
+      redis.on('error', (error: Error) =>
+        options.logger?.warn({ err: error }, 'online store: Redis connection error'),
+      );
+      this.redis = redis;
+      this.ownsClient = true;
+    }
+    this.redis.defineCommand('tribWriteLatest', { lua: WRITE_LATEST_LUA });
+  }
+
+  /** The key of one entity of one view: `<prefix>:<view>:<join key>[:<join key>...]`. */
+  keyOf(view: ViewLayout, keys: FeatureRow['keys']): string {
+    if (keys.length !== view.joinKeys.length) {
+      throw new TributaryError(
+        'TRIB_MISSING_ENTITY',
+        `feature view '${view.name}' needs ${view.joinKeys.length} join key(s) (${view.joinKeys.map((k) => k.name).join(', ')}), got ${keys.length}`,
+      );
+    }
+    let key = `${this.prefix}:${escapeKeyPart(view.name)}`;
+    for (let i = 0; i < keys.length; i++) {
+      const column = view.joinKeys[i]!;
+      key += `:${escapeKeyPart(encodeKeyValue(keys[i]!, column.type, column.name))}`;
+    }
+    return key;
+  }
+
+  async write(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const pipeline = this.redis.pipeline() as WriteLatestPipeline;
+    for (let start = 0; start < rows.length; start += this.rowsPerCall) {
+      const chunk = rows.slice(start, start + this.rowsPerCall);
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const row of chunk) {
+        keys.push(this.keyOf(view, row.keys));
+        args.push(encodeValue(view, row), String(view.ttlMs > 0 ? row.eventTimestamp + view.ttlMs : 0));
+      }
+      pipeline.tribWriteLatest(keys.length, ...keys, ...args);
+    }
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      throw onlineError(error);
+    }
+    if (!results) throw new TributaryError('TRIB_ONLINE_STORE_UNAVAILABLE', 'online store: pipeline aborted');
+    let applied = 0;
+    for (const [error, result] of results) {
+      if (error) throw onlineError(error);
+      const [won, expired] = result as [number, number];
+      applied += won + expired;
+    }
+    return applied;
+  }
+
+  async read(
+    requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+  ): Promise<(OnlineRecord | null)[][]> {
+    const keys: string[] = [];
+    for (const { view, keys: entities } of requests) for (const k of entities) keys.push(this.keyOf(view, k));
+    if (keys.length === 0) return requests.map(() => []);
+    let stored: (string | null)[];
+    try {
+      stored = await this.redis.mget(keys);
+    } catch (error) {
+      throw onlineError(error);
+    }
+    let at = 0;
+    return requests.map(({ view, keys: entities }) =>
+      entities.map(() => {
+        const value = stored[at++];
+        return value == null ? null : decodeValue(view, value);
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClient) return;
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
+    else this.redis.disconnect();
+  }
+}
+
+/** `%` and `:` escaped, so `:` only ever separates key parts and every key decodes one way. */
+function escapeKeyPart(part: string): string {
+  return /[%:]/.test(part) ? part.replace(/%/g, '%25').replace(/:/g, '%3A') : part;
+}
+
+/** One canonical text per key value, so `1001`, `1001n` and `'1001'` name the same int64 entity. */
+function encodeKeyValue(value: KeyValue, type: ValueType, name: string): string {
+  switch (type) {
+    case 'int64':
+      if (typeof value === 'bigint') return value.toString();
+      if (
+        (typeof value === 'number' && Number.isSafeInteger(value)) ||
+        (typeof value === 'string' && /^-?\d+$/.test(value))
+      ) {
+        return BigInt(value).toString();
+      }
+      break;
+    case 'float64':
+    case 'timestamp':
+      if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+      break;
+    case 'string':
+      if (typeof value === 'string') return value;
+      break;
+    case 'bool':
+      if (typeof value === 'boolean') return value ? 'true' : 'false';
+      break;
+  }
+  throw new TributaryError(
+    'TRIB_WRONG_TYPE',
+    `join key '${name}' must be ${type}, got ${typeof value} ${String(value)}`,
+    {
+      details: { field: name },
+    },
+  );
+}
+
+/** `<eventTsMs>:<createdMs or empty>:<JSON values>`; int64 values are JSON strings so they stay exact. */
+function encodeValue(view: ViewLayout, row: FeatureRow): string {
+  const values = view.features.map((feature, i): string | number | boolean | null => {
+    const value = row.values[i];
+    if (value === null || value === undefined) return null;
+    if (typeof value === 'bigint') return value.toString();
+    if (feature.type === 'int64' && typeof value === 'number') return String(value);
+    return value;
+  });
+  return `${row.eventTimestamp}:${row.created ?? ''}:${JSON.stringify(values)}`;
+}
+
+function decodeValue(view: ViewLayout, stored: string): OnlineRecord {
+  const first = stored.indexOf(':');
+  const second = stored.indexOf(':', first + 1);
+  const created = stored.slice(first + 1, second);
+  const raw = JSON.parse(stored.slice(second + 1)) as (string | number | boolean | null)[];
+  return {
+    eventTimestamp: Number(stored.slice(0, first)),
+    created: created === '' ? null : Number(created),
+    // Positional: a feature appended to the view after this value was written reads as null.
+    values: view.features.map((feature, i): FeatureValue => {
+      const value = raw[i];
+      if (value === null || value === undefined) return null;
+      return feature.type === 'int64' ? BigInt(value) : value;
+    }),
+  };
+}
+
+/** Reply errors that mean "Redis cannot serve right now", not "this command is wrong". */
+const UNAVAILABLE_REPLIES =
+  /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS|MISCONF)\b/;
+
+/**
+ * Maps a failure to a coded error: a connection that is down, closed or slow, and Redis
+ * refusing for a while, become the retriable TRIB_ONLINE_STORE_UNAVAILABLE.
+ */
+export function onlineError(error: unknown): TributaryError {
+  if (error instanceof TributaryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const isReply = error instanceof Error && error.name === 'ReplyError';
+  if (!isReply || UNAVAILABLE_REPLIES.test(message)) {
+    return new TributaryError('TRIB_ONLINE_STORE_UNAVAILABLE', `online store unavailable: ${message}`, {
+      cause: error,
+    });
+  }
+  return new TributaryError('TRIB_INTERNAL', `online store: ${message}`, { cause: error });
+}

@@ -67,7 +67,10 @@ export interface DecoderOptions {
    * Default one day; `Infinity` keeps only the fixed ceiling of 2100-01-01.
    */
   maxFutureMs?: number;
-  /** The clock, epoch ms; injectable for tests. Default `Date.now`. */
+  /**
+   * The clock, epoch ms; injectable for tests. Default `Date.now`. Assumed not to run backwards:
+   * the decoder caches the future bound and reads the clock again only when an event passes it.
+   */
   now?: () => number;
 }
 
@@ -412,7 +415,8 @@ function compileReader(
 /**
  * Builds the decoder of one feature view. `entities` must hold the view's entities (others are
  * ignored); `source` gives the timestamp and creation-time field names. Throws
- * TRIB_DEFINITION_INVALID when the view names an entity that is not given.
+ * TRIB_DEFINITION_INVALID when the view names an entity that is not given, TRIB_CONFIG_INVALID
+ * for impossible options.
  */
 export function createDecoder(
   view: FeatureViewSpec,
@@ -423,6 +427,18 @@ export function createDecoder(
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const maxFutureMs = options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   const now = options.now ?? Date.now;
+  if (!(Number.isInteger(maxMessageBytes) && maxMessageBytes > 0)) {
+    throw new TributaryError(
+      'TRIB_CONFIG_INVALID',
+      `maxMessageBytes must be a positive integer, got ${maxMessageBytes}`,
+    );
+  }
+  if (!(maxFutureMs >= 0)) {
+    throw new TributaryError(
+      'TRIB_CONFIG_INVALID',
+      `maxFutureMs must be 0 or more (or Infinity), got ${maxFutureMs}`,
+    );
+  }
   const keyFields: Field[] = view.entities.map((entityName) => {
     const entity = entities.find((e) => e.name === entityName);
     if (entity === undefined) {

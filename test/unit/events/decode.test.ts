@@ -660,6 +660,17 @@ describe('createDecoder', () => {
     }
   });
 
+  it('throws TRIB_CONFIG_INVALID for impossible options', () => {
+    for (const options of [
+      { maxMessageBytes: 0 },
+      { maxMessageBytes: 1.5 },
+      { maxFutureMs: -1 },
+      { maxFutureMs: Number.NaN },
+    ]) {
+      expect(() => createDecoder(driverStats, [driver], source, options)).toThrowError(/must be/);
+    }
+  });
+
   it('rejectionError turns a rejection into a TributaryError with the field', () => {
     const r = rejection(decode({ ...typical, conv_rate: 'x' }));
     const error = rejectionError(r);

@@ -9,7 +9,7 @@ import {
   pushSource,
 } from '../../../shared/definitions/declare.ts';
 import type { RepoSpec, ValueType } from '../../../shared/definitions/types.ts';
-import { resolveRepo } from '../../../shared/definitions/validate.ts';
+import { type LocatedDeclaration, resolveRepo } from '../../../shared/definitions/validate.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import { applyRepo, planRepo } from '../../../shared/registry/apply.ts';
 import { RegistryWatcher } from '../../../shared/registry/live.ts';
@@ -28,7 +28,7 @@ function repoSpec(
   const driver = entity({ name: 'driver', joinKey: 'driver_id', valueType: 'int64' });
   const source = kafkaSource({ name: 'driver_stats_source', topic: `${prefix}.driver_stats` });
   const push = pushSource({ name: 'driver_stats_push', batchSource: source });
-  const decls: Parameters<typeof resolveRepo>[0] = [driver, source, push].map((declaration) => ({
+  const decls: LocatedDeclaration[] = [driver, source, push].map((declaration) => ({
     declaration,
     file: 'defs.ts',
   }));

@@ -201,6 +201,19 @@ describe('decode: a typical driver_stats message', () => {
     ).toEqual([1.5, 's', 3n]);
   });
 
+  it('handles a view without entities or features, and keys of any value type', () => {
+    const bare = createDecoder(view('bare', [], []), [], source, { now: () => NOW });
+    expect(row(bare.decode(message('{"event_timestamp": 0}')))).toMatchObject({ keys: [], values: [] });
+    const odd: EntitySpec[] = [
+      { kind: 'entity', name: 'f', joinKey: 'f', valueType: 'float64' },
+      { kind: 'entity', name: 'b', joinKey: 'b', valueType: 'bool' },
+      { kind: 'entity', name: 't', joinKey: 't', valueType: 'timestamp' },
+    ];
+    const d = createDecoder(view('odd_keys', ['f', 'b', 't'], []), odd, source, { now: () => NOW });
+    const json = '{"f": 1.5, "b": false, "t": "2026-01-01T00:00:00Z", "event_timestamp": 0}';
+    expect(row(d.decode(message(json))).keys).toEqual([1.5, false, Date.UTC(2026, 0, 1)]);
+  });
+
   it('treats field names as data, never as code', () => {
     const nasty = view(
       'nasty',

@@ -57,7 +57,10 @@ export function qualified(schema: string, table: string): string {
 /** Name of the month partition holding `monthStartMs` (UTC): `<table>__p<yyyymm>`. */
 export function partitionName(table: string, monthStartMs: number): string {
   const d = new Date(monthStartMs);
-  return derivedName(table, `__p${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`);
+  return derivedName(
+    table,
+    `__p${String(d.getUTCFullYear()).padStart(4, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}`,
+  );
 }
 
 export const pitIndexName = (table: string) => derivedName(table, '__pit');

@@ -145,7 +145,18 @@ export class RedisOnlineStore implements OnlineStore {
     return requests.map(({ view, keys: entities }) =>
       entities.map(() => {
         const value = stored[at++];
-        return value == null ? null : decodeValue(view, value);
+        if (value == null) return null;
+        try {
+          return decodeValue(view, value);
+        } catch (error) {
+          throw new TributaryError(
+            'TRIB_INTERNAL',
+            `online store: undecodable value for view '${view.name}'`,
+            {
+              cause: error,
+            },
+          );
+        }
       }),
     );
   }

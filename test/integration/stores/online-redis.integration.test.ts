@@ -112,6 +112,31 @@ describe('RedisOnlineStore', () => {
     expect((await readOne(view, [3n]))?.eventTimestamp).toBe(-5_000);
   });
 
+  it('decides atomically when several writers race on the same entities', async () => {
+    const view = viewNamed('racing');
+    const writers = [0, 1, 2, 3].map(
+      () => new RedisOnlineStore({ url: services().REDIS_URL, prefix, rowsPerCall: 7 }),
+    );
+    try {
+      // Writer w sends event times w, w+4, w+8, ... in shuffled order, for the same 20 drivers.
+      await Promise.all(
+        writers.map((writer, w) => {
+          const times = Array.from({ length: 25 }, (_, i) => w + 4 * i).sort(() => Math.random() - 0.5);
+          return writer.write(
+            view,
+            times.flatMap((t) =>
+              Array.from({ length: 20 }, (_, d) => row([BigInt(d)], t, [t, t, BigInt(w)])),
+            ),
+          );
+        }),
+      );
+      const read = await store.read([{ view, keys: Array.from({ length: 20 }, (_, d) => [BigInt(d)]) }]);
+      expect(new Set(read[0]!.map((r) => `${r?.eventTimestamp}/${r?.values[2]}`))).toEqual(new Set(['99/3']));
+    } finally {
+      await Promise.all(writers.map((w) => w.close()));
+    }
+  });
+
   it('treats an identical replay as a no-op', async () => {
     const view = viewNamed('replay', DAY);
     const now = Date.now();

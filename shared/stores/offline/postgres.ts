@@ -339,13 +339,14 @@ export function offlineError(error: unknown): TributaryError {
   const fail = (trib: ErrorCode, text: string) => new TributaryError(trib, text, { cause: error });
   const isServerError = error instanceof pg.DatabaseError;
   if (!isServerError) {
-    if (
-      (code !== undefined && CONNECTION_ERRNOS.has(code)) ||
-      /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|not queryable/i.test(
-        message,
-      )
-    ) {
-      return fail('TRIB_OFFLINE_STORE_UNAVAILABLE', `offline store unavailable: ${message}`);
+    // Not an answer from the server: a socket error (ECONNREFUSED, an AggregateError of them,
+    // "Connection terminated", a connect timeout) unless it is plainly a bug in our own code.
+    const isBug = error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError;
+    if (!isBug || (code !== undefined && CONNECTION_ERRNOS.has(code))) {
+      return fail(
+        'TRIB_OFFLINE_STORE_UNAVAILABLE',
+        `offline store unavailable: ${message || code || 'connection failed'}`,
+      );
     }
     return fail('TRIB_INTERNAL', `offline store: ${message}`);
   }

@@ -59,7 +59,7 @@ export class RedisOnlineStore implements OnlineStore {
 
   constructor(options: RedisOnlineStoreOptions) {
     this.prefix = options.prefix ?? 'trib';
-    this.rowsPerCall = options.rowsPerCall ?? 500;
+    this.rowsPerCall = Math.max(1, Math.floor(options.rowsPerCall ?? 500));
     if (options.redis) {
       this.redis = options.redis;
       this.ownsClient = false;

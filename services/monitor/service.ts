@@ -1,0 +1,188 @@
+/**
+ * The monitor process: one DriftMonitor per declared monitor, one outbox Dispatcher, the ops
+ * server (/metrics, /health). Monitors follow the registry: a changed declaration restarts its
+ * monitor (from its checkpoint), a removed one stops, a new one starts.
+ */
+
+import type { MonitorSpec } from '../../shared/definitions/types.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { createPool, type PgPool } from '../../shared/monitoring/postgres/sql.ts';
+import { PostgresMonitorStore } from '../../shared/monitoring/postgres.ts';
+import { startOpsServer } from '../../shared/observability/ops-server.ts';
+import { PostgresProfileStore } from '../../shared/profiles/postgres.ts';
+import type { DefinitionsSource } from '../../shared/registry/live.ts';
+import type { EventStream, StartPosition, StreamProducer } from '../../shared/stream/port.ts';
+import { createMonitorMetrics, type MonitorMetrics } from './metrics.ts';
+import { DriftMonitor } from './monitor.ts';
+import { Dispatcher, type DispatcherOptions, type RetryPolicy } from './outbox.ts';
+import type { ClosedWindow } from './processor.ts';
+
+export const DEFAULT_MONITOR_SCHEMA = 'tributary_monitor';
+
+export interface MonitorServiceOptions {
+  definitions: DefinitionsSource;
+  stream: EventStream;
+  databaseUrl: string;
+  logger: Logger;
+  /** Postgres schema for profiles, state and outbox; default `tributary_monitor`. */
+  schema?: string;
+  /** Run only these monitors (by name); default every declared monitor. */
+  only?: readonly string[];
+  /** Ops server port (0: any free port; null: none). Default METRICS_PORT + 1 = 9465. */
+  opsPort?: number | null;
+  opsHost?: string;
+  /** Consumer group per monitor; default `tributary-monitor-<name>`. */
+  groupIdOf?: (spec: MonitorSpec) => string;
+  start?: StartPosition;
+  retry?: Partial<RetryPolicy>;
+  dispatcher?: Partial<Pick<DispatcherOptions, 'requestTimeoutMs' | 'idleMs' | 'batchSize' | 'post'>>;
+  /** Run the outbox dispatcher in this process; default true. */
+  dispatch?: boolean;
+  metrics?: MonitorMetrics;
+  onWindowClosed?: (monitor: string, closed: ClosedWindow) => void;
+}
+
+export interface MonitorService {
+  readonly metrics: MonitorMetrics;
+  readonly store: PostgresMonitorStore;
+  readonly profiles: PostgresProfileStore;
+  readonly opsPort: number | null;
+  monitors(): DriftMonitor[];
+  close(): Promise<void>;
+}
+
+/** The default ops port: METRICS_PORT + 1, where METRICS_PORT defaults to 9464. */
+export function defaultOpsPort(env: NodeJS.ProcessEnv = process.env): number {
+  const base = Number(env['METRICS_PORT'] || 9464);
+  return Number.isInteger(base) && base > 0 && base < 65535 ? base + 1 : 9465;
+}
+
+export async function startMonitorService(options: MonitorServiceOptions): Promise<MonitorService> {
+  const { logger, stream } = options;
+  const schema = options.schema ?? DEFAULT_MONITOR_SCHEMA;
+  const pool: PgPool = createPool(options.databaseUrl, 6);
+  const store = new PostgresMonitorStore(pool, schema);
+  const profiles = new PostgresProfileStore(pool, schema);
+  await profiles.ensureSchema();
+  await store.ensureSchema();
+  const metrics = options.metrics ?? createMonitorMetrics();
+  const producer: StreamProducer = await stream.producer();
+
+  let dispatcher: Dispatcher | null = null;
+  if (options.dispatch !== false) {
+    dispatcher = new Dispatcher({
+      store,
+      producer,
+      logger,
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...options.dispatcher,
+      onOutcome: ({ kind, result }) => metrics.deliveries.inc({ kind, result }),
+    });
+    dispatcher.start();
+  }
+
+  const running = new Map<string, { monitor: DriftMonitor; spec: string }>();
+  const wanted = (spec: MonitorSpec) => !options.only || options.only.includes(spec.name);
+
+  const startOne = async (spec: MonitorSpec) => {
+    const monitor = new DriftMonitor({
+      spec,
+      stream,
+      producer,
+      state: store,
+      profiles,
+      logger,
+      metrics,
+      groupId: options.groupIdOf?.(spec) ?? `tributary-monitor-${spec.name}`,
+      ...(options.start ? { start: options.start } : {}),
+      onOutbox: () => dispatcher?.wake(),
+      ...(options.onWindowClosed
+        ? { onWindowClosed: (c: ClosedWindow) => options.onWindowClosed!(spec.name, c) }
+        : {}),
+    });
+    await monitor.start();
+    running.set(spec.name, { monitor, spec: JSON.stringify(spec) });
+  };
+
+  // Registry changes are applied one at a time, in order.
+  let applying: Promise<void> = Promise.resolve();
+  const apply = (specs: readonly MonitorSpec[]) => {
+    applying = applying.then(async () => {
+      const next = new Map(specs.filter(wanted).map((s) => [s.name, s]));
+      for (const [name, entry] of [...running]) {
+        const spec = next.get(name);
+        if (!spec || JSON.stringify(spec) !== entry.spec) {
+          logger.info(
+            { monitor: name },
+            spec ? 'monitor: declaration changed, restarting' : 'monitor: removed, stopping',
+          );
+          await entry.monitor.stop();
+          running.delete(name);
+        }
+      }
+      for (const [name, spec] of next) {
+        if (!running.has(name)) {
+          await startOne(spec).catch((error) =>
+            logger.error({ err: error, monitor: name }, 'monitor: cannot start'),
+          );
+        }
+      }
+    });
+    return applying;
+  };
+
+  const initial = options.definitions.current().monitors.filter(wanted);
+  if (options.only) {
+    const missing = options.only.filter((n) => !initial.some((s) => s.name === n));
+    if (missing.length > 0) logger.warn({ monitors: missing }, 'monitor: not declared (yet) in the registry');
+  }
+  for (const spec of initial) await startOne(spec);
+  const unsubscribe = options.definitions.onChange((repo) => void apply(repo.monitors));
+  if (initial.length === 0) logger.warn('monitor: no monitor declared; waiting for one to be applied');
+
+  const collectDepth = async () => metrics.outboxDepth.set(await store.depth());
+  const depthTimer = setInterval(() => void collectDepth().catch(() => undefined), 5_000);
+  depthTimer.unref();
+
+  const ops =
+    options.opsPort === null
+      ? null
+      : await startOpsServer({
+          port: options.opsPort ?? defaultOpsPort(),
+          ...(options.opsHost ? { host: options.opsHost } : {}),
+          registry: metrics.registry,
+          health: async () => {
+            try {
+              await collectDepth();
+              const lag = await Promise.all(
+                [...running.values()].map(async (r) => ({
+                  monitor: r.monitor.name,
+                  lag: await r.monitor.lag(),
+                })),
+              );
+              return { ok: true, monitors: lag };
+            } catch (error) {
+              return { ok: false, error: (error as Error).message };
+            }
+          },
+        });
+
+  return {
+    metrics,
+    store,
+    profiles,
+    opsPort: ops?.port ?? null,
+    monitors: () => [...running.values()].map((r) => r.monitor),
+    async close() {
+      unsubscribe();
+      clearInterval(depthTimer);
+      await applying.catch(() => undefined);
+      for (const { monitor } of running.values()) await monitor.stop().catch(() => undefined);
+      running.clear();
+      await dispatcher?.stop();
+      await ops?.close();
+      await producer.close().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}

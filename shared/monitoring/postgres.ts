@@ -1,0 +1,267 @@
+/** The Postgres adapter of the monitor's state, outbox and query ports (one schema, see postgres/schema.sql). */
+
+import type { DriftEvent, RetrainEvent } from './events.ts';
+import {
+  createPool,
+  inTransaction,
+  type PgPool,
+  type Queryable,
+  quoteSchema,
+  schemaSql,
+  storeError,
+} from './postgres/sql.ts';
+import type {
+  Checkpoint,
+  LoadedState,
+  MonitorQueryStore,
+  MonitorStateStore,
+  OutboxRow,
+  OutboxStore,
+  WindowQuery,
+} from './store.ts';
+
+interface OutboxRecord {
+  id: string;
+  delivery_id: string;
+  event_id: string;
+  event_type: 'drift' | 'retrain';
+  kind: 'kafka' | 'webhook';
+  destination: string;
+  message_key: string | null;
+  headers: Record<string, string>;
+  body: string;
+  attempts: number;
+}
+
+export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, MonitorQueryStore {
+  private readonly s: string;
+  private readonly ownsPool: boolean;
+  readonly pool: PgPool;
+
+  constructor(
+    poolOrUrl: PgPool | string,
+    readonly schema = 'tributary_monitor',
+  ) {
+    this.ownsPool = typeof poolOrUrl === 'string';
+    this.pool = typeof poolOrUrl === 'string' ? createPool(poolOrUrl, 4) : poolOrUrl;
+    this.s = quoteSchema(schema);
+  }
+
+  async ensureSchema(): Promise<void> {
+    try {
+      await this.pool.query(schemaSql(new URL('./postgres/schema.sql', import.meta.url), this.schema));
+    } catch (error) {
+      throw storeError(error, 'cannot create the monitor tables');
+    }
+  }
+
+  async load(monitor: string): Promise<LoadedState> {
+    try {
+      const state = await this.pool.query<{ state: unknown }>(
+        `SELECT state FROM ${this.s}.monitor_state WHERE monitor = $1`,
+        [monitor],
+      );
+      const offsets = await this.pool.query<{ topic: string; partition: number; last_offset: string }>(
+        `SELECT topic, partition, last_offset FROM ${this.s}.monitor_offsets WHERE monitor = $1`,
+        [monitor],
+      );
+      return {
+        state: state.rows[0]?.state ?? null,
+        offsets: new Map(offsets.rows.map((r) => [`${r.topic}:${r.partition}`, BigInt(r.last_offset)])),
+      };
+    } catch (error) {
+      throw storeError(error, 'cannot load the monitor state');
+    }
+  }
+
+  async checkpoint(cp: Checkpoint): Promise<void> {
+    try {
+      await inTransaction(this.pool, async (client) => {
+        await client.query(
+          `INSERT INTO ${this.s}.monitor_state (monitor, state, updated_at) VALUES ($1, $2, now())
+           ON CONFLICT (monitor) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
+          [cp.monitor, JSON.stringify(cp.state)],
+        );
+        if (cp.offsets.length > 0) {
+          await client.query(
+            `INSERT INTO ${this.s}.monitor_offsets (monitor, topic, partition, last_offset)
+             SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o)
+             ON CONFLICT (monitor, topic, partition) DO UPDATE
+               SET last_offset = GREATEST(${this.s}.monitor_offsets.last_offset, EXCLUDED.last_offset)`,
+            [
+              cp.monitor,
+              cp.offsets.map((o) => o.topic),
+              cp.offsets.map((o) => o.partition),
+              cp.offsets.map((o) => o.offset),
+            ],
+          );
+        }
+        await this.insertWindows(client, cp.monitor, cp.closedWindows);
+        await this.insertRetrains(client, cp.monitor, cp.retrains);
+        if (cp.outbox.length > 0) {
+          await client.query(
+            `INSERT INTO ${this.s}.outbox (delivery_id, event_id, event_type, kind, destination, message_key, headers, body)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::text[])
+             ON CONFLICT (delivery_id) DO NOTHING`,
+            [
+              cp.outbox.map((e) => e.deliveryId),
+              cp.outbox.map((e) => e.eventId),
+              cp.outbox.map((e) => e.eventType),
+              cp.outbox.map((e) => e.kind),
+              cp.outbox.map((e) => e.destination),
+              cp.outbox.map((e) => e.key),
+              cp.outbox.map((e) => JSON.stringify(e.headers)),
+              cp.outbox.map((e) => e.body),
+            ],
+          );
+        }
+      });
+    } catch (error) {
+      throw storeError(error, 'cannot checkpoint the monitor');
+    }
+  }
+
+  private async insertWindows(client: Queryable, monitor: string, windows: DriftEvent[]): Promise<void> {
+    for (const w of windows) {
+      await client.query(
+        `INSERT INTO ${this.s}.drift_windows
+           (id, monitor, model, model_version, window_start, window_end, rows, drifted_share, dataset_drifted, event)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
+        [
+          w.id,
+          monitor,
+          w.model,
+          w.model_version,
+          w.window.start,
+          w.window.end,
+          w.window.rows,
+          w.dataset.drifted_share,
+          w.dataset.drifted,
+          JSON.stringify(w),
+        ],
+      );
+    }
+  }
+
+  private async insertRetrains(client: Queryable, monitor: string, retrains: RetrainEvent[]): Promise<void> {
+    for (const r of retrains) {
+      await client.query(
+        `INSERT INTO ${this.s}.retrain_requests (id, monitor, model, model_version, requested_at, event)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+        [r.id, monitor, r.model, r.model_version, r.requested_at, JSON.stringify(r)],
+      );
+    }
+  }
+
+  // ---- outbox ------------------------------------------------------------------------------
+
+  async claimDue(limit: number, leaseMs: number): Promise<OutboxRow[]> {
+    const { rows } = await this.pool.query<OutboxRecord>(
+      `WITH due AS (
+         SELECT id FROM ${this.s}.outbox
+         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+         ORDER BY next_attempt_at, id
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE ${this.s}.outbox o
+          SET attempts = o.attempts + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
+         FROM due WHERE o.id = due.id
+       RETURNING o.id, o.delivery_id, o.event_id, o.event_type, o.kind, o.destination, o.message_key,
+                 o.headers, o.body, o.attempts`,
+      [limit, leaseMs],
+    );
+    return rows
+      .sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)))
+      .map((r) => ({
+        id: String(r.id),
+        deliveryId: r.delivery_id,
+        eventId: r.event_id,
+        eventType: r.event_type,
+        kind: r.kind,
+        destination: r.destination,
+        key: r.message_key,
+        headers: r.headers,
+        body: r.body,
+        attempts: r.attempts,
+      }));
+  }
+
+  async markDelivered(id: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${this.s}.outbox SET delivered_at = now(), last_error = NULL WHERE id = $1`,
+      [id],
+    );
+  }
+
+  async markFailed(id: string, error: string, retryInMs: number | null): Promise<void> {
+    if (retryInMs === null) {
+      await this.pool.query(`UPDATE ${this.s}.outbox SET failed_at = now(), last_error = $2 WHERE id = $1`, [
+        id,
+        error.slice(0, 2000),
+      ]);
+    } else {
+      await this.pool.query(
+        `UPDATE ${this.s}.outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', last_error = $2 WHERE id = $1`,
+        [id, error.slice(0, 2000), retryInMs],
+      );
+    }
+  }
+
+  async depth(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.s}.outbox WHERE delivered_at IS NULL AND failed_at IS NULL`,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async nextDueInMs(): Promise<number | null> {
+    const { rows } = await this.pool.query<{ ms: number | null }>(
+      `SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(next_attempt_at) - now())) * 1000)::float8 AS ms
+         FROM ${this.s}.outbox WHERE delivered_at IS NULL AND failed_at IS NULL`,
+    );
+    const ms = rows[0]?.ms;
+    return ms === null || ms === undefined ? null : Math.ceil(ms);
+  }
+
+  // ---- queries -----------------------------------------------------------------------------
+
+  async windows(q: WindowQuery): Promise<DriftEvent[]> {
+    const where = ['model = $1'];
+    const values: unknown[] = [q.model];
+    if (q.from !== undefined) where.push(`window_end >= $${values.push(q.from)}`);
+    if (q.to !== undefined) where.push(`window_end < $${values.push(q.to)}`);
+    if (q.modelVersion !== undefined) where.push(`model_version = $${values.push(q.modelVersion)}`);
+    if (q.onlyDrifted) where.push('dataset_drifted');
+    const { rows } = await this.pool.query<{ event: DriftEvent }>(
+      `SELECT event FROM ${this.s}.drift_windows WHERE ${where.join(' AND ')}
+        ORDER BY window_end DESC, closed_at DESC LIMIT $${values.push(q.limit)}`,
+      values,
+    );
+    return rows.map((r) => r.event);
+  }
+
+  async retrains(q: { model: string; from?: number; to?: number; limit: number }): Promise<RetrainEvent[]> {
+    const where = ['model = $1'];
+    const values: unknown[] = [q.model];
+    if (q.from !== undefined) where.push(`requested_at >= $${values.push(q.from)}`);
+    if (q.to !== undefined) where.push(`requested_at < $${values.push(q.to)}`);
+    const { rows } = await this.pool.query<{ event: RetrainEvent }>(
+      `SELECT event FROM ${this.s}.retrain_requests WHERE ${where.join(' AND ')}
+        ORDER BY requested_at DESC LIMIT $${values.push(q.limit)}`,
+      values,
+    );
+    return rows.map((r) => r.event);
+  }
+
+  async models(): Promise<{ model: string; windows: number; lastWindowEnd: number }[]> {
+    const { rows } = await this.pool.query<{ model: string; n: string; last_end: string }>(
+      `SELECT model, count(*) AS n, max(window_end) AS last_end FROM ${this.s}.drift_windows GROUP BY model ORDER BY model`,
+    );
+    return rows.map((r) => ({ model: r.model, windows: Number(r.n), lastWindowEnd: Number(r.last_end) }));
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+}

@@ -1,0 +1,72 @@
+-- Drift monitor state: open windows, processed offsets, closed windows, retraining requests and
+-- the delivery outbox. Checkpoints write state, offsets, closed windows and outbox rows in one
+-- transaction, so a restart resumes exactly where the last committed batch ended.
+-- Placeholder: __SCHEMA__ is replaced with the quoted schema name before running.
+-- Arguments: none. Idempotent: safe to run at every start.
+CREATE SCHEMA IF NOT EXISTS __SCHEMA__;
+
+-- Open windows and retraining-policy state of one monitor (services/monitor/state.ts, serialized).
+CREATE TABLE IF NOT EXISTS __SCHEMA__.monitor_state (
+  monitor    text        PRIMARY KEY,
+  state      jsonb       NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The last offset of each partition whose message is reflected in monitor_state.
+CREATE TABLE IF NOT EXISTS __SCHEMA__.monitor_offsets (
+  monitor     text    NOT NULL,
+  topic       text    NOT NULL,
+  partition   integer NOT NULL,
+  last_offset bigint  NOT NULL,
+  PRIMARY KEY (monitor, topic, partition)
+);
+
+-- Closed windows: the drift event of each, for the query API.
+CREATE TABLE IF NOT EXISTS __SCHEMA__.drift_windows (
+  id             text             PRIMARY KEY,
+  monitor        text             NOT NULL,
+  model          text             NOT NULL,
+  model_version  text             NOT NULL,
+  window_start   bigint           NOT NULL,
+  window_end     bigint           NOT NULL,
+  rows           bigint           NOT NULL,
+  drifted_share  double precision NOT NULL,
+  dataset_drifted boolean         NOT NULL,
+  event          jsonb            NOT NULL,
+  closed_at      timestamptz      NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS drift_windows_by_model ON __SCHEMA__.drift_windows (model, window_end DESC);
+
+CREATE TABLE IF NOT EXISTS __SCHEMA__.retrain_requests (
+  id            text        PRIMARY KEY,
+  monitor       text        NOT NULL,
+  model         text        NOT NULL,
+  model_version text        NOT NULL,
+  requested_at  bigint      NOT NULL,
+  event         jsonb       NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retrain_requests_by_model ON __SCHEMA__.retrain_requests (model, requested_at DESC);
+
+-- One row per (event, destination): a Kafka topic or a webhook URL. `delivery_id` is the
+-- X-Tributary-Delivery header and stays the same across retries. `headers` already holds the
+-- signature (computed when the row is written), so no webhook secret is ever stored.
+CREATE TABLE IF NOT EXISTS __SCHEMA__.outbox (
+  id              bigserial   PRIMARY KEY,
+  delivery_id     text        NOT NULL UNIQUE,
+  event_id        text        NOT NULL,
+  event_type      text        NOT NULL,
+  kind            text        NOT NULL CHECK (kind IN ('kafka', 'webhook')),
+  destination     text        NOT NULL,
+  message_key     text,
+  headers         jsonb       NOT NULL DEFAULT '{}'::jsonb,
+  body            text        NOT NULL,
+  attempts        integer     NOT NULL DEFAULT 0,
+  -- When the row is next due; a claim pushes it forward by a lease so that no other dispatcher takes it meanwhile.
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  delivered_at    timestamptz,
+  failed_at       timestamptz,
+  last_error      text,
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON __SCHEMA__.outbox (next_attempt_at)
+  WHERE delivered_at IS NULL AND failed_at IS NULL;

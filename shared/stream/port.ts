@@ -58,15 +58,15 @@ export interface ConsumerOptions {
   start?: StartPosition;
   /** Upper bound on bytes fetched per partition per request. */
   maxBytesPerPartition?: number;
+  /** Batches of different partitions handled at once (default 1): overlaps store round trips. */
+  concurrentPartitions?: number;
 }
 
-export interface BatchHandler {
-  /**
-   * Processes one batch. When it resolves, every message of the batch is committed; when it
-   * throws, nothing is committed and the batch is delivered again.
-   */
-  (batch: IncomingBatch, context: BatchContext): Promise<void>;
-}
+/**
+ * Processes one batch. When it resolves, every message of the batch is committed; when it
+ * throws, nothing is committed and the batch is delivered again.
+ */
+export type BatchHandler = (batch: IncomingBatch, context: BatchContext) => Promise<void>;
 
 export interface StreamConsumer {
   /** Starts consuming; resolves once the group is joined. */

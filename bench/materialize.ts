@@ -1,0 +1,169 @@
+/**
+ * npm run bench:materialize — end-to-end materialization throughput and freshness.
+ *
+ * 1. Pre-produces EVENTS driver events (DRIVERS drivers) to a fresh topic.
+ * 2. Baseline, same run: consumes that topic with a no-op handler through the same stream
+ *    adapter (same batch sizes, same commits): the raw consume rate.
+ * 3. Materializes the topic into Postgres + Redis from the beginning; events/s until lag 0.
+ * 4. Freshness: produces at a steady RATE events/s for SECONDS seconds to a running
+ *    materializer; each event carries its produce time, and a wrapper around the online
+ *    store measures produce → written (visible) per row. Reports p50/p99.
+ *
+ * Prints one JSON document. Services: .services.env / the usual variables, else throwaway ones.
+ * Knobs: BENCH_EVENTS (1000000), BENCH_DRIVERS (1000), BENCH_PARTITIONS (4), BENCH_RATE (1000), BENCH_SECONDS (20).
+ */
+import { Registry } from 'prom-client';
+import { Materializer } from '../services/materializer/materializer.ts';
+import { createMaterializerMetrics } from '../services/materializer/metrics.ts';
+import { createLogger } from '../shared/logger.ts';
+import { PostgresOfflineStore } from '../shared/stores/offline/postgres.ts';
+import type { OnlineStore } from '../shared/stores/online/port.ts';
+import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
+import { KafkaEventStream } from '../shared/stream/kafka.ts';
+import type { OutgoingMessage } from '../shared/stream/port.ts';
+import { driverSpec, staticDefinitions } from '../test/support/driver-spec.ts';
+import { benchServices, median, percentile } from './support.ts';
+
+const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
+const DRIVERS = Number(process.env['BENCH_DRIVERS'] ?? 1_000);
+const PARTITIONS = Number(process.env['BENCH_PARTITIONS'] ?? 4);
+const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
+
+const { env, stop } = await benchServices();
+const run = `bench_${Date.now().toString(36)}`;
+const topic = `${run}_drivers`;
+const logger = createLogger('bench', 'warn');
+const stream = new KafkaEventStream(env.KAFKA_BROKERS.split(','));
+const admin = await stream.admin();
+await admin.ensureTopics([
+  { topic, partitions: PARTITIONS },
+  { topic: `${topic}.dlq` },
+  { topic: `${topic}_fresh`, partitions: PARTITIONS },
+  { topic: `${topic}_fresh.dlq` },
+]);
+const producer = await stream.producer();
+
+function event(n: number, at: number): OutgoingMessage {
+  const driver = n % DRIVERS;
+  return {
+    key: String(driver),
+    value: `{"driver_id":${driver},"event_timestamp":${at},"created":${Date.now()},"conv_rate":${(n % 997) / 997},"acc_rate":${(n % 89) / 89},"avg_daily_trips":${n % 50}}`,
+  };
+}
+
+// 1. Pre-produce.
+const t0 = Date.parse('2026-11-01T00:00:00Z');
+const produceStart = performance.now();
+const chunk = 10_000;
+for (let i = 0; i < EVENTS; i += chunk) {
+  const messages: OutgoingMessage[] = [];
+  for (let n = i; n < Math.min(EVENTS, i + chunk); n++) messages.push(event(n, t0 + n * 1000));
+  await producer.send(topic, messages);
+}
+const produceSeconds = (performance.now() - produceStart) / 1000;
+
+async function timeUntilCaughtUp(lag: () => Promise<number>, startedAt: number): Promise<number> {
+  for (;;) {
+    if ((await lag()) === 0) return (performance.now() - startedAt) / 1000;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// 2. Raw consume rate, no-op handler.
+const rawStart = performance.now();
+const raw = await stream.consumer({
+  groupId: `${run}_raw`,
+  topics: [topic],
+  concurrentPartitions: PARTITIONS,
+});
+let rawCount = 0;
+await raw.run(async (batch) => {
+  rawCount += batch.messages.length;
+});
+const rawSeconds = await timeUntilCaughtUp(
+  async () => (await raw.lag()).reduce((s, p) => s + p.lag, 0),
+  rawStart,
+);
+await raw.close();
+
+// 3. Materialize end to end.
+const schema = `${run}_offline`;
+const spec = driverSpec(topic);
+const offline = new PostgresOfflineStore({ connectionString: env.DATABASE_URL, schema });
+const online = new RedisOnlineStore({ url: env.REDIS_URL, prefix: run });
+const metrics = createMaterializerMetrics(new Registry());
+const materializeStart = performance.now();
+const materializer = new Materializer(
+  { definitions: staticDefinitions(spec), stream, offline, online, metrics, logger },
+  { groupPrefix: `${run}_mat` },
+);
+await materializer.start();
+const materializeSeconds = await timeUntilCaughtUp(() => materializer.lag(), materializeStart);
+await materializer.stop();
+
+// 4. Freshness at a steady rate: produce time (in `created`) → online write resolved.
+const latencies: number[] = [];
+const measuredOnline: OnlineStore = {
+  write: async (view, rows) => {
+    const written = await online.write(view, rows);
+    const now = Date.now();
+    for (const row of rows) if (row.created !== null) latencies.push(now - row.created);
+    return written;
+  },
+  read: (requests) => online.read(requests),
+  close: () => online.close(),
+};
+const freshSpec = driverSpec(`${topic}_fresh`);
+const fresh = new Materializer(
+  { definitions: staticDefinitions(freshSpec), stream, offline, online: measuredOnline, metrics, logger },
+  { groupPrefix: `${run}_fresh` },
+);
+await fresh.start();
+const freshStart = Date.now();
+let sent = 0;
+while (Date.now() - freshStart < SECONDS * 1000) {
+  // Sends in 10 ms ticks so the rate is steady, not one burst per second.
+  const due = Math.floor(((Date.now() - freshStart) / 1000) * RATE);
+  const messages: OutgoingMessage[] = [];
+  for (; sent < due; sent++) messages.push(event(sent, Date.now()));
+  if (messages.length > 0) await producer.send(`${topic}_fresh`, messages);
+  await new Promise((r) => setTimeout(r, 10));
+}
+await timeUntilCaughtUp(() => fresh.lag(), performance.now());
+await fresh.stop();
+
+const offlineRows = await offline.count?.(spec.featureViews[0]!.name);
+const result = {
+  benchmark: 'materialize',
+  setup: {
+    events: EVENTS,
+    drivers: DRIVERS,
+    partitions: PARTITIONS,
+    note: 'broker, Postgres (fsync off) and Redis on the same 2-core machine',
+  },
+  produce_events_per_s: Math.round(EVENTS / produceSeconds),
+  raw_consume: { seconds: rawSeconds, events_per_s: Math.round(EVENTS / rawSeconds), counted: rawCount },
+  materialize: { seconds: materializeSeconds, events_per_s: Math.round(EVENTS / materializeSeconds) },
+  ratio_to_raw_consume: Number((rawSeconds / materializeSeconds).toFixed(3)),
+  offline_rows: offlineRows ?? null,
+  freshness_ms: {
+    rate_per_s: RATE,
+    seconds: SECONDS,
+    samples: latencies.length,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    max: Math.max(...latencies),
+    median: median(latencies),
+  },
+  targets: { events_per_s: 50_000, ratio_to_raw_consume: 0.5, freshness_p99_ms: 100 },
+};
+console.log(JSON.stringify(result, null, 2));
+
+await admin.deleteTopics([topic, `${topic}.dlq`, `${topic}_fresh`, `${topic}_fresh.dlq`]);
+await offline.dropSchema?.();
+await online.close();
+await offline.close();
+await producer.close();
+await admin.close();
+await stop();

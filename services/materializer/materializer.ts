@@ -1,0 +1,254 @@
+import type { RepoSpec } from '../../shared/definitions/types.ts';
+import { deadLetterMessage, dlqTopicOf } from '../../shared/events/dead-letter.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { DefinitionsSource } from '../../shared/registry/live.ts';
+import { backoffDelay, sleep } from '../../shared/retry.ts';
+import type { FeatureRow, OfflineStore } from '../../shared/stores/offline/port.ts';
+import type { OnlineStore } from '../../shared/stores/online/port.ts';
+import type {
+  BatchContext,
+  EventStream,
+  IncomingBatch,
+  OutgoingMessage,
+  StartPosition,
+  StreamConsumer,
+  StreamProducer,
+} from '../../shared/stream/port.ts';
+import type { MaterializerMetrics } from './metrics.ts';
+import { routesOf, type SourceRoute } from './routes.ts';
+
+export interface MaterializerDeps {
+  /** The live registry in production; `StaticDefinitions` in tests and tools. */
+  definitions: DefinitionsSource;
+  stream: EventStream;
+  offline: OfflineStore;
+  online: OnlineStore;
+  metrics: MaterializerMetrics;
+  logger: Logger;
+}
+
+export interface MaterializerOptions {
+  /** Consumer group per source: `<groupPrefix>.<source name>`. */
+  groupPrefix?: string;
+  start?: StartPosition;
+  /** Partitions of one source written at once (default 4): overlaps Postgres and Redis round trips. */
+  concurrentPartitions?: number;
+  /** Only these Kafka sources (by name); all when empty. */
+  sources?: readonly string[];
+}
+
+/** Push requests say which stores they are for in this header; Kafka producers may too. */
+export const TARGET_HEADER = 'x-tributary-to';
+/** On a dead letter: the feature view whose decoder refused the message. */
+export const FEATURE_VIEW_HEADER = 'x-tributary-feature-view';
+type Target = 'online' | 'offline' | 'online_and_offline';
+
+class Stopping extends Error {
+  constructor() {
+    super('materializer stopping: batch abandoned, nothing committed');
+  }
+}
+
+/**
+ * Consumes every Kafka source, decodes each message into rows of the views it feeds,
+ * writes them to the offline and online stores and dead-letters what cannot be decoded;
+ * only then is the batch committed. A store that is down pauses the partition (the batch
+ * is retried with backoff while the group membership is kept alive); nothing is committed
+ * until every write of the batch succeeded, so a crash at any point replays at most the
+ * uncommitted batch, which both stores absorb idempotently.
+ */
+export class Materializer {
+  private consumers: StreamConsumer[] = [];
+  private routes = new Map<string, SourceRoute>();
+  private producer: StreamProducer | undefined;
+  private readonly stopController = new AbortController();
+  private unsubscribe: (() => void) | undefined;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> = Promise.resolve();
+  private pausedOn: string | null = null;
+
+  constructor(
+    private readonly deps: MaterializerDeps,
+    private readonly options: MaterializerOptions = {},
+  ) {}
+
+  /** Starts one consumer group per Kafka source; follows new registry versions. */
+  async start(): Promise<void> {
+    this.producer = await this.deps.stream.producer();
+    await this.startConsumers(this.deps.definitions.current());
+    this.unsubscribe = this.deps.definitions.onChange((spec) => {
+      this.reloading = this.reloading
+        .then(() => this.reload(spec))
+        .catch((error) => {
+          this.deps.logger.error({ err: error }, 'failed to apply a new registry version');
+        });
+    });
+    this.lagTimer = setInterval(() => void this.recordLag(), 5_000);
+    this.lagTimer.unref();
+  }
+
+  /** Total uncommitted messages over every source partition. */
+  async lag(): Promise<number> {
+    let total = 0;
+    for (const consumer of this.consumers) for (const p of await consumer.lag()) total += p.lag;
+    return total;
+  }
+
+  /** Healthy while no store is down; the reason otherwise. */
+  health(): { ok: boolean; consumers: number; pausedOn: string | null } {
+    return { ok: this.pausedOn === null, consumers: this.consumers.length, pausedOn: this.pausedOn };
+  }
+
+  /** Stops consuming: the batch in flight finishes or is abandoned uncommitted. */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    this.unsubscribe?.();
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    await this.reloading;
+    await Promise.all(this.consumers.map((c) => c.close()));
+    this.consumers = [];
+    await this.producer?.close();
+  }
+
+  private async reload(spec: RepoSpec): Promise<void> {
+    if (this.stopController.signal.aborted) return;
+    this.deps.logger.info('new registry version: restarting consumers');
+    await Promise.all(this.consumers.map((c) => c.close()));
+    this.consumers = [];
+    await this.startConsumers(spec);
+  }
+
+  private async startConsumers(spec: RepoSpec): Promise<void> {
+    const routes = routesOf(spec, this.options.sources);
+    this.routes = new Map(routes.map((r) => [r.source.topic, r]));
+    for (const route of routes) {
+      for (const { view, layout } of route.views)
+        if (view.offline) await this.deps.offline.ensureTable(layout);
+    }
+    const prefix = this.options.groupPrefix ?? 'tributary-materializer';
+    for (const route of routes) {
+      const consumer = await this.deps.stream.consumer({
+        groupId: `${prefix}.${route.source.name}`,
+        topics: [route.source.topic],
+        concurrentPartitions: this.options.concurrentPartitions ?? 4,
+        ...(this.options.start ? { start: this.options.start } : {}),
+      });
+      this.consumers.push(consumer);
+      await consumer.run((batch, context) => this.handleBatch(batch, context));
+      this.deps.logger.info({ source: route.source.name, topic: route.source.topic }, 'consuming');
+    }
+  }
+
+  private async handleBatch(batch: IncomingBatch, context: BatchContext): Promise<void> {
+    const route = this.routes.get(batch.topic);
+    if (!route) throw new Error(`no route for topic ${batch.topic}`);
+    const endTimer = this.deps.metrics.batchSeconds.startTimer();
+    this.deps.metrics.eventsIn.inc({ source: route.source.name }, batch.messages.length);
+
+    const offlineRows = route.views.map((): FeatureRow[] => []);
+    const onlineRows = route.views.map((): FeatureRow[] => []);
+    const onlineProducedAt: number[] = [];
+    const deadLetters: OutgoingMessage[] = [];
+    for (const message of batch.messages) {
+      const target = (message.headers[TARGET_HEADER] ?? 'online_and_offline') as Target;
+      if (target !== 'online' && target !== 'offline' && target !== 'online_and_offline') {
+        deadLetters.push(
+          deadLetterMessage(message, {
+            code: 'TRIB_WRONG_TYPE',
+            reason: `header ${TARGET_HEADER} must be online, offline or online_and_offline, not ${JSON.stringify(target)}`,
+          }),
+        );
+        this.deps.metrics.deadLetters.inc({ source: route.source.name, reason: 'TRIB_WRONG_TYPE' });
+        continue;
+      }
+      let wroteOnline = false;
+      for (let i = 0; i < route.views.length; i++) {
+        const { view, decoder } = route.views[i]!;
+        const result = decoder.decode(message);
+        if (!result.ok) {
+          const letter = deadLetterMessage(message, result);
+          // A topic may feed several views: say which one refused the message.
+          letter.headers![FEATURE_VIEW_HEADER] = view.name;
+          deadLetters.push(letter);
+          this.deps.metrics.deadLetters.inc({ source: route.source.name, reason: result.code });
+          continue;
+        }
+        if (view.offline && target !== 'online') offlineRows[i]!.push(result.row);
+        if (view.online && target !== 'offline') {
+          onlineRows[i]!.push(result.row);
+          wroteOnline = true;
+        }
+      }
+      if (wroteOnline) onlineProducedAt.push(message.timestamp);
+    }
+
+    const writes: { target: 'offline' | 'online' | 'dlq'; run: () => Promise<unknown> }[] = [];
+    route.views.forEach(({ view, layout }, i) => {
+      const offline = offlineRows[i]!;
+      const online = onlineRows[i]!;
+      if (offline.length > 0) {
+        writes.push({
+          target: 'offline',
+          run: async () =>
+            this.deps.metrics.rowsWritten.inc(
+              { feature_view: view.name, store: 'offline' },
+              await this.deps.offline.write(layout, offline),
+            ),
+        });
+      }
+      if (online.length > 0) {
+        writes.push({
+          target: 'online',
+          run: async () =>
+            this.deps.metrics.rowsWritten.inc(
+              { feature_view: view.name, store: 'online' },
+              await this.deps.online.write(layout, online),
+            ),
+        });
+      }
+    });
+    if (deadLetters.length > 0) {
+      writes.push({ target: 'dlq', run: () => this.producer!.send(dlqTopicOf(batch.topic), deadLetters) });
+    }
+    await Promise.all(writes.map((write) => this.untilDone(write.target, write.run, context)));
+
+    const now = Date.now();
+    for (const producedAt of onlineProducedAt)
+      this.deps.metrics.freshnessSeconds.observe((now - producedAt) / 1000);
+    endTimer();
+  }
+
+  /** Retries a write with backoff until it succeeds or the materializer stops. */
+  private async untilDone(target: string, run: () => Promise<unknown>, context: BatchContext): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (context.isStopping() || this.stopController.signal.aborted) throw new Stopping();
+      try {
+        await run();
+        if (this.pausedOn === target) this.pausedOn = null;
+        return;
+      } catch (error) {
+        this.pausedOn = target;
+        this.deps.metrics.storeRetries.inc({ target });
+        const delay = backoffDelay(attempt, 100, 5_000);
+        this.deps.logger.warn(
+          { err: error, target, attempt, delayMs: delay },
+          'write failed: retrying, nothing committed',
+        );
+        await sleep(delay, this.stopController.signal);
+        await context.heartbeat().catch(() => {});
+      }
+    }
+  }
+
+  private async recordLag(): Promise<void> {
+    try {
+      for (const consumer of this.consumers) {
+        for (const p of await consumer.lag()) {
+          this.deps.metrics.lag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
+        }
+      }
+    } catch (error) {
+      this.deps.logger.debug({ err: error }, 'could not read consumer lag');
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * A materializer in a process of its own, for tests that kill it with SIGKILL mid-stream.
+ * Reads the services from the usual variables and the test's names from TEST_*.
+ */
+import { Registry } from 'prom-client';
+import { Materializer } from '../../services/materializer/materializer.ts';
+import { createMaterializerMetrics } from '../../services/materializer/metrics.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres.ts';
+import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { KafkaEventStream } from '../../shared/stream/kafka.ts';
+import { driverSpec, staticDefinitions } from './driver-spec.ts';
+
+const env = (name: string) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const logger = createLogger('materializer-child', 'warn');
+const offline = new PostgresOfflineStore({
+  connectionString: env('DATABASE_URL'),
+  schema: env('TEST_SCHEMA'),
+});
+const online = new RedisOnlineStore({ url: env('REDIS_URL'), prefix: env('TEST_PREFIX') });
+const materializer = new Materializer(
+  {
+    definitions: staticDefinitions(driverSpec(env('TEST_TOPIC'))),
+    stream: new KafkaEventStream(env('KAFKA_BROKERS').split(',')),
+    offline,
+    online,
+    metrics: createMaterializerMetrics(new Registry()),
+    logger,
+  },
+  { groupPrefix: env('TEST_GROUP') },
+);
+await materializer.start();
+process.stdout.write('started\n');

@@ -1,0 +1,60 @@
+import type { MonitorSpec } from '../../../shared/definitions/types.ts';
+import { ProfileBuilder } from '../../../shared/profiles/builder.ts';
+import type { ReferenceProfile } from '../../../shared/profiles/types.ts';
+
+/** A seeded uniform generator (mulberry32), so tests are reproducible. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal draws (Box–Muller). */
+export function normal(random: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+export function spec(overrides: Partial<MonitorSpec> = {}): MonitorSpec {
+  return {
+    kind: 'monitor',
+    name: 'test_model',
+    model: 'test_model',
+    predictionTopic: 'predictions.test_model',
+    features: ['v:x', 'v:color'],
+    monitorPrediction: true,
+    window: { rows: 1000 },
+    overrides: {},
+    datasetDriftThreshold: 0.5,
+    retrain: { consecutiveDriftedWindows: 2, cooldownMs: 3_600_000 },
+    webhooks: [],
+    ...overrides,
+  };
+}
+
+/** A profile of x ~ N(0,1), color in {red, green, blue}, prediction ~ U(0,1). */
+export function referenceProfile(rows = 20_000, seed = 1): ReferenceProfile {
+  const random = rng(seed);
+  const gauss = normal(random);
+  const builder = new ProfileBuilder({
+    model: 'test_model',
+    modelVersion: '1',
+    source: 'test',
+    now: () => new Date(0),
+  });
+  const x = new Float64Array(rows);
+  const color: string[] = [];
+  const prediction = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    x[i] = gauss();
+    const u = random();
+    color.push(u < 0.5 ? 'red' : u < 0.8 ? 'green' : 'blue');
+    prediction[i] = random();
+  }
+  builder.add({ names: ['x', 'color', 'prediction'], columns: [x, color, prediction], rows });
+  return builder.finish();
+}

@@ -40,6 +40,12 @@ export interface RedisOnlineStoreOptions {
   rowsPerCall?: number;
   /** How long a command may take before failing with TRIB_ONLINE_STORE_UNAVAILABLE; default 10,000 ms. */
   commandTimeoutMs?: number;
+  /**
+   * How long a value outlives its view's ttl before Redis drops it; default 0 (it expires at
+   * event time + ttl). With a grace, reads still return a value past its ttl for that long, so
+   * serving can answer OUTSIDE_MAX_AGE instead of NOT_FOUND.
+   */
+  ttlGraceMs?: number;
   /** How long connecting may take; default 5,000 ms. */
   connectTimeoutMs?: number;
   logger?: Logger;
@@ -56,10 +62,12 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly redis: RedisClient;
   private readonly ownsClient: boolean;
   private readonly rowsPerCall: number;
+  private readonly ttlGraceMs: number;
 
   constructor(options: RedisOnlineStoreOptions) {
     this.prefix = options.prefix ?? 'trib';
     this.rowsPerCall = Math.max(1, Math.floor(options.rowsPerCall ?? 500));
+    this.ttlGraceMs = Math.max(0, options.ttlGraceMs ?? 0);
     if (options.redis) {
       this.redis = options.redis;
       this.ownsClient = false;
@@ -103,13 +111,14 @@ export class RedisOnlineStore implements OnlineStore {
   async write(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     const pipeline = this.redis.pipeline() as WriteLatestPipeline;
+    const lifetime = view.ttlMs > 0 ? view.ttlMs + this.ttlGraceMs : 0;
     for (let start = 0; start < rows.length; start += this.rowsPerCall) {
       const chunk = rows.slice(start, start + this.rowsPerCall);
       const keys: string[] = [];
       const args: string[] = [];
       for (const row of chunk) {
         keys.push(this.keyOf(view, row.keys));
-        args.push(encodeValue(view, row), String(view.ttlMs > 0 ? row.eventTimestamp + view.ttlMs : 0));
+        args.push(encodeValue(view, row), String(lifetime > 0 ? row.eventTimestamp + lifetime : 0));
       }
       pipeline.tribWriteLatest(keys.length, ...keys, ...args);
     }

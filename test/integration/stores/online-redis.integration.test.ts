@@ -169,6 +169,21 @@ describe('RedisOnlineStore', () => {
     expect(await readOne(short, [1n])).toBeNull();
   });
 
+  it('keeps a value past its ttl for the configured grace, so serving can tell OUTSIDE_MAX_AGE', async () => {
+    const graceful = new RedisOnlineStore({ url: services().REDIS_URL, prefix, ttlGraceMs: DAY });
+    try {
+      const view = viewNamed('grace', 60_000);
+      const now = Date.now();
+      expect(await graceful.write(view, [row([1n], now - 120_000, [1, 1, 1n])])).toBe(1);
+      expect((await graceful.read([{ view, keys: [[1n]] }]))[0]![0]?.eventTimestamp).toBe(now - 120_000);
+      expect(await redis.pexpiretime(`${prefix}:grace:1`)).toBe(now - 120_000 + 60_000 + DAY);
+      expect(await graceful.write(view, [row([2n], now - 2 * DAY, [1, 1, 1n])])).toBe(1);
+      expect(await redis.exists(`${prefix}:grace:2`)).toBe(0);
+    } finally {
+      await graceful.close();
+    }
+  });
+
   it('reads many views × many entities in one call, in request order, null where missing', async () => {
     const a = viewNamed('many_a');
     const b: ViewLayout = {

@@ -115,8 +115,20 @@ const measuredOnline: OnlineStore = {
   close: () => online.close(),
 };
 const freshSpec = driverSpec(`${topic}_fresh`);
+// Its own offline schema, so the throughput run's row count stays exact.
+const freshOffline = new PostgresOfflineStore({
+  connectionString: env.DATABASE_URL,
+  schema: `${schema}_fresh`,
+});
 const fresh = new Materializer(
-  { definitions: staticDefinitions(freshSpec), stream, offline, online: measuredOnline, metrics, logger },
+  {
+    definitions: staticDefinitions(freshSpec),
+    stream,
+    offline: freshOffline,
+    online: measuredOnline,
+    metrics,
+    logger,
+  },
   { groupPrefix: `${run}_fresh` },
 );
 await fresh.start();
@@ -162,6 +174,8 @@ console.log(JSON.stringify(result, null, 2));
 
 await admin.deleteTopics([topic, `${topic}.dlq`, `${topic}_fresh`, `${topic}_fresh.dlq`]);
 await offline.dropSchema?.();
+await freshOffline.dropSchema?.();
+await freshOffline.close();
 await online.close();
 await offline.close();
 await producer.close();

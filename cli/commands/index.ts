@@ -1,7 +1,8 @@
 import type { Command } from '../command.ts';
 import { applyCommand } from './apply.ts';
+import { materializeCommand } from './materialize.ts';
 import { planCommand } from './plan.ts';
 import { smokeCommand } from './smoke.ts';
 
 /** Every command, in the order `tributary --help` lists them. */
-export const commands: readonly Command[] = [planCommand, applyCommand, smokeCommand];
+export const commands: readonly Command[] = [planCommand, applyCommand, materializeCommand, smokeCommand];

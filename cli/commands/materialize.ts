@@ -1,0 +1,178 @@
+import cliProgress from 'cli-progress';
+import { Materializer } from '../../services/materializer/materializer.ts';
+import { createMaterializerMetrics } from '../../services/materializer/metrics.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { TributaryError } from '../../shared/errors.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { startOpsServer } from '../../shared/observability/ops-server.ts';
+import { openRegistryWatcher } from '../../shared/registry/live.ts';
+import { onShutdown } from '../../shared/shutdown.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres.ts';
+import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { KafkaEventStream } from '../../shared/stream/kafka.ts';
+import type { StartPosition } from '../../shared/stream/port.ts';
+import type { Command } from '../command.ts';
+import { parseOptions, registrySchema, reportError } from './plan.ts';
+
+const OPTIONS = {
+  'from-beginning': { type: 'boolean', default: false },
+  from: { type: 'string' },
+  source: { type: 'string', multiple: true },
+  group: { type: 'string' },
+  'registry-schema': { type: 'string' },
+  'offline-schema': { type: 'string' },
+  'online-prefix': { type: 'string' },
+  'metrics-port': { type: 'string' },
+} as const;
+
+export const materializeCommand: Command = {
+  name: 'materialize',
+  summary: 'Consume the Kafka sources into the offline (Postgres) and online (Redis) stores',
+  help: `Usage: tributary materialize [options]
+
+Runs one consumer group per Kafka source of the applied registry and writes every event
+to the offline store (full history) and the online store (latest value per entity).
+Offsets are committed only after both stores hold a batch; undecodable or invalid messages
+go to <topic>.dlq with the reason in headers. Follows new registry versions without a
+restart. Serves /metrics and /health on --metrics-port.
+
+Backfill: with --from-beginning or --from <time>, replays the sources into the stores with
+a consumer group of its own (the live one is untouched), shows a progress bar, and exits
+when it has caught up with what the topics held at start. Replays are idempotent.
+
+Options:
+  --from-beginning           backfill: replay every source from its first message, then exit
+  --from <time>              backfill: replay from an ISO-8601 time or epoch ms, then exit
+  --source <name>            only this Kafka source (repeatable; default: all)
+  --group <prefix>           consumer group prefix (default: tributary-materializer, or
+                             tributary-backfill-<time> for a backfill)
+  --registry-schema <name>   registry schema (default: TRIBUTARY_REGISTRY_SCHEMA, else tributary_registry)
+  --offline-schema <name>    offline tables' schema (default: tributary_offline)
+  --online-prefix <prefix>   online store key prefix (default: trib)
+  --metrics-port <port>      /metrics and /health port (default: METRICS_PORT, else 9464; 0 = any)
+  -h, --help                 show this help
+
+Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, LOG_LEVEL, METRICS_PORT.
+
+Examples:
+  tributary materialize
+  tributary materialize --from-beginning --source driver_stats_source
+  tributary materialize --from 2026-11-01T00:00:00Z`,
+
+  async run(argv) {
+    const parsed = parseOptions('materialize', argv, OPTIONS);
+    if ('error' in parsed) {
+      console.error(parsed.error);
+      return 2;
+    }
+    const { values } = parsed;
+    try {
+      const config = loadConfig();
+      const start = startPosition(values['from-beginning'], values.from);
+      const backfill = start !== undefined;
+      const logger = createLogger(
+        'materializer',
+        backfill && config.logLevel === 'info' ? 'warn' : config.logLevel,
+      );
+      const definitions = await openRegistryWatcher({
+        databaseUrl: config.databaseUrl,
+        schema: registrySchema(values['registry-schema']),
+        logger,
+      });
+      const offline = new PostgresOfflineStore({
+        connectionString: config.databaseUrl,
+        logger,
+        ...(values['offline-schema'] ? { schema: values['offline-schema'] } : {}),
+      });
+      const online = new RedisOnlineStore({
+        url: config.redisUrl,
+        logger,
+        ...(values['online-prefix'] ? { prefix: values['online-prefix'] } : {}),
+      });
+      const stream = new KafkaEventStream(config.kafkaBrokers, logger);
+      const metrics = createMaterializerMetrics();
+      const materializer = new Materializer(
+        { definitions, stream, offline, online, metrics, logger },
+        {
+          groupPrefix:
+            values.group ?? (backfill ? `tributary-backfill-${Date.now()}` : 'tributary-materializer'),
+          ...(start ? { start } : {}),
+          ...(values.source ? { sources: values.source } : {}),
+        },
+      );
+      const closeAll = async () => {
+        await materializer.stop();
+        await Promise.all([offline.close(), online.close(), definitions.close()]);
+      };
+      if (backfill) return await runBackfill(materializer, metrics, closeAll);
+
+      const ops = await startOpsServer({
+        port: Number(values['metrics-port'] ?? process.env['METRICS_PORT'] ?? 9464),
+        host: config.host,
+        registry: metrics.registry,
+        health: () => materializer.health(),
+      });
+      onShutdown(logger, [closeAll, ops.close]);
+      await materializer.start();
+      logger.info({ metricsPort: ops.port }, 'materializer running');
+      // Runs until SIGTERM/SIGINT: onShutdown exits the process.
+      await new Promise(() => {});
+      return 0;
+    } catch (error) {
+      return reportError('materialize', error);
+    }
+  },
+};
+
+function startPosition(
+  fromBeginning: boolean | undefined,
+  from: string | undefined,
+): StartPosition | undefined {
+  if (fromBeginning && from) {
+    throw new TributaryError('TRIB_BAD_REQUEST', 'give either --from-beginning or --from, not both');
+  }
+  if (fromBeginning) return { from: 'beginning' };
+  if (from === undefined) return undefined;
+  const timestamp = /^\d+$/.test(from) ? Number(from) : Date.parse(from);
+  if (!Number.isFinite(timestamp)) {
+    throw new TributaryError(
+      'TRIB_BAD_REQUEST',
+      `--from ${JSON.stringify(from)} is neither an ISO-8601 time nor epoch milliseconds`,
+    );
+  }
+  return { from: 'timestamp', timestamp };
+}
+
+/** Replays until the lag is zero, with a progress bar of messages consumed. */
+async function runBackfill(
+  materializer: Materializer,
+  metrics: ReturnType<typeof createMaterializerMetrics>,
+  closeAll: () => Promise<void>,
+): Promise<number> {
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'backfill [{bar}] {percentage}% | {value}/{total} messages | {rate}/s | eta {eta_formatted}',
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  await materializer.start();
+  const total = await materializer.lag();
+  const started = Date.now();
+  bar.start(total, 0, { rate: 0 });
+  for (;;) {
+    const lag = await materializer.lag();
+    const done = Math.max(0, total - lag);
+    bar.update(done, { rate: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)) });
+    if (lag === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  bar.stop();
+  const events = (await metrics.eventsIn.get()).values.reduce((sum, v) => sum + v.value, 0);
+  const dead = (await metrics.deadLetters.get()).values.reduce((sum, v) => sum + v.value, 0);
+  await closeAll();
+  console.log(
+    `backfill done: ${events} messages in ${((Date.now() - started) / 1000).toFixed(1)} s, ${dead} dead-lettered`,
+  );
+  return 0;
+}

@@ -91,7 +91,11 @@ export class PostgresOfflineStore implements OfflineStore {
     sql.quoteIdent(view.name);
     await this.transaction(async (client) => {
       await client.query(sql.lockSchemaSql(), [this.schema]);
-      await client.query(sql.createSchemaSql(this.schema));
+      // Existence is checked first so a role without CREATE on the database can use a
+      // provisioned schema, and so a reload takes no table lock when nothing is missing.
+      if ((await client.query(sql.schemaExistsSql(), [this.schema])).rows.length === 0) {
+        await client.query(sql.createSchemaSql(this.schema));
+      }
       const existing = await client.query(sql.tableColumnsSql(), [this.schema, view.name]);
       if (existing.rows.length === 0) {
         await client.query(sql.createTableSql(this.schema, view));
@@ -103,7 +107,12 @@ export class PostgresOfflineStore implements OfflineStore {
           else await client.query(sql.addColumnSql(this.schema, view.name, feature.name, feature.type));
         }
       }
-      await client.query(sql.createPitIndexSql(this.schema, view));
+      if (
+        (await client.query(sql.tableExistsSql(), [this.schema, sql.pitIndexName(view.name)])).rows.length ===
+        0
+      ) {
+        await client.query(sql.createPitIndexSql(this.schema, view));
+      }
     });
   }
 

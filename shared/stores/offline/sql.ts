@@ -123,6 +123,11 @@ export function tableColumnsSql(): string {
    WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`;
 }
 
+export function schemaExistsSql(): string {
+  return `SELECT 1 FROM pg_namespace WHERE nspname = $1`;
+}
+
+/** Whether a relation (table, partition or index) of that name exists in the schema. */
 export function tableExistsSql(): string {
   return `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`;
 }

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
-import type { ViewLayout } from '../../../shared/stores/layout.ts';
+import { type ViewLayout, viewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import {
   type PgPool,
@@ -352,5 +352,47 @@ describe('PostgresOfflineStore', () => {
     expect(await count('killed')).toBe(0);
     expect(await flaky.write(view, batch)).toBe(2);
     await real.end();
+  });
+});
+
+describe('viewLayout', () => {
+  const driver = { kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' } as const;
+  const view = {
+    kind: 'featureView',
+    name: 'driver_hourly_stats',
+    entities: ['driver'],
+    source: 'driver_stats_source',
+    schema: [{ name: 'conv_rate', type: 'float64' }],
+    ttlMs: 86_400_000,
+    online: true,
+    offline: true,
+  } as const;
+
+  it('resolves entity names to typed join keys', () => {
+    expect(viewLayout({ ...view, entities: [...view.entities], schema: [...view.schema] }, [driver])).toEqual(
+      {
+        name: 'driver_hourly_stats',
+        joinKeys: [{ name: 'driver_id', type: 'int64' }],
+        features: [{ name: 'conv_rate', type: 'float64' }],
+        ttlMs: 86_400_000,
+      },
+    );
+  });
+
+  it('rejects an unknown entity and a feature that clashes with a key or a reserved column', () => {
+    const cases = [
+      { ...view, entities: ['rider'], schema: [...view.schema] },
+      { ...view, entities: [...view.entities], schema: [{ name: 'driver_id', type: 'int64' as const }] },
+      { ...view, entities: [...view.entities], schema: [{ name: 'created', type: 'timestamp' as const }] },
+    ];
+    for (const spec of cases) {
+      let error: unknown;
+      try {
+        viewLayout(spec, [driver]);
+      } catch (e) {
+        error = e;
+      }
+      expect(isTributaryError(error, 'TRIB_DEFINITION_INVALID')).toBe(true);
+    }
   });
 });

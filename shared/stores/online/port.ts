@@ -12,7 +12,7 @@ export interface OnlineRecord {
 export interface OnlineStore {
   /**
    * Writes rows; per (view, entity) the greatest (event time, created) wins, decided in the store.
-   * Returns rows that won, counting a winner already past the view's ttl (it is not stored).
+   * Returns how many entities took a new value (a winner already past the ttl counts, though it is not stored).
    */
   write(view: ViewLayout, rows: FeatureRow[]): Promise<number>;
   /** Reads many views × many entities in one round trip; null where nothing is stored (or the ttl passed). */

@@ -282,8 +282,10 @@ async function main(): Promise<void> {
 
     const strategies: Record<string, HistoricalFeatureSource> = {
       tributary_lateral_key_sorted: new PostgresHistoricalReader(pool, { schema }),
+      one_connection: new PostgresHistoricalReader(pool, { schema, parallelism: 1 }),
       lateral_input_order: new PostgresHistoricalReader(pool, {
         schema,
+        parallelism: 1,
         querySql: (p, s, existing) =>
           pointInTimeSql(p, s, existing).replace(/ORDER BY k0, ts\) e/, 'ORDER BY rn) e'),
       }),
@@ -294,6 +296,7 @@ async function main(): Promise<void> {
     };
     const runsOf: Record<string, number> = {
       tributary_lateral_key_sorted: RUNS,
+      one_connection: 1,
       lateral_input_order: 1,
       feast_style_window: Math.max(1, Math.min(RUNS, 2)),
     };
@@ -344,12 +347,14 @@ async function main(): Promise<void> {
           },
           results_ms: {
             tributary: ours.median_ms,
+            one_connection: results['one_connection']!.median_ms,
             lateral_input_order: results['lateral_input_order']!.median_ms,
             feast_style_window_sql: feast.median_ms,
             duckdb_asof_in_memory: duckMedian === null ? null : round(duckMedian),
           },
           runs_ms: {
             tributary: ours.runs_ms,
+            one_connection: results['one_connection']!.runs_ms,
             lateral_input_order: results['lateral_input_order']!.runs_ms,
             feast_style_window_sql: feast.runs_ms,
             duckdb_asof_in_memory: 'runs' in duck ? duck.runs.map(round) : duck.error,

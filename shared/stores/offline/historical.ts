@@ -43,6 +43,8 @@ export interface PostgresHistoricalOptions {
    * same load and delivery path.
    */
   querySql?: typeof pointInTimeSql;
+  /** Connections a large retrieval is split over; default 2. */
+  parallelism?: number;
 }
 
 const PG_TYPE: Record<ValueType, string> = {
@@ -145,6 +147,8 @@ export function pointInTimeSql(plan: RetrievalPlan, schema: string, existing: Re
 function* encodeEntities(
   plan: RetrievalPlan,
   entities: EntityFrame,
+  from: number,
+  to: number,
   rowsPerBuffer = 65_536,
 ): Generator<Buffer> {
   const keys = plan.joinKeys.map((k) => entities.keys.get(k.name)!);
@@ -152,18 +156,21 @@ function* encodeEntities(
   header.write('PGCOPY\n\xff\r\n\0', 0, 'latin1');
   yield header;
   const encoder = new TextEncoder();
-  for (let start = 0; start < entities.length; start += rowsPerBuffer) {
-    const end = Math.min(entities.length, start + rowsPerBuffer);
+  for (let start = from; start < to; start += rowsPerBuffer) {
+    const end = Math.min(to, start + rowsPerBuffer);
     let size = 0;
-    let strings: Uint8Array[][] | undefined;
+    // Encoded strings per key column (undefined for other types), aligned with `keys`.
+    const strings: (Uint8Array[] | undefined)[] = [];
     const fixed = 2 + 8 + 12; // field count, rn, ts
     for (const key of keys) {
       if (key.type === 'string') {
         const encoded = key.values.slice(start, end).map((s) => encoder.encode(s));
-        strings ??= [];
         strings.push(encoded);
         for (const e of encoded) size += 4 + e.length;
-      } else size += (4 + (key.type === 'bool' ? 1 : 8)) * (end - start);
+      } else {
+        strings.push(undefined);
+        size += (4 + (key.type === 'bool' ? 1 : 8)) * (end - start);
+      }
     }
     size += fixed * (end - start);
     const buf = Buffer.alloc(size);
@@ -174,8 +181,8 @@ function* encodeEntities(
       view.setInt32(at + 2, 4);
       view.setInt32(at + 6, row);
       at += 10;
-      let s = 0;
-      for (const key of keys) at = writeKey(buf, view, at, key, row, row - start, strings?.[s++]);
+      for (let k = 0; k < keys.length; k++)
+        at = writeKey(buf, view, at, keys[k]!, row, row - start, strings[k]);
       writeTimestamp(view, at, entities.timestamps[row]!);
       at += 12;
     }
@@ -270,6 +277,7 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
   private readonly schema: string;
   private readonly workMem: string;
   private readonly querySql: typeof pointInTimeSql;
+  private readonly parallelism: number;
 
   constructor(
     private readonly pool: HistoricalPool,
@@ -278,17 +286,64 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
     this.schema = options.schema ?? 'tributary_offline';
     this.workMem = options.workMem ?? '256MB';
     this.querySql = options.querySql ?? pointInTimeSql;
+    this.parallelism = Math.max(1, Math.trunc(options.parallelism ?? 2));
     if (!/^\d+(kB|MB|GB)$/.test(this.workMem)) {
       throw new TributaryError('TRIB_CONFIG_INVALID', `workMem '${this.workMem}' is not like '256MB'`);
     }
   }
 
+  /**
+   * Splits large requests into `parallelism` contiguous ranges of entity rows, each probed on its
+   * own connection (one Postgres backend per core), all started at once and streamed in order.
+   */
   async *readFeatures(
     plan: RetrievalPlan,
     entities: EntityFrame,
     options: HistoricalReadOptions = {},
   ): AsyncGenerator<FeatureChunk> {
     const chunkRows = options.chunkRows ?? 65_536;
+    const parts = entities.length >= 4 * chunkRows ? this.parallelism : 1;
+    const size = Math.ceil(entities.length / parts);
+    const generators: AsyncGenerator<FeatureChunk>[] = [];
+    const firsts: Promise<IteratorResult<FeatureChunk>>[] = [];
+    try {
+      for (let p = 0; p < parts; p++) {
+        const from = p * size;
+        const to = Math.min(entities.length, from + size);
+        const generator = this.readRange(plan, entities, from, to, {
+          ...options,
+          chunkRows,
+          onProgress: undefined,
+        });
+        generators.push(generator);
+        // Run every range up to its first chunk now, so all backends work at once.
+        const first = generator.next();
+        first.catch(() => undefined);
+        firsts.push(first);
+      }
+      for (let p = 0; p < parts; p++) {
+        let next = firsts[p]!;
+        for (;;) {
+          const result = await next;
+          if (result.done) break;
+          yield result.value;
+          options.onProgress?.(result.value.start + result.value.length);
+          next = generators[p]!.next();
+        }
+      }
+    } finally {
+      await Promise.allSettled(generators.map((g) => g.return(undefined)));
+    }
+  }
+
+  private async *readRange(
+    plan: RetrievalPlan,
+    entities: EntityFrame,
+    from: number,
+    to: number,
+    options: HistoricalReadOptions & { chunkRows: number },
+  ): AsyncGenerator<FeatureChunk> {
+    const chunkRows = options.chunkRows;
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -315,7 +370,7 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
         `CREATE TEMP TABLE trib_entities (rn int4 NOT NULL, ${keyColumns.join(', ')}${keyColumns.length > 0 ? ', ' : ''}ts timestamptz NOT NULL) ON COMMIT DROP`,
       );
       const input = client.query(copyFrom('COPY pg_temp.trib_entities FROM STDIN (FORMAT binary)'));
-      await writeAll(input, encodeEntities(plan, entities));
+      await writeAll(input, encodeEntities(plan, entities, from, to));
       await client.query('ANALYZE pg_temp.trib_entities');
 
       const sql = this.querySql(plan, this.schema, existing);
@@ -323,7 +378,7 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
       const decoder = new BinaryCopyDecoder(plan.features.length);
       const newWriters = () => plan.features.map((f) => columnWriter(f.type, chunkRows));
       let writers = newWriters();
-      let start = 0;
+      let start = from;
       let filled = 0;
       for await (const piece of out as AsyncIterable<Buffer>) {
         decoder.feed(piece);
@@ -332,7 +387,6 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
           if (filled < chunkRows) break;
           yield { start, length: filled, columns: writers.map((w) => w.finish()) };
           start += filled;
-          options.onProgress?.(start);
           writers = newWriters();
           filled = 0;
         }
@@ -340,13 +394,11 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
       if (filled > 0) {
         yield { start, length: filled, columns: writers.map((w) => w.finish()) };
         start += filled;
-        options.onProgress?.(start);
       }
-      const rows = start;
-      if (rows !== entities.length) {
+      if (start !== to) {
         throw new TributaryError(
           'TRIB_INTERNAL',
-          `historical retrieval returned ${rows} rows for ${entities.length} entity rows`,
+          `historical retrieval returned ${start - from} rows for ${to - from} entity rows`,
         );
       }
       await client.query('COMMIT');

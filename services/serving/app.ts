@@ -1,0 +1,216 @@
+/**
+ * The serving HTTP API (fastify), built by `buildApp(deps)` and started elsewhere (`tributary
+ * serve`), so tests drive it with `app.inject()`. Routes are schema-first: their JSON schemas
+ * validate requests and shape responses, and @fastify/swagger turns the same schemas into the
+ * OpenAPI document (`GET /openapi.json`, rendered at `/docs`), so the document cannot drift from
+ * what the server accepts.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { type ErrorCode, httpStatusOf, isTributaryError, type TributaryError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { DefinitionsSource } from '../../shared/registry/live.ts';
+import type { HistoricalFeatureSource } from '../../shared/retrieval/historical.ts';
+import type { OnlineStore } from '../../shared/stores/online/port.ts';
+import type { StreamProducer } from '../../shared/stream/port.ts';
+import { registerHistoricalRoutes } from './routes/historical.ts';
+import { registerOnlineRoutes } from './routes/online.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
+import { registerPushRoutes } from './routes/push.ts';
+import { registerRegistryRoutes } from './routes/registry.ts';
+import { errorResponse } from './schemas.ts';
+
+export interface ServingLimits {
+  /** Largest JSON body for online lookups and pushes; default 1 MiB. */
+  bodyLimitBytes: number;
+  /** Largest body for historical retrieval (JSON or Arrow entity rows); default 256 MiB. */
+  historicalBodyLimitBytes: number;
+  /** Most entity rows answered as JSON; more need an Arrow response. Default 100,000. */
+  maxJsonResultRows: number;
+  /** Most entity rows one online lookup may ask for; default 10,000. */
+  maxOnlineRows: number;
+}
+
+export interface ServingDeps {
+  definitions: DefinitionsSource;
+  online: Pick<OnlineStore, 'read'>;
+  historical: HistoricalFeatureSource;
+  /** Pushes go through Kafka like every other event, so the materializer writes both stores. */
+  producer: Pick<StreamProducer, 'send'>;
+  config: { apiKeys: readonly string[] };
+  logger: Logger;
+  limits?: Partial<ServingLimits>;
+  /** Extra readiness checks for /health (stores, stream); each resolves true when healthy. */
+  health?: Record<string, () => Promise<boolean>>;
+  /** The clock for ttl checks, epoch ms; default `Date.now`. */
+  now?: () => number;
+}
+
+/** What routes share: the deps, resolved limits and the metrics. */
+export interface ServingContext extends ServingDeps {
+  limits: ServingLimits;
+  now: () => number;
+  metrics: {
+    registry: Registry;
+    requests: Counter<'route' | 'method' | 'status'>;
+    duration: Histogram<'route'>;
+    rows: Counter<'route'>;
+  };
+}
+
+export const DEFAULT_LIMITS: ServingLimits = {
+  bodyLimitBytes: 1024 * 1024,
+  historicalBodyLimitBytes: 256 * 1024 * 1024,
+  maxJsonResultRows: 100_000,
+  maxOnlineRows: 10_000,
+};
+
+/** Sends `{"error": {"code", "message"}}` with the code's status. */
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  return reply.code(httpStatusOf(code)).type('application/json').send({ error: { code, message } });
+}
+
+/** Maps fastify's own errors (validation, body size, media type, bad JSON) to Tributary codes. */
+function codeOfFastifyError(error: FastifyError): ErrorCode {
+  if (error.validation) return 'TRIB_BAD_REQUEST';
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'TRIB_BODY_TOO_LARGE';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? 'TRIB_UNSUPPORTED_MEDIA_TYPE'
+        : 'TRIB_BAD_REQUEST';
+    default:
+      return error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+        ? 'TRIB_BAD_REQUEST'
+        : 'TRIB_INTERNAL';
+  }
+}
+
+function keyMatches(presented: string, keys: readonly Buffer[]): boolean {
+  const candidate = Buffer.from(presented);
+  let ok = false;
+  // Compare against every key, so the time taken does not tell which key nearly matched.
+  for (const key of keys) {
+    if (key.length === candidate.length && timingSafeEqual(key, candidate)) ok = true;
+  }
+  return ok;
+}
+
+/** Paths reachable without an API key: liveness for orchestrators. */
+const OPEN_PATHS = new Set(['/health']);
+
+/** Builds the serving app (not listening); `await app.ready()` or `app.inject()` to use it. */
+export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
+  const limits: ServingLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const context: ServingContext = {
+    ...deps,
+    limits,
+    now: deps.now ?? Date.now,
+    metrics: {
+      registry,
+      requests: new Counter({
+        name: 'tributary_http_requests_total',
+        help: 'HTTP requests by route, method and status',
+        labelNames: ['route', 'method', 'status'],
+        registers: [registry],
+      }),
+      duration: new Histogram({
+        name: 'tributary_http_request_duration_seconds',
+        help: 'HTTP request duration by route',
+        labelNames: ['route'],
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [registry],
+      }),
+      rows: new Counter({
+        name: 'tributary_served_entity_rows_total',
+        help: 'Entity rows answered, by route',
+        labelNames: ['route'],
+        registers: [registry],
+      }),
+    },
+  };
+
+  // Typed as the default instance: routes take `FastifyInstance`, whatever logger it carries.
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger as FastifyInstance['log'],
+    bodyLimit: limits.bodyLimitBytes,
+    disableRequestLogging: true,
+    ajv: {
+      customOptions: { coerceTypes: false, allErrors: false, removeAdditional: false, keywords: ['example'] },
+    },
+  }) as unknown as FastifyInstance;
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Tributary feature server',
+        description:
+          'Online lookups, pushes and point-in-time historical retrieval. Errors are `{"error": {"code", "message"}}`.',
+        version: '0.1.0',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'one of TRIBUTARY_API_KEYS' },
+        },
+      },
+      security: deps.config.apiKeys.length > 0 ? [{ bearer: [] }] : [],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const keys = deps.config.apiKeys.map((k) => Buffer.from(k));
+  if (keys.length > 0) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (OPEN_PATHS.has(request.url.split('?')[0] ?? '')) return;
+      const header = request.headers.authorization ?? '';
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!match || !keyMatches(match[1]!, keys)) {
+        return sendError(
+          reply,
+          'TRIB_UNAUTHORIZED',
+          'missing or unknown API key: send Authorization: Bearer <key>',
+        );
+      }
+    });
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    context.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    context.metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError | TributaryError, request, reply) => {
+    if (isTributaryError(error)) {
+      if (httpStatusOf(error.code) >= 500) request.log.error({ err: error }, 'request failed');
+      return sendError(reply, error.code, error.message);
+    }
+    const code = codeOfFastifyError(error as FastifyError);
+    if (code === 'TRIB_INTERNAL') {
+      request.log.error({ err: error }, 'unexpected error');
+      return sendError(reply, code, 'internal error');
+    }
+    return sendError(reply, code, error.message);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 'TRIB_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+
+  registerOnlineRoutes(app, context);
+  registerPushRoutes(app, context);
+  registerHistoricalRoutes(app, context);
+  registerRegistryRoutes(app, context);
+  registerOpsRoutes(app, context);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+export { errorResponse };

@@ -1,0 +1,127 @@
+/**
+ * `POST /push`: rows for a push source. Every row is validated as the materializer will decode
+ * it (same decoder, same source field names), then produced to the push source's batch source
+ * topic, so pushed rows take the same road as streamed ones and both stores stay consistent.
+ *
+ * Contract with the materializer: each message carries the header `x-tributary-to` with the
+ * request's `to` (`online`, `offline` or `online_and_offline`); the materializer writes the row
+ * only to the stores it names. A message without the header goes to both.
+ */
+import type { FastifyInstance } from 'fastify';
+import { TributaryError } from '../../../shared/errors.ts';
+import { createDecoder, rejectionError } from '../../../shared/events/decode.ts';
+import type { ServingContext } from '../app.ts';
+import { errorResponses } from '../schemas.ts';
+
+export const PUSH_TO_HEADER = 'x-tributary-to';
+export type PushTo = 'online' | 'offline' | 'online_and_offline';
+
+interface PushBody {
+  push_source_name: string;
+  df: Record<string, unknown[]>;
+  to?: PushTo;
+  allow_registry_cache?: boolean;
+}
+
+const schema = {
+  summary: 'Push rows to a push source (through its Kafka topic)',
+  tags: ['push'],
+  body: {
+    type: 'object',
+    required: ['push_source_name', 'df'],
+    additionalProperties: false,
+    properties: {
+      push_source_name: { type: 'string', example: 'driver_stats_push' },
+      df: {
+        type: 'object',
+        description: 'Columns: join keys, event_timestamp, optional created, features',
+        additionalProperties: { type: 'array' },
+        example: { driver_id: [1001], event_timestamp: ['2024-05-01T10:00:00Z'], conv_rate: [0.5] },
+      },
+      to: { type: 'string', enum: ['online', 'offline', 'online_and_offline'], default: 'online' },
+      allow_registry_cache: { type: 'boolean', description: 'Accepted for Feast compatibility; ignored' },
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        status: { type: 'string' },
+        rows: { type: 'integer' },
+        topic: { type: 'string' },
+        to: { type: 'string' },
+      },
+    },
+    ...errorResponses,
+  },
+} as const;
+
+export function registerPushRoutes(app: FastifyInstance, context: ServingContext): void {
+  app.post<{ Body: PushBody }>('/push', { schema }, async (request) => {
+    const { push_source_name: name, df } = request.body;
+    const to: PushTo = request.body.to ?? 'online';
+    const repo = context.definitions.current();
+    const push = repo.pushSources.find((s) => s.name === name);
+    if (!push) {
+      throw new TributaryError('TRIB_UNKNOWN_PUSH_SOURCE', `no push source named '${name}'`, {
+        details: { push_source: name },
+      });
+    }
+    const source = repo.kafkaSources.find((s) => s.name === push.batchSource);
+    if (!source) {
+      throw new TributaryError(
+        'TRIB_DEFINITION_INVALID',
+        `push source '${name}' names batch source '${push.batchSource}', which is not a Kafka source`,
+      );
+    }
+    const fed = repo.featureViews.filter((v) => v.source === name);
+    if (fed.length === 0) {
+      throw new TributaryError('TRIB_BAD_REQUEST', `no feature view reads push source '${name}'`);
+    }
+    if (to !== 'offline' && !fed.some((v) => v.online)) {
+      throw new TributaryError(
+        'TRIB_BAD_REQUEST',
+        `no online feature view reads push source '${name}'; use to=offline`,
+      );
+    }
+    const columns = Object.keys(df);
+    const rows = columns.length === 0 ? 0 : df[columns[0]!]!.length;
+    for (const column of columns) {
+      if (df[column]!.length !== rows) {
+        throw new TributaryError(
+          'TRIB_BAD_REQUEST',
+          `df columns differ in length: '${columns[0]}' has ${rows} values, '${column}' has ${df[column]!.length}`,
+        );
+      }
+    }
+    if (rows === 0) throw new TributaryError('TRIB_BAD_REQUEST', 'df has no rows');
+    const decoders = fed.map((view) => createDecoder(view, repo.entities, source));
+    const messages = [];
+    for (let i = 0; i < rows; i++) {
+      const row: Record<string, unknown> = {};
+      for (const column of columns) row[column] = df[column]![i];
+      const text = JSON.stringify(row);
+      let key: string | undefined;
+      for (const decoder of decoders) {
+        const result = decoder.decodeObject(row, { topic: source.topic, partition: -1, offset: '-1' }, text);
+        if (!result.ok) {
+          const error = rejectionError(result);
+          throw new TributaryError(error.code, `df row ${i}: ${error.message}`, {
+            details: { ...error.details, row: i },
+          });
+        }
+        key ??= result.row.keys.map(String).join('|');
+      }
+      messages.push({ key: key ?? null, value: text, headers: { [PUSH_TO_HEADER]: to } });
+    }
+    try {
+      await context.producer.send(source.topic, messages);
+    } catch (error) {
+      throw new TributaryError('TRIB_STREAM_UNAVAILABLE', `could not produce to '${source.topic}'`, {
+        cause: error,
+      });
+    }
+    context.metrics.rows.inc({ route: '/push' }, rows);
+    return { status: 'ok', rows, topic: source.topic, to };
+  });
+}

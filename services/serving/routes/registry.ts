@@ -1,0 +1,111 @@
+/** `GET /feature-views`, `GET /feature-services`: what can be asked for, from the live registry. */
+import type { FastifyInstance } from 'fastify';
+import type { ServingContext } from '../app.ts';
+import { errorResponses } from '../schemas.ts';
+
+const field = {
+  type: 'object',
+  properties: { name: { type: 'string' }, type: { type: 'string' }, description: { type: 'string' } },
+} as const;
+
+export function registerRegistryRoutes(app: FastifyInstance, context: ServingContext): void {
+  app.get(
+    '/feature-views',
+    {
+      schema: {
+        summary: 'Feature views with their join keys, features and ttl',
+        tags: ['registry'],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              feature_views: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    entities: { type: 'array', items: { type: 'string' } },
+                    join_keys: { type: 'array', items: field },
+                    features: { type: 'array', items: field },
+                    ttl_ms: { type: 'integer' },
+                    source: { type: 'string' },
+                    online: { type: 'boolean' },
+                    offline: { type: 'boolean' },
+                    description: { type: 'string' },
+                    tags: { type: 'object', additionalProperties: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async () => {
+      const repo = context.definitions.current();
+      return {
+        feature_views: repo.featureViews.map((v) => ({
+          name: v.name,
+          entities: v.entities,
+          join_keys: v.entities.map((name) => {
+            const entity = repo.entities.find((e) => e.name === name);
+            return { name: entity?.joinKey ?? name, type: entity?.valueType ?? 'unknown' };
+          }),
+          features: v.schema,
+          ttl_ms: v.ttlMs,
+          source: v.source,
+          online: v.online,
+          offline: v.offline,
+          description: v.description,
+          tags: v.tags,
+        })),
+      };
+    },
+  );
+  app.get(
+    '/feature-services',
+    {
+      schema: {
+        summary: 'Feature services and the features they select',
+        tags: ['registry'],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              feature_services: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    features: { type: 'array', items: { type: 'string' } },
+                    description: { type: 'string' },
+                    tags: { type: 'object', additionalProperties: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async () => {
+      const repo = context.definitions.current();
+      return {
+        feature_services: repo.featureServices.map((s) => ({
+          name: s.name,
+          features: s.features.flatMap((entry) => {
+            const view = repo.featureViews.find((v) => v.name === entry.featureView);
+            const names = entry.features ?? view?.schema.map((f) => f.name) ?? [];
+            return names.map((n) => `${entry.featureView}:${n}`);
+          }),
+          description: s.description,
+          tags: s.tags,
+        })),
+      };
+    },
+  );
+}

@@ -2,7 +2,12 @@ import type { Command } from '../command.ts';
 import { applyCommand } from './apply.ts';
 import { materializeCommand } from './materialize.ts';
 import { planCommand } from './plan.ts';
-import { smokeCommand } from './smoke.ts';
+import { quickstartCommand } from './quickstart.ts';
 
 /** Every command, in the order `tributary --help` lists them. */
-export const commands: readonly Command[] = [planCommand, applyCommand, materializeCommand, smokeCommand];
+export const commands: readonly Command[] = [
+  planCommand,
+  applyCommand,
+  materializeCommand,
+  quickstartCommand,
+];

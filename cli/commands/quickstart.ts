@@ -1,0 +1,185 @@
+import pg from 'pg';
+import { Materializer } from '../../services/materializer/materializer.ts';
+import { createMaterializerMetrics } from '../../services/materializer/metrics.ts';
+import { buildApp } from '../../services/serving/app.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { openRegistryWatcher } from '../../shared/registry/live.ts';
+import { DEFAULT_REGISTRY_SCHEMA } from '../../shared/registry/postgres.ts';
+import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres.ts';
+import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { KafkaEventStream } from '../../shared/stream/kafka.ts';
+import type { OutgoingMessage } from '../../shared/stream/port.ts';
+import type { Command } from '../command.ts';
+import { applyCommand } from './apply.ts';
+import { parseOptions, reportError } from './plan.ts';
+
+const OPTIONS = {
+  events: { type: 'string', default: '2000' },
+  drivers: { type: 'string', default: '5' },
+} as const;
+
+const DRIVER_IDS_START = 1001;
+const HOUR = 3_600_000;
+
+export const quickstartCommand: Command = {
+  name: 'quickstart',
+  summary: 'Apply the example repository, stream driver events, and read features back',
+  help: `Usage: tributary quickstart [options]
+
+The whole path in one command, against the configured Kafka, Postgres and Redis
+(\`npm run quickstart\` starts local ones first):
+  1. apply feature-defs/ (topics, offline tables, registry version);
+  2. produce driver events to the topic driver_stats, spread over the last 24 hours;
+  3. materialize them into Postgres and Redis until caught up;
+  4. read the latest values through POST /get-online-features (feature service driver_activity);
+  5. build a small point-in-time training set through POST /get-historical-features.
+
+Options:
+  --events <n>    events to produce (default 2000)
+  --drivers <n>   distinct drivers, ids from ${DRIVER_IDS_START} (default 5)
+  -h, --help      show this help
+
+Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TRIBUTARY_REPO.`,
+
+  async run(argv) {
+    const parsed = parseOptions('quickstart', argv, OPTIONS);
+    if ('error' in parsed) {
+      console.error(parsed.error);
+      return 2;
+    }
+    const events = Number(parsed.values.events);
+    const drivers = Number(parsed.values.drivers);
+    if (!Number.isInteger(events) || events < 1 || !Number.isInteger(drivers) || drivers < 1) {
+      console.error(
+        "tributary quickstart: --events and --drivers must be positive integers. Run 'tributary quickstart --help'.",
+      );
+      return 2;
+    }
+    try {
+      return await quickstart(events, drivers);
+    } catch (error) {
+      return reportError('quickstart', error);
+    }
+  },
+};
+
+async function quickstart(events: number, drivers: number): Promise<number> {
+  const config = loadConfig();
+  const logger = createLogger('quickstart', 'warn');
+  const step = (n: number, text: string) => console.log(`\n[${n}/5] ${text}`);
+
+  step(1, `tributary apply (${config.repoPath})`);
+  if ((await applyCommand.run([])) !== 0) return 1;
+
+  step(2, `producing ${events} events for ${drivers} drivers to topic driver_stats`);
+  const stream = new KafkaEventStream(config.kafkaBrokers, logger);
+  const producer = await stream.producer();
+  const now = Date.now();
+  const messages: OutgoingMessage[] = [];
+  for (let i = 0; i < events; i++) {
+    const driverId = DRIVER_IDS_START + (i % drivers);
+    const at = now - 24 * HOUR + Math.floor(((i + 1) / events) * 24 * HOUR) - 1;
+    messages.push({
+      key: String(driverId),
+      value: JSON.stringify({
+        driver_id: driverId,
+        event_timestamp: new Date(at).toISOString(),
+        conv_rate: Math.round(Math.random() * 1000) / 1000,
+        acc_rate: Math.round(Math.random() * 1000) / 1000,
+        avg_daily_trips: Math.floor(Math.random() * 40),
+      }),
+    });
+  }
+  await producer.send('driver_stats', messages);
+  await producer.close();
+
+  step(3, 'materializing into Postgres (offline) and Redis (online)');
+  const definitions = await openRegistryWatcher({
+    databaseUrl: config.databaseUrl,
+    schema: DEFAULT_REGISTRY_SCHEMA,
+    logger,
+  });
+  const offline = new PostgresOfflineStore({ connectionString: config.databaseUrl, logger });
+  const online = new RedisOnlineStore({ url: config.redisUrl, logger });
+  const metrics = createMaterializerMetrics();
+  const materializer = new Materializer({ definitions, stream, offline, online, metrics, logger });
+  const started = Date.now();
+  await materializer.start();
+  while ((await materializer.lag()) > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+  const consumed = (await metrics.eventsIn.get()).values.reduce((sum, v) => sum + v.value, 0);
+  console.log(`caught up: ${consumed} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  await materializer.stop();
+
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  const app = await buildApp({
+    definitions,
+    online,
+    historical: new PostgresHistoricalReader(pool),
+    producer: { send: async () => {} },
+    config: { apiKeys: [] },
+    logger,
+  });
+  try {
+    const ids = Array.from({ length: Math.min(drivers, 3) }, (_, i) => DRIVER_IDS_START + i);
+    step(
+      4,
+      `POST /get-online-features {"feature_service": "driver_activity", "entities": {"driver_id": [${ids.join(', ')}]}}`,
+    );
+    const onlineResponse = await app.inject({
+      method: 'POST',
+      url: '/get-online-features',
+      payload: { feature_service: 'driver_activity', entities: { driver_id: ids } },
+    });
+    printColumns(onlineResponse.json() as OnlineResponse);
+
+    step(5, 'POST /get-historical-features: each driver 12 hours ago and now');
+    const historicalResponse = await app.inject({
+      method: 'POST',
+      url: '/get-historical-features',
+      payload: {
+        feature_service: 'driver_activity',
+        entities: {
+          driver_id: [...ids, ...ids],
+          event_timestamp: [
+            ...ids.map(() => new Date(now - 12 * HOUR).toISOString()),
+            ...ids.map(() => new Date(now).toISOString()),
+          ],
+        },
+      },
+    });
+    console.table(rowsOf((historicalResponse.json() as { columns: Record<string, unknown[]> }).columns));
+  } finally {
+    await app.close();
+    await pool.end();
+    await Promise.all([offline.close(), online.close(), definitions.close()]);
+  }
+  console.log(`
+Done. Next:
+  npx tributary serve                   # the HTTP API on http://127.0.0.1:${config.port} (docs at /docs)
+  npx tributary materialize             # keep materializing as events arrive
+  npx tributary --help`);
+  return 0;
+}
+
+interface OnlineResponse {
+  metadata: { feature_names: string[] };
+  results: { values: unknown[]; statuses: string[] }[];
+}
+
+function printColumns(response: OnlineResponse): void {
+  const names = response.metadata.feature_names;
+  const rows = (response.results[0]?.values ?? []).map((_, row) =>
+    Object.fromEntries(names.map((name, col) => [name, response.results[col]?.values[row]])),
+  );
+  console.table(rows);
+}
+
+function rowsOf(columns: Record<string, unknown[]>): Record<string, unknown>[] {
+  const names = Object.keys(columns);
+  const length = columns[names[0] ?? '']?.length ?? 0;
+  return Array.from({ length }, (_, row) =>
+    Object.fromEntries(names.map((name) => [name, columns[name]?.[row]])),
+  );
+}

@@ -1,1 +1,0 @@
-export const smokeCommand = { name: 'smoke', summary: 'tmp', help: '', run: async () => 0 };

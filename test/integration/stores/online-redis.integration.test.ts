@@ -1,182 +1,80 @@
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
-import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
-import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
+import { RedisOnlineStore, type RedisOnlineStoreOptions } from '../../../shared/stores/online/redis.ts';
 import { services, uniqueName } from '../../support/env.ts';
+import { closedPort } from './closed-port.ts';
+import { DAY, describeOnlineStorePort, row, viewNamed } from './online-port.suite.ts';
 
-const DAY = 86_400_000;
-const driverStats: ViewLayout = {
-  name: 'driver_hourly_stats',
-  joinKeys: [{ name: 'driver_id', type: 'int64' }],
-  features: [
-    { name: 'conv_rate', type: 'float64' },
-    { name: 'acc_rate', type: 'float64' },
-    { name: 'avg_daily_trips', type: 'int64' },
-  ],
-  ttlMs: 0,
-};
+const prefix = uniqueName('online');
+const newStore = (options: Partial<RedisOnlineStoreOptions> = {}) =>
+  new RedisOnlineStore({ url: services().REDIS_URL, prefix, ...options });
 
-let offsets = 0;
-function row(
-  keys: FeatureRow['keys'],
-  eventTimestamp: number,
-  values: FeatureRow['values'],
-  created: number | null = null,
-) {
-  return {
-    keys,
-    eventTimestamp,
-    created,
-    values,
-    origin: { topic: 't', partition: 0, offset: String(offsets++) },
-  } satisfies FeatureRow;
-}
+describeOnlineStorePort('RedisOnlineStore', {
+  create: () => newStore(),
+  unreachable: async () => new RedisOnlineStore({ url: `redis://127.0.0.1:${await closedPort()}`, prefix }),
+});
 
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-describe('RedisOnlineStore', () => {
-  const prefix = uniqueName('online');
+describe('RedisOnlineStore (Redis layout and faults)', () => {
   let store: RedisOnlineStore;
   let redis: Redis;
 
   beforeAll(() => {
-    store = new RedisOnlineStore({ url: services().REDIS_URL, prefix });
+    store = newStore();
     redis = new Redis(services().REDIS_URL);
   });
   afterAll(async () => {
     const keys: string[] = [];
-    for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 }))
+    for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
       keys.push(...(batch as string[]));
+    }
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
     await store.close();
   });
 
-  /** A view of its own per test, so tests do not see each other's keys. */
-  const viewNamed = (name: string, ttlMs = 0): ViewLayout => ({ ...driverStats, name, ttlMs });
-  const readOne = async (view: ViewLayout, keys: FeatureRow['keys']) =>
-    (await store.read([{ view, keys: [keys] }]))[0]![0];
+  const readOne = async (s: RedisOnlineStore, view: ReturnType<typeof viewNamed>, keys: FeatureRow['keys']) =>
+    (await s.read([{ view, keys: [keys] }]))[0]![0];
 
   it('stores the documented layout: <prefix>:<view>:<keys> = <eventTs>:<created>:<json>', async () => {
     const view = viewNamed('layout');
     await store.write(view, [row([1001n], 1_700_000_000_000, [0.5, 0.25, 7n], 1_700_000_000_123)]);
     await store.write(view, [row([1002n], 1_700_000_000_000, [null, 0.75, null])]);
+    await store.write(view, [row([9007199254740993n], 1, [0, 0, 9007199254740993n])]);
     expect(await redis.get(`${prefix}:layout:1001`)).toBe('1700000000000:1700000000123:[0.5,0.25,"7"]');
     expect(await redis.get(`${prefix}:layout:1002`)).toBe('1700000000000::[null,0.75,null]');
+    expect(await redis.get(`${prefix}:layout:9007199254740993`)).toBe('1::[0,0,"9007199254740993"]');
     expect(await redis.pttl(`${prefix}:layout:1001`)).toBe(-1);
+    const composite = {
+      ...view,
+      name: 'lay:out',
+      joinKeys: [
+        { name: 'city', type: 'string' as const },
+        { name: 'driver_id', type: 'int64' as const },
+      ],
+    };
+    await store.write(composite, [row(['a:b%c', 7n], 1, [0, 0, 0n])]);
+    expect(await redis.exists(`${prefix}:lay%3Aout:a%3Ab%25c:7`)).toBe(1);
   });
 
-  it('keeps the latest by event time, not by arrival', async () => {
-    const view = viewNamed('out_of_order');
-    expect(await store.write(view, [row([1n], 2_000, [0.2, 0.2, 2n])])).toBe(1);
-    expect(await store.write(view, [row([1n], 1_000, [0.1, 0.1, 1n])])).toBe(0);
-    expect(await readOne(view, [1n])).toEqual({
-      eventTimestamp: 2_000,
-      created: null,
-      values: [0.2, 0.2, 2n],
-    });
-    expect(await store.write(view, [row([1n], 3_000, [0.3, 0.3, 3n])])).toBe(1);
-    // Several rows for one entity in one batch, in any order: the greatest event time wins,
-    // and the entity counts once (the batch is reduced per entity before Redis sees it).
-    const batch = [5_000, 9_000, 4_000, 8_000].map((t) => row([2n], t, [t, t, BigInt(t)]));
-    expect(await store.write(view, batch)).toBe(1);
-    expect((await readOne(view, [2n]))?.eventTimestamp).toBe(9_000);
-    expect((await readOne(view, [1n]))?.values).toEqual([0.3, 0.3, 3n]);
-  });
-
-  it('breaks event-time ties by created, a missing created losing, an equal pair keeping the stored value', async () => {
-    const view = viewNamed('ties');
-    const t = 10_000;
-    expect(await store.write(view, [row([1n], t, [1, 1, 1n], null)])).toBe(1);
-    expect(await store.write(view, [row([1n], t, [2, 2, 2n], 5)])).toBe(1);
-    expect(await store.write(view, [row([1n], t, [3, 3, 3n], null)])).toBe(0);
-    expect(await store.write(view, [row([1n], t, [4, 4, 4n], 4)])).toBe(0);
-    expect(await store.write(view, [row([1n], t, [5, 5, 5n], 5)])).toBe(0);
-    expect(await readOne(view, [1n])).toEqual({ eventTimestamp: t, created: 5, values: [2, 2, 2n] });
-    expect(await store.write(view, [row([1n], t, [6, 6, 6n], 6)])).toBe(1);
-    expect((await readOne(view, [1n]))?.values).toEqual([6, 6, 6n]);
-    // Two null-created rows with the same event time: the first stays.
-    await store.write(view, [row([2n], t, [1, 1, 1n]), row([2n], t, [2, 2, 2n])]);
-    expect((await readOne(view, [2n]))?.values).toEqual([1, 1, 1n]);
-    // Negative (pre-1970) event times order correctly too.
-    await store.write(view, [row([3n], -5_000, [1, 1, 1n]), row([3n], -10_000, [2, 2, 2n])]);
-    expect((await readOne(view, [3n]))?.eventTimestamp).toBe(-5_000);
-  });
-
-  it('decides atomically when several writers race on the same entities', async () => {
-    const view = viewNamed('racing');
-    const writers = [0, 1, 2, 3].map(
-      () => new RedisOnlineStore({ url: services().REDIS_URL, prefix, rowsPerCall: 7 }),
-    );
-    try {
-      // Writer w sends event times w, w+4, w+8, ... in shuffled order, for the same 20 drivers.
-      await Promise.all(
-        writers.map((writer, w) => {
-          const times = Array.from({ length: 25 }, (_, i) => w + 4 * i).sort(() => Math.random() - 0.5);
-          return writer.write(
-            view,
-            times.flatMap((t) =>
-              Array.from({ length: 20 }, (_, d) => row([BigInt(d)], t, [t, t, BigInt(w)])),
-            ),
-          );
-        }),
-      );
-      const read = await store.read([{ view, keys: Array.from({ length: 20 }, (_, d) => [BigInt(d)]) }]);
-      expect(new Set(read[0]!.map((r) => `${r?.eventTimestamp}/${r?.values[2]}`))).toEqual(new Set(['99/3']));
-    } finally {
-      await Promise.all(writers.map((w) => w.close()));
-    }
-  });
-
-  it('treats an identical replay as a no-op', async () => {
-    const view = viewNamed('replay', DAY);
+  it('sets the expiry to event time + ttl, and a replay leaves it as it was', async () => {
+    const view = viewNamed('expiry', 60_000);
     const now = Date.now();
-    const batch = Array.from({ length: 50 }, (_, i) => row([BigInt(i)], now - i, [i, i, BigInt(i)], now));
-    expect(await store.write(view, batch)).toBe(50);
-    const before = await redis.pexpiretime(`${prefix}:replay:7`);
-    expect(await store.write(view, batch)).toBe(0);
-    expect(await redis.pexpiretime(`${prefix}:replay:7`)).toBe(before);
-    expect(await readOne(view, [7n])).toEqual({ eventTimestamp: now - 7, created: now, values: [7, 7, 7n] });
-  });
-
-  it('expires a value at its event time plus the ttl, and does not store one already expired', async () => {
-    const view = viewNamed('ttl', 60_000);
-    const now = Date.now();
-    await store.write(view, [row([1n], now - 30_000, [1, 1, 1n])]);
-    expect(await redis.pexpiretime(`${prefix}:ttl:1`)).toBe(now - 30_000 + 60_000);
-
-    // Already past its ttl: counted as applied, not stored, and it removes the older value it beats.
-    expect(await store.write(view, [row([2n], now - 120_000, [2, 2, 2n])])).toBe(1);
-    expect(await redis.exists(`${prefix}:ttl:2`)).toBe(0);
-    await store.write(viewNamed('ttl', 10 * 60_000), [row([3n], now - 300_000, [3, 3, 3n])]);
-    expect(await store.write(view, [row([3n], now - 200_000, [4, 4, 4n])])).toBe(1);
-    expect(await readOne(view, [3n])).toBeNull();
-
-    // Really gone once the ttl passes.
-    const short = viewNamed('ttl_short', 1_000);
-    await store.write(short, [row([1n], Date.now() - 500, [1, 1, 1n])]);
-    expect(await readOne(short, [1n])).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 700));
-    expect(await readOne(short, [1n])).toBeNull();
+    await store.write(view, [row([1n], now - 30_000, [1, 1, 1n], now)]);
+    expect(await redis.pexpiretime(`${prefix}:expiry:1`)).toBe(now - 30_000 + 60_000);
+    await store.write(view, [row([1n], now - 30_000, [1, 1, 1n], now)]);
+    expect(await redis.pexpiretime(`${prefix}:expiry:1`)).toBe(now - 30_000 + 60_000);
+    expect(await redis.exists(`${prefix}:expiry:2`)).toBe(0);
   });
 
   it('keeps a value past its ttl for the configured grace, so serving can tell OUTSIDE_MAX_AGE', async () => {
-    const graceful = new RedisOnlineStore({ url: services().REDIS_URL, prefix, ttlGraceMs: DAY });
+    const graceful = newStore({ ttlGraceMs: DAY });
     try {
       const view = viewNamed('grace', 60_000);
       const now = Date.now();
       expect(await graceful.write(view, [row([1n], now - 120_000, [1, 1, 1n])])).toBe(1);
-      expect((await graceful.read([{ view, keys: [[1n]] }]))[0]![0]?.eventTimestamp).toBe(now - 120_000);
+      expect((await readOne(graceful, view, [1n]))?.eventTimestamp).toBe(now - 120_000);
       expect(await redis.pexpiretime(`${prefix}:grace:1`)).toBe(now - 120_000 + 60_000 + DAY);
       expect(await graceful.write(view, [row([2n], now - 2 * DAY, [1, 1, 1n])])).toBe(1);
       expect(await redis.exists(`${prefix}:grace:2`)).toBe(0);
@@ -185,78 +83,8 @@ describe('RedisOnlineStore', () => {
     }
   });
 
-  it('reads many views × many entities in one call, in request order, null where missing', async () => {
-    const a = viewNamed('many_a');
-    const b: ViewLayout = {
-      name: 'many_b',
-      joinKeys: [
-        { name: 'city', type: 'string' },
-        { name: 'driver_id', type: 'int64' },
-      ],
-      features: [
-        { name: 'label', type: 'string' },
-        { name: 'active', type: 'bool' },
-        { name: 'seen_at', type: 'timestamp' },
-      ],
-      ttlMs: 0,
-    };
-    await store.write(a, [row([1n], 1, [0.1, 0.1, 1n]), row([3n], 3, [0.3, 0.3, 3n])]);
-    await store.write(b, [
-      row(['Lyon', 1n], 10, ['x', true, 1_700_000_000_000]),
-      row(['a:b%3A', 2n], 20, ['colons "and" json', false, null]),
-    ]);
-    const results = await store.read([
-      { view: a, keys: [[3n], [2n], [1], [1n]] },
-      {
-        view: b,
-        keys: [
-          ['a:b%3A', 2n],
-          ['Lyon', 2n],
-          ['Lyon', '1'],
-        ],
-      },
-      { view: a, keys: [] },
-    ]);
-    expect(results).toEqual([
-      [
-        { eventTimestamp: 3, created: null, values: [0.3, 0.3, 3n] },
-        null,
-        { eventTimestamp: 1, created: null, values: [0.1, 0.1, 1n] },
-        { eventTimestamp: 1, created: null, values: [0.1, 0.1, 1n] },
-      ],
-      [
-        { eventTimestamp: 20, created: null, values: ['colons "and" json', false, null] },
-        null,
-        { eventTimestamp: 10, created: null, values: ['x', true, 1_700_000_000_000] },
-      ],
-      [],
-    ]);
-    expect(await store.read([])).toEqual([]);
-    // A feature appended to the view later reads as null for values written before.
-    const wider: ViewLayout = { ...a, features: [...a.features, { name: 'rating', type: 'float64' }] };
-    expect((await readOne(wider, [1n]))?.values).toEqual([0.1, 0.1, 1n, null]);
-  });
-
-  it('keeps int64 keys and values exact beyond 2^53', async () => {
-    const view = viewNamed('big');
-    const big = 9007199254740993n;
-    await store.write(view, [row([big], 1, [0, 0, big]), row([big - 1n], 1, [0, 0, -big])]);
-    expect(await readOne(view, [big])).toEqual({ eventTimestamp: 1, created: null, values: [0, 0, big] });
-    expect((await readOne(view, [big - 1n]))?.values[2]).toBe(-big);
-    expect(await redis.get(`${prefix}:big:9007199254740993`)).toBe('1::[0,0,"9007199254740993"]');
-  });
-
-  it('rejects a join key of the wrong type or count', async () => {
-    const view = viewNamed('bad_keys');
-    for (const keys of [[1.5], ['x'], [1n, 2n]] as FeatureRow['keys'][]) {
-      const error = await store.read([{ view, keys: [keys] }]).catch((e: unknown) => e);
-      expect(isTributaryError(error)).toBe(true);
-      expect((error as { retriable: boolean }).retriable).toBe(false);
-    }
-  });
-
-  it('writes a large batch in chunked script calls, one round trip', async () => {
-    const chunked = new RedisOnlineStore({ url: services().REDIS_URL, prefix, rowsPerCall: 100 });
+  it('writes a large batch as chunked script calls', async () => {
+    const chunked = newStore({ rowsPerCall: 100 });
     try {
       const view = viewNamed('chunked');
       const rows = Array.from({ length: 1_234 }, (_, i) => row([BigInt(i % 1_000)], i, [i, i, BigInt(i)]));
@@ -266,23 +94,6 @@ describe('RedisOnlineStore', () => {
       expect(read[0]!.map((r) => r?.eventTimestamp)).toEqual([1_000, 1_233, 234, 999]);
     } finally {
       await chunked.close();
-    }
-  });
-
-  it('fails with the retriable TRIB_ONLINE_STORE_UNAVAILABLE when Redis cannot be reached', async () => {
-    const down = new RedisOnlineStore({ url: `redis://127.0.0.1:${await closedPort()}`, prefix });
-    try {
-      const view = viewNamed('down');
-      for (const attempt of [
-        () => down.write(view, [row([1n], 1, [0, 0, 0n])]),
-        () => down.read([{ view, keys: [[1n]] }]),
-      ]) {
-        const error = await attempt().catch((e: unknown) => e);
-        expect(isTributaryError(error, 'TRIB_ONLINE_STORE_UNAVAILABLE')).toBe(true);
-        expect((error as { retriable: boolean }).retriable).toBe(true);
-      }
-    } finally {
-      await down.close();
     }
   });
 
@@ -301,6 +112,6 @@ describe('RedisOnlineStore', () => {
     if (typeof first !== 'number')
       expect(isTributaryError(first, 'TRIB_ONLINE_STORE_UNAVAILABLE')).toBe(true);
     await store.write(view, [row([1n], 2, [1, 1, 1n])]);
-    expect((await readOne(view, [1n]))?.eventTimestamp).toBe(2);
+    expect((await readOne(store, view, [1n]))?.eventTimestamp).toBe(2);
   });
 });

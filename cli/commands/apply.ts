@@ -13,7 +13,7 @@ import {
   REGISTRY_OPTIONS_HELP,
   registrySchema,
   reportError,
-} from './plan.ts';
+} from '../options.ts';
 
 const OPTIONS = {
   ...REGISTRY_OPTIONS,

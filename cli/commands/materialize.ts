@@ -12,7 +12,7 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StartPosition } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
-import { parseOptions, registrySchema, reportError } from './plan.ts';
+import { parseOptions, registrySchema, reportError } from '../options.ts';
 
 const OPTIONS = {
   'from-beginning': { type: 'boolean', default: false },

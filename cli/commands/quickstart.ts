@@ -12,8 +12,8 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
+import { parseOptions, reportError } from '../options.ts';
 import { applyCommand } from './apply.ts';
-import { parseOptions, reportError } from './plan.ts';
 
 const OPTIONS = {
   events: { type: 'string', default: '2000' },

@@ -1,61 +1,49 @@
-import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
 import { type ViewLayout, viewLayout } from '../../../shared/stores/layout.ts';
-import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import {
   type PgPool,
   type PgPoolClient,
   PostgresOfflineStore,
 } from '../../../shared/stores/offline/postgres.ts';
 import { services, uniqueName } from '../../support/env.ts';
+import { closedPort } from './closed-port.ts';
+import { describeOfflineStorePort, driverStats, FEB_1, JAN_31_LATE, row } from './offline-port.suite.ts';
 
-const driverStats: ViewLayout = {
-  name: 'driver_hourly_stats',
-  joinKeys: [{ name: 'driver_id', type: 'int64' }],
-  features: [
-    { name: 'conv_rate', type: 'float64' },
-    { name: 'acc_rate', type: 'float64' },
-    { name: 'avg_daily_trips', type: 'int64' },
-  ],
-  ttlMs: 86_400_000,
+const schema = uniqueName('offline');
+let inspector: pg.Pool | undefined;
+const sharedDb = () => {
+  inspector ??= new pg.Pool({ connectionString: services().DATABASE_URL, max: 2 });
+  return inspector;
 };
+afterAll(async () => {
+  await sharedDb().query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await sharedDb().end();
+});
 
-const JAN_31_LATE = Date.UTC(2026, 0, 31, 23, 59, 59, 999);
-const FEB_1 = Date.UTC(2026, 1, 1);
+describeOfflineStorePort('PostgresOfflineStore', {
+  create: () => new PostgresOfflineStore({ connectionString: services().DATABASE_URL, schema }),
+  unreachable: async () =>
+    new PostgresOfflineStore({
+      connectionString: `postgres://postgres@127.0.0.1:${await closedPort()}/tributary`,
+      schema,
+    }),
+  count: async (table) => {
+    const { rows } = await sharedDb().query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
+    return rows[0].n;
+  },
+});
 
-let offsets = 0;
-function row(
-  driver: bigint,
-  eventTimestamp: number,
-  values: FeatureRow['values'],
-  created: number | null = null,
-) {
-  return {
-    keys: [driver],
-    eventTimestamp,
-    created,
-    values,
-    origin: { topic: 'driver_stats', partition: 0, offset: String(offsets++) },
-  } satisfies FeatureRow;
-}
-
-describe('PostgresOfflineStore', () => {
-  const schema = uniqueName('offline');
+describe('PostgresOfflineStore (tables, partitions, faults)', () => {
   let store: PostgresOfflineStore;
-  let db: pg.Client;
+  let db: pg.Pool;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     store = new PostgresOfflineStore({ connectionString: services().DATABASE_URL, schema });
-    db = new pg.Client({ connectionString: services().DATABASE_URL });
-    await db.connect();
+    db = sharedDb();
   });
-  afterAll(async () => {
-    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await db.end();
-    await store.close();
-  });
+  afterAll(() => store.close());
 
   async function columns(table: string) {
     const { rows } = await db.query(
@@ -143,42 +131,6 @@ describe('PostgresOfflineStore', () => {
     } finally {
       await other.close();
     }
-  });
-
-  it('lets two writers create the same new partitions at once', async () => {
-    const view: ViewLayout = { ...driverStats, name: 'racing' };
-    await store.ensureTable(view);
-    const stores = [0, 1, 2].map(
-      () => new PostgresOfflineStore({ connectionString: services().DATABASE_URL, schema }),
-    );
-    try {
-      const months = [0, 1, 2, 3, 4, 5].map((m) => Date.UTC(2025, m, 15));
-      const counts = await Promise.all(
-        stores.map((s, i) =>
-          s.write(
-            view,
-            months.map((t) => row(BigInt(i), t, [0, 0, 0n])),
-          ),
-        ),
-      );
-      expect(counts).toEqual([6, 6, 6]);
-      expect(await count('racing')).toBe(18);
-    } finally {
-      await Promise.all(stores.map((s) => s.close()));
-    }
-  });
-
-  it('adds nothing when a batch is replayed, and only the new rows of an overlapping one', async () => {
-    const view: ViewLayout = { ...driverStats, name: 'replayed' };
-    await store.ensureTable(view);
-    const batch = Array.from({ length: 500 }, (_, i) =>
-      row(BigInt(i % 7), FEB_1 + i * 60_000, [i / 10, 0.5, BigInt(i)]),
-    );
-    expect(await store.write(view, batch)).toBe(500);
-    expect(await store.write(view, batch)).toBe(0);
-    const next = [row(99n, FEB_1, [1, 1, 1n])];
-    expect(await store.write(view, [...batch.slice(250), ...next])).toBe(1);
-    expect(await count('replayed')).toBe(501);
   });
 
   it('round-trips every value type exactly, nulls included', async () => {
@@ -276,46 +228,6 @@ describe('PostgresOfflineStore', () => {
     expect(await count(name!)).toBe(2);
 
     expect(await store.archiveTable('never_created', 'removed')).toBeNull();
-  });
-
-  it('recovers when another process archived and recreated the table behind its partition cache', async () => {
-    const view: ViewLayout = { ...driverStats, name: 'recreated' };
-    await store.ensureTable(view);
-    await store.write(view, [row(1n, FEB_1, [0, 0, 0n])]);
-    const other = new PostgresOfflineStore({ connectionString: services().DATABASE_URL, schema });
-    try {
-      await other.archiveTable(view.name, 'test');
-      await other.ensureTable(view);
-    } finally {
-      await other.close();
-    }
-    expect(await store.write(view, [row(2n, FEB_1 + 1, [0, 0, 0n])])).toBe(1);
-  });
-
-  it('fails with the retriable TRIB_OFFLINE_STORE_UNAVAILABLE when Postgres cannot be reached', async () => {
-    // A port that was free a moment ago: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
-    const down = new PostgresOfflineStore({
-      connectionString: `postgres://postgres@127.0.0.1:${port}/tributary`,
-      schema,
-    });
-    try {
-      for (const attempt of [
-        () => down.ensureTable(driverStats),
-        () => down.write(driverStats, [row(1n, FEB_1, [0, 0, 0n])]),
-      ]) {
-        const error = await attempt().catch((e: unknown) => e);
-        expect(isTributaryError(error, 'TRIB_OFFLINE_STORE_UNAVAILABLE')).toBe(true);
-        expect((error as { retriable: boolean }).retriable).toBe(true);
-      }
-    } finally {
-      await down.close();
-    }
   });
 
   it('fails retriably when its connection is killed mid-batch, commits nothing, and recovers', async () => {

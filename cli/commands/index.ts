@@ -1,8 +1,10 @@
 import type { Command } from '../command.ts';
 import { applyCommand } from './apply.ts';
+import { getHistoricalFeaturesCommand } from './get-historical-features.ts';
 import { materializeCommand } from './materialize.ts';
 import { planCommand } from './plan.ts';
 import { quickstartCommand } from './quickstart.ts';
+import { serveCommand } from './serve.ts';
 
 /** Every command, in the order `tributary --help` lists them. */
 export const commands: readonly Command[] = [
@@ -10,4 +12,6 @@ export const commands: readonly Command[] = [
   applyCommand,
   materializeCommand,
   quickstartCommand,
+  serveCommand,
+  getHistoricalFeaturesCommand,
 ];

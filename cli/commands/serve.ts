@@ -1,0 +1,97 @@
+import pg from 'pg';
+import { buildApp } from '../../services/serving/app.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { openRegistryWatcher } from '../../shared/registry/live.ts';
+import { onShutdown } from '../../shared/shutdown.ts';
+import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
+import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { KafkaEventStream } from '../../shared/stream/kafka.ts';
+import type { Command } from '../command.ts';
+import { parseOptions, registrySchema, reportError } from '../options.ts';
+
+const OPTIONS = {
+  'registry-schema': { type: 'string' },
+  'offline-schema': { type: 'string' },
+  'online-prefix': { type: 'string' },
+} as const;
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Run the feature server: online lookups, push, historical retrieval (HTTP)',
+  help: `Usage: tributary serve [options]
+
+Serves the HTTP API on PORT (default 6566): POST /get-online-features, POST /push,
+POST /get-historical-features, GET /feature-views, /feature-services, /health, /metrics,
+/openapi.json and the API docs at /docs. Definitions come from the registry ('tributary apply')
+and follow new versions without a restart. With TRIBUTARY_API_KEYS set, every route but /health
+needs 'Authorization: Bearer <key>'; without it the server binds 127.0.0.1 only.
+Stops gracefully on SIGTERM/SIGINT. See docs/serving.md.
+
+Options:
+  --registry-schema <name>   Postgres schema of the registry (default: TRIBUTARY_REGISTRY_SCHEMA, else tributary_registry)
+  --offline-schema <name>    Postgres schema of the offline tables (default: tributary_offline)
+  --online-prefix <prefix>   Redis key prefix of the online store (default: trib)
+
+Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST, LOG_LEVEL.`,
+  async run(argv) {
+    const parsed = parseOptions('serve', argv, OPTIONS);
+    if ('error' in parsed) {
+      console.error(parsed.error);
+      return 2;
+    }
+    const { values } = parsed;
+    try {
+      const config = loadConfig();
+      const logger = createLogger('serving', config.logLevel);
+      const definitions = await openRegistryWatcher({
+        databaseUrl: config.databaseUrl,
+        schema: registrySchema(values['registry-schema']),
+        logger,
+      });
+      const pool = new pg.Pool({
+        connectionString: config.databaseUrl,
+        max: 8,
+        connectionTimeoutMillis: 5_000,
+      });
+      pool.on('error', (error) => logger.warn({ err: error }, 'offline store: idle connection lost'));
+      const historical = new PostgresHistoricalReader(pool, {
+        ...(values['offline-schema'] ? { schema: values['offline-schema'] } : {}),
+      });
+      const online = new RedisOnlineStore({
+        url: config.redisUrl,
+        logger,
+        ...(values['online-prefix'] ? { prefix: values['online-prefix'] } : {}),
+      });
+      const producer = await new KafkaEventStream(config.kafkaBrokers, logger).producer();
+      const app = await buildApp({
+        definitions,
+        online,
+        historical,
+        producer,
+        config,
+        logger,
+        health: {
+          postgres: async () => {
+            await pool.query('SELECT 1');
+            return true;
+          },
+        },
+      });
+      onShutdown(logger, [
+        () => definitions.close(),
+        () => pool.end(),
+        () => online.close(),
+        () => producer.close(),
+        () => app.close(),
+      ]);
+      const address = await app.listen({ port: config.port, host: config.host });
+      logger.info({ address, auth: config.apiKeys.length > 0 }, 'serving');
+      // Runs until a signal; onShutdown exits the process.
+      await new Promise<never>(() => undefined);
+      return 0;
+    } catch (error) {
+      return reportError('serve', error);
+    }
+  },
+};

@@ -36,7 +36,7 @@ export interface RedisOnlineStoreOptions {
   redis?: Redis;
   /** First part of every key, so several deployments or tests share one Redis; default `trib`. */
   prefix?: string;
-  /** Rows per script call; default 500 (bounded so one call never blocks Redis for long). */
+  /** Entities per script call; default 500 (bounded so one call never blocks Redis for long). */
   rowsPerCall?: number;
   /** How long a command may take before failing with TRIB_ONLINE_STORE_UNAVAILABLE; default 10,000 ms. */
   commandTimeoutMs?: number;

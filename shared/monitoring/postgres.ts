@@ -226,6 +226,17 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
 
   // ---- queries -----------------------------------------------------------------------------
 
+  /** Runs a read; a schema the monitor never created reads as empty rather than failing. */
+  private async read<R extends Record<string, unknown>>(sql: string, values: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, values)).rows;
+    } catch (error) {
+      if ((error as { code?: string }).code === '42P01' || (error as { code?: string }).code === '3F000')
+        return [];
+      throw storeError(error, 'cannot read monitor results');
+    }
+  }
+
   async windows(q: WindowQuery): Promise<DriftEvent[]> {
     const where = ['model = $1'];
     const values: unknown[] = [q.model];
@@ -233,7 +244,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
     if (q.to !== undefined) where.push(`window_end < $${values.push(q.to)}`);
     if (q.modelVersion !== undefined) where.push(`model_version = $${values.push(q.modelVersion)}`);
     if (q.onlyDrifted) where.push('dataset_drifted');
-    const { rows } = await this.pool.query<{ event: DriftEvent }>(
+    const rows = await this.read<{ event: DriftEvent }>(
       `SELECT event FROM ${this.s}.drift_windows WHERE ${where.join(' AND ')}
         ORDER BY window_end DESC, closed_at DESC LIMIT $${values.push(q.limit)}`,
       values,
@@ -246,7 +257,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
     const values: unknown[] = [q.model];
     if (q.from !== undefined) where.push(`requested_at >= $${values.push(q.from)}`);
     if (q.to !== undefined) where.push(`requested_at < $${values.push(q.to)}`);
-    const { rows } = await this.pool.query<{ event: RetrainEvent }>(
+    const rows = await this.read<{ event: RetrainEvent }>(
       `SELECT event FROM ${this.s}.retrain_requests WHERE ${where.join(' AND ')}
         ORDER BY requested_at DESC LIMIT $${values.push(q.limit)}`,
       values,
@@ -255,7 +266,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
   }
 
   async models(): Promise<{ model: string; windows: number; lastWindowEnd: number }[]> {
-    const { rows } = await this.pool.query<{ model: string; n: string; last_end: string }>(
+    const rows = await this.read<{ model: string; n: string; last_end: string }>(
       `SELECT model, count(*) AS n, max(window_end) AS last_end FROM ${this.s}.drift_windows GROUP BY model ORDER BY model`,
     );
     return rows.map((r) => ({ model: r.model, windows: Number(r.n), lastWindowEnd: Number(r.last_end) }));

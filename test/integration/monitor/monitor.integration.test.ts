@@ -1,9 +1,12 @@
+import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DLQ_HEADERS } from '../../../shared/events/dead-letter.ts';
 import type { DriftEvent, RetrainEvent } from '../../../shared/monitoring/events.ts';
+import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
+import { registerMonitorRoutes } from '../../../shared/monitoring/routes.ts';
 import { verifySignature } from '../../../shared/monitoring/signature.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
-import { uniqueName } from '../../support/env.ts';
+import { services, uniqueName } from '../../support/env.ts';
 import { MonitorHarness, predictionEvents, webhookReceiver } from './harness.ts';
 
 const harnesses: MonitorHarness[] = [];
@@ -117,6 +120,51 @@ describe('drift monitor on real Kafka and Postgres', () => {
       'type',
       'window',
     ]);
+
+    // The query API the serving app registers.
+    const app = Fastify();
+    const { queries, close } = openMonitorQueries({ databaseUrl: services().DATABASE_URL, schema: h.schema });
+    registerMonitorRoutes(app, { queries });
+    try {
+      const list = await app.inject({ method: 'GET', url: `/monitors/${h.model}/windows?limit=2` });
+      expect(list.statusCode).toBe(200);
+      expect(list.json().windows).toEqual(windows.slice(-2).reverse());
+      const from = windows[3]!.window.end;
+      const ranged = await app.inject({
+        method: 'GET',
+        url: `/monitors/${h.model}/windows?from=${from}&drifted=true`,
+      });
+      expect(ranged.json().windows.map((w: DriftEvent) => w.id)).toEqual(
+        windows
+          .slice(3)
+          .map((w) => w.id)
+          .reverse(),
+      );
+      const drift = (await app.inject({ method: 'GET', url: `/monitors/${h.model}/drift` })).json();
+      expect(drift).toMatchObject({
+        model: h.model,
+        windows: 6,
+        drifted_windows: 3,
+        current_drift_streak: 3,
+      });
+      expect(drift.latest_retrain).toEqual(retrains[0]);
+      expect(drift.columns.find((c: { name: string }) => c.name === 'x')).toMatchObject({
+        windows: 6,
+        drifted_windows: 3,
+      });
+      const retrainList = (await app.inject({ method: 'GET', url: `/monitors/${h.model}/retrains` })).json();
+      expect(retrainList.retrains).toEqual(retrains);
+      const profiles = (await app.inject({ method: 'GET', url: `/monitors/${h.model}/profiles` })).json();
+      expect(profiles.profiles).toMatchObject([{ model_version: '1', rows: 20_000 }]);
+      const bad = await app.inject({ method: 'GET', url: `/monitors/${h.model}/windows?limit=0` });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().error.code).toBe('TRIB_BAD_REQUEST');
+      const none = await app.inject({ method: 'GET', url: '/monitors/no_such_model/drift' });
+      expect(none.statusCode).toBe(404);
+    } finally {
+      await app.close();
+      await close();
+    }
   });
 
   it('dead-letters malformed predictions with the reason and keeps counting', async () => {

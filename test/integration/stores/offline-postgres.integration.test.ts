@@ -245,8 +245,10 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
         client.on('error', () => {});
         const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
         const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-        return {
+        const wrapped = {
           release: (error?: Error | boolean) => client.release(error),
+          on: (event: 'error', listener: (error: Error) => void) => client.on(event, listener),
+          off: (event: 'error', listener: (error: Error) => void) => client.off(event, listener),
           query: ((...args: unknown[]) => {
             if (kill && typeof args[0] === 'string' && args[0].startsWith('INSERT INTO')) {
               kill = false;
@@ -255,6 +257,7 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
             return query(...args);
           }) as PgPoolClient['query'],
         };
+        return wrapped;
       },
     };
     const flaky = new PostgresOfflineStore({ pool: faulty, schema });

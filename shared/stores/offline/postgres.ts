@@ -21,6 +21,8 @@ export interface PgPoolClient {
   query(copy: CopyStreamQuery): CopyStreamQuery;
   /** Returns the connection to the pool; with an error, the pool discards it. */
   release(error?: Error | boolean): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** The slice of node-postgres's `Pool` the store uses (like kysely's `PostgresPool`). */
@@ -226,13 +228,20 @@ export class PostgresOfflineStore implements OfflineStore {
     } catch (error) {
       throw offlineError(error);
     }
+    // A connection that dies between two queries of the transaction emits 'error' on the
+    // client, which the pool only listens for while the client is idle: without this listener
+    // it would crash the process. The failing query rejects too, and that is what we act on.
+    const onError = (error: Error) => this.logger?.warn({ err: error }, 'offline store: connection lost');
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
+      client.off('error', onError);
       client.release();
       return result;
     } catch (error) {
+      client.off('error', onError);
       // Discard the connection instead of sending ROLLBACK: closing it rolls back on the server,
       // and a connection left mid-COPY or half dead would never answer a ROLLBACK.
       client.release(error instanceof Error ? error : true);

@@ -2,7 +2,9 @@ import type { Command } from '../command.ts';
 import { applyCommand } from './apply.ts';
 import { getHistoricalFeaturesCommand } from './get-historical-features.ts';
 import { materializeCommand } from './materialize.ts';
+import { monitorCommand } from './monitor.ts';
 import { planCommand } from './plan.ts';
+import { profileCommand } from './profile.ts';
 import { quickstartCommand } from './quickstart.ts';
 import { serveCommand } from './serve.ts';
 
@@ -11,6 +13,8 @@ export const commands: readonly Command[] = [
   planCommand,
   applyCommand,
   materializeCommand,
+  monitorCommand,
+  profileCommand,
   quickstartCommand,
   serveCommand,
   getHistoricalFeaturesCommand,

@@ -41,9 +41,10 @@ export interface RedisOnlineStoreOptions {
   /** How long a command may take before failing with TRIB_ONLINE_STORE_UNAVAILABLE; default 10,000 ms. */
   commandTimeoutMs?: number;
   /**
-   * How long a value outlives its view's ttl before Redis drops it; default 0 (it expires at
-   * event time + ttl). With a grace, reads still return a value past its ttl for that long, so
-   * serving can answer OUTSIDE_MAX_AGE instead of NOT_FOUND.
+   * How long a value outlives its view's ttl before Redis drops it; default 7 days. Reads
+   * return a value past its ttl during the grace, so serving answers OUTSIDE_MAX_AGE (what
+   * DESIGN.md promises) instead of NOT_FOUND; the grace bounds the memory of entities that
+   * stop sending events. 0 expires values exactly at event time + ttl.
    */
   ttlGraceMs?: number;
   /** How long connecting may take; default 5,000 ms. */
@@ -57,6 +58,9 @@ export interface RedisOnlineStoreOptions {
  * chunks within one pipeline (one round trip per batch); reads are a single MGET across all
  * views and entities. Layout and ttl semantics: docs/online-store.md.
  */
+/** Values stay readable a week past their ttl, reported as OUTSIDE_MAX_AGE. */
+export const DEFAULT_TTL_GRACE_MS = 7 * 24 * 3_600_000;
+
 export class RedisOnlineStore implements OnlineStore {
   readonly prefix: string;
   private readonly redis: RedisClient;
@@ -67,7 +71,7 @@ export class RedisOnlineStore implements OnlineStore {
   constructor(options: RedisOnlineStoreOptions) {
     this.prefix = options.prefix ?? 'trib';
     this.rowsPerCall = Math.max(1, Math.floor(options.rowsPerCall ?? 500));
-    this.ttlGraceMs = Math.max(0, options.ttlGraceMs ?? 0);
+    this.ttlGraceMs = Math.max(0, options.ttlGraceMs ?? DEFAULT_TTL_GRACE_MS);
     if (options.redis) {
       this.redis = options.redis;
       this.ownsClient = false;

@@ -2,14 +2,19 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
-import { RedisOnlineStore, type RedisOnlineStoreOptions } from '../../../shared/stores/online/redis.ts';
+import {
+  DEFAULT_TTL_GRACE_MS,
+  RedisOnlineStore,
+  type RedisOnlineStoreOptions,
+} from '../../../shared/stores/online/redis.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { closedPort } from './closed-port.ts';
 import { DAY, describeOnlineStorePort, row, viewNamed } from './online-port.suite.ts';
 
 const prefix = uniqueName('online');
+// Exact expiry (no grace) unless a test asks otherwise: the port suite checks the mechanism.
 const newStore = (options: Partial<RedisOnlineStoreOptions> = {}) =>
-  new RedisOnlineStore({ url: services().REDIS_URL, prefix, ...options });
+  new RedisOnlineStore({ url: services().REDIS_URL, prefix, ttlGraceMs: 0, ...options });
 
 describeOnlineStorePort('RedisOnlineStore', {
   create: () => newStore(),
@@ -66,6 +71,19 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
     await store.write(view, [row([1n], now - 30_000, [1, 1, 1n], now)]);
     expect(await redis.pexpiretime(`${prefix}:expiry:1`)).toBe(now - 30_000 + 60_000);
     expect(await redis.exists(`${prefix}:expiry:2`)).toBe(0);
+  });
+
+  it('keeps values a week past their ttl by default', async () => {
+    const byDefault = new RedisOnlineStore({ url: services().REDIS_URL, prefix });
+    try {
+      const view = viewNamed('default_grace', 60_000);
+      const at = Date.now() - 120_000;
+      expect(await byDefault.write(view, [row([1n], at, [1, 1, 1n])])).toBe(1);
+      expect(await redis.pexpiretime(`${prefix}:default_grace:1`)).toBe(at + 60_000 + DEFAULT_TTL_GRACE_MS);
+      expect(DEFAULT_TTL_GRACE_MS).toBe(7 * DAY);
+    } finally {
+      await byDefault.close();
+    }
   });
 
   it('keeps a value past its ttl for the configured grace, so serving can tell OUTSIDE_MAX_AGE', async () => {

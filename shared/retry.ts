@@ -1,5 +1,10 @@
 /** Exponential backoff with "equal jitter" (half fixed, half random): the delay before attempt `attempt` (0-based). */
-export function backoffDelay(attempt: number, baseMs = 100, maxMs = 5_000, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs = 100,
+  maxMs = 5_000,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

@@ -28,7 +28,9 @@ export async function startOpsServer(options: {
           response.end(JSON.stringify(report));
         } else {
           response.writeHead(404, { 'content-type': 'application/json' });
-          response.end(JSON.stringify({ error: { code: 'TRIB_NOT_FOUND', message: 'try GET /metrics or GET /health' } }));
+          response.end(
+            JSON.stringify({ error: { code: 'TRIB_NOT_FOUND', message: 'try GET /metrics or GET /health' } }),
+          );
         }
       } catch (error) {
         response.writeHead(500, { 'content-type': 'application/json' });

@@ -36,7 +36,11 @@ describe('loadConfig', () => {
   it.each([
     ['KAFKA_BROKERS', 'localhost', /KAFKA_BROKERS="localhost" is invalid/],
     ['KAFKA_BROKERS', 'h:99999', /KAFKA_BROKERS/],
-    ['DATABASE_URL', 'mysql://x', /DATABASE_URL="mysql:\/\/x" is invalid: expected a URL starting with postgres:/],
+    [
+      'DATABASE_URL',
+      'mysql://x',
+      /DATABASE_URL="mysql:\/\/x" is invalid: expected a URL starting with postgres:/,
+    ],
     ['REDIS_URL', 'not a url', /REDIS_URL/],
     ['PORT', '0', /PORT="0" is invalid/],
     ['PORT', '80a', /PORT/],

@@ -20,7 +20,10 @@ describe('error codes', () => {
 
   it('carries code, retriable flag, details and cause', () => {
     const cause = new Error('connection refused');
-    const error = new TributaryError('TRIB_OFFLINE_STORE_UNAVAILABLE', 'postgres down', { cause, details: { host: 'x' } });
+    const error = new TributaryError('TRIB_OFFLINE_STORE_UNAVAILABLE', 'postgres down', {
+      cause,
+      details: { host: 'x' },
+    });
     expect(error.code).toBe('TRIB_OFFLINE_STORE_UNAVAILABLE');
     expect(error.retriable).toBe(true);
     expect(error.details).toEqual({ host: 'x' });

@@ -98,6 +98,7 @@ export class PostgresOfflineStore implements OfflineStore {
       if ((await client.query(sql.schemaExistsSql(), [this.schema])).rows.length === 0) {
         await client.query(sql.createSchemaSql(this.schema));
       }
+      await client.query(sql.createProgressTableSql(this.schema));
       const existing = await client.query(sql.tableColumnsSql(), [this.schema, view.name]);
       if (existing.rows.length === 0) {
         await client.query(sql.createTableSql(this.schema, view));
@@ -174,31 +175,65 @@ export class PostgresOfflineStore implements OfflineStore {
   async write(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     try {
-      return await this.writeOnce(view, rows);
+      return await this.writeOnce(view, rows, false);
     } catch (error) {
       // Another process archived and recreated the table: our partition cache is stale.
-      if (!isMissingPartition(error)) throw error;
-      this.partitions.delete(view.name);
-      return await this.writeOnce(view, rows);
+      if (isMissingPartition(error)) {
+        this.partitions.delete(view.name);
+        return await this.writeOnce(view, rows, false);
+      }
+      // The fast path met a stored origin (a topic recreated from offset 0, say): the
+      // checked path skips exactly the rows already there.
+      if (isUniqueViolation(error)) return await this.writeOnce(view, rows, true);
+      throw error;
     }
   }
 
-  private async writeOnce(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
+  private async writeOnce(view: ViewLayout, rows: FeatureRow[], checked: boolean): Promise<number> {
     await this.ensurePartitions(view.name, rows);
     return await this.transaction(async (client) => {
-      const staging = sql.stagingTableName(view);
-      const staged = this.staged.get(client) ?? new Set<string>();
-      this.staged.set(client, staged);
-      if (!staged.has(staging)) {
-        await client.query(sql.createStagingTableSql(view));
-        staged.add(staging);
+      const origins = originRanges(rows);
+      let whollyNew = !checked;
+      for (const origin of origins) {
+        const claimed = await client.query(sql.claimProgressSql(this.schema), [
+          view.name,
+          origin.topic,
+          origin.partition,
+        ]);
+        if (origin.min <= BigInt(String(claimed.rows[0]?.['last_offset'] ?? '-1'))) whollyNew = false;
       }
-      await pipeline(
-        Readable.from(copyChunks(view, rows)),
-        client.query(copyFrom(sql.copyIntoStagingSql(view))),
-      );
-      const inserted = await client.query(sql.insertFromStagingSql(this.schema, view));
-      return inserted.rowCount ?? 0;
+      let inserted: number;
+      if (whollyNew) {
+        // Every row is past what this view stored from its partition: no duplicate can exist,
+        // so the rows go straight in, without staging and ON CONFLICT (about 2.5x cheaper).
+        await pipeline(
+          Readable.from(copyChunks(view, rows)),
+          client.query(copyFrom(sql.copyIntoTableSql(this.schema, view))),
+        );
+        inserted = rows.length;
+      } else {
+        const staging = sql.stagingTableName(view);
+        const staged = this.staged.get(client) ?? new Set<string>();
+        this.staged.set(client, staged);
+        if (!staged.has(staging)) {
+          await client.query(sql.createStagingTableSql(view));
+          staged.add(staging);
+        }
+        await pipeline(
+          Readable.from(copyChunks(view, rows)),
+          client.query(copyFrom(sql.copyIntoStagingSql(view))),
+        );
+        inserted = (await client.query(sql.insertFromStagingSql(this.schema, view))).rowCount ?? 0;
+      }
+      for (const origin of origins) {
+        await client.query(sql.advanceProgressSql(this.schema), [
+          view.name,
+          origin.topic,
+          origin.partition,
+          origin.max.toString(),
+        ]);
+      }
+      return inserted;
     });
   }
 
@@ -322,6 +357,27 @@ function escapeCopyText(text: string): string {
         c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
       )
     : text;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return pgCode(error instanceof TributaryError ? error.cause : error) === '23505';
+}
+
+/** The source partitions of a batch (sorted, so concurrent writers lock progress rows in one order) with their offset range. */
+function originRanges(
+  rows: readonly FeatureRow[],
+): { topic: string; partition: number; min: bigint; max: bigint }[] {
+  const ranges = new Map<string, { topic: string; partition: number; min: bigint; max: bigint }>();
+  for (const { origin } of rows) {
+    const id = `${origin.partition}\u0000${origin.topic}`;
+    const offset = BigInt(origin.offset);
+    const range = ranges.get(id);
+    if (!range)
+      ranges.set(id, { topic: origin.topic, partition: origin.partition, min: offset, max: offset });
+    else if (offset < range.min) range.min = offset;
+    else if (offset > range.max) range.max = offset;
+  }
+  return [...ranges.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
 }
 
 function isMissingPartition(error: unknown): boolean {

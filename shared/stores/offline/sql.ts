@@ -199,3 +199,30 @@ export function insertFromStagingSql(schema: string, view: ViewLayout): string {
   const columns = writtenColumns(view).map(quoteIdent).join(', ');
   return `INSERT INTO ${qualified(schema, view.name)} (${columns}) SELECT ${columns} FROM ${quoteIdent(stagingTableName(view))} ON CONFLICT DO NOTHING`;
 }
+
+/**
+ * Per (view, topic, partition), the greatest source offset written: lets a batch that is
+ * wholly new skip the staging table and its ON CONFLICT check. The UNIQUE origin
+ * constraint stays the guarantee; this table is only the hint that the check is unneeded.
+ */
+export const PROGRESS_TABLE = '__tributary_progress';
+
+export function createProgressTableSql(schema: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualified(schema, PROGRESS_TABLE)} (view text NOT NULL, topic text NOT NULL, partition integer NOT NULL, last_offset bigint NOT NULL, PRIMARY KEY (view, topic, partition))`;
+}
+
+/** Locks the progress row for the transaction (creating it) and returns its last offset. Params: view, topic, partition. */
+export function claimProgressSql(schema: string): string {
+  const table = qualified(schema, PROGRESS_TABLE);
+  return `INSERT INTO ${table} AS p (view, topic, partition, last_offset) VALUES ($1, $2, $3, -1) ON CONFLICT (view, topic, partition) DO UPDATE SET last_offset = p.last_offset RETURNING last_offset::text AS last_offset`;
+}
+
+/** Params: view, topic, partition, offset. */
+export function advanceProgressSql(schema: string): string {
+  return `UPDATE ${qualified(schema, PROGRESS_TABLE)} SET last_offset = GREATEST(last_offset, $4::bigint) WHERE view = $1 AND topic = $2 AND partition = $3`;
+}
+
+/** COPY straight into the view's table: for batches the progress table shows are wholly new. */
+export function copyIntoTableSql(schema: string, view: ViewLayout): string {
+  return `COPY ${qualified(schema, view.name)} (${writtenColumns(view).map(quoteIdent).join(', ')}) FROM STDIN`;
+}

@@ -201,6 +201,34 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
     ]);
   });
 
+  it('skips stored rows even when the progress hint is lost, and keeps rows of a recreated topic', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'progress_hint' };
+    await store.ensureTable(view);
+    const at = (origin: number, ts: number) => ({
+      ...row(1n, ts, [0.1, 0.2, 1n]),
+      origin: { topic: 'recreated', partition: 3, offset: String(origin) },
+    });
+    const batch = Array.from({ length: 10 }, (_, i) => at(i, FEB_1 + i));
+    expect(await store.write(view, batch)).toBe(10);
+    const progress = () =>
+      db.query(
+        `SELECT last_offset::int AS o FROM "${schema}"."__tributary_progress" WHERE view = $1 AND topic = 'recreated'`,
+        [view.name],
+      );
+    expect((await progress()).rows).toEqual([{ o: 9 }]);
+
+    // Without the hint the batch looks new, takes the direct COPY, meets the origin constraint
+    // and falls back to the checked path: still nothing added.
+    await db.query(`DELETE FROM "${schema}"."__tributary_progress" WHERE view = $1`, [view.name]);
+    expect(await store.write(view, batch)).toBe(0);
+    expect((await progress()).rows).toEqual([{ o: 9 }]);
+
+    // A topic deleted and recreated starts again at offset 0: its events are new rows, not replays.
+    const recreated = Array.from({ length: 10 }, (_, i) => at(i, FEB_1 + 1_000 + i));
+    expect(await store.write(view, recreated)).toBe(10);
+    expect(await count('progress_hint')).toBe(20);
+  });
+
   it('archives a table with its data and partitions, then starts the view afresh', async () => {
     const view: ViewLayout = { ...driverStats, name: 'archived_view' };
     await store.ensureTable(view);

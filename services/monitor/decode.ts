@@ -10,15 +10,15 @@ import type { DecodeRejection } from '../../shared/events/decode.ts';
 import { epochMsOf, MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS } from '../../shared/events/timestamp.ts';
 import type { ColumnKind } from '../../shared/profiles/types.ts';
 import { PREDICTION_COLUMN } from '../../shared/profiles/types.ts';
-import type { ColumnValue } from './window.ts';
+import type { ColumnValue, ColumnValues } from './window.ts';
 
 export interface Prediction {
   predictionId: string;
   model: string;
   modelVersion: string;
   eventTime: number;
-  /** Monitored columns only, the prediction under `prediction`. */
-  values: Record<string, ColumnValue>;
+  /** Values of the monitored columns, in the order of the `columns` given to the decoder (or by name). */
+  values: ColumnValues;
 }
 
 export type PredictionDecodeResult = { ok: true; prediction: Prediction } | DecodeRejection;
@@ -91,9 +91,10 @@ export function decodePrediction(value: Buffer | null, columns: readonly string[
     return reject('TRIB_WRONG_TYPE', `features is ${describe(features)}, expected an object`, 'features');
   if (!('prediction' in event)) return reject('TRIB_MISSING_FIELD', 'prediction is missing', 'prediction');
 
-  const values: Record<string, ColumnValue> = {};
+  const values = new Array<ColumnValue>(columns.length);
   const source = features as Record<string, unknown>;
-  for (const name of columns) {
+  for (let i = 0; i < columns.length; i++) {
+    const name = columns[i]!;
     const raw =
       name === PREDICTION_COLUMN
         ? event['prediction']
@@ -102,11 +103,11 @@ export function decodePrediction(value: Buffer | null, columns: readonly string[
           : undefined;
     const field = name === PREDICTION_COLUMN ? 'prediction' : `features.${name}`;
     if (raw === undefined || raw === null) {
-      values[name] = null;
+      values[i] = null;
       continue;
     }
     if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') {
-      values[name] = raw;
+      values[i] = raw;
     } else {
       return reject(
         'TRIB_WRONG_TYPE',
@@ -128,10 +129,17 @@ export function decodePrediction(value: Buffer | null, columns: readonly string[
 export function checkKinds(
   prediction: Prediction,
   kinds: ReadonlyMap<string, ColumnKind>,
+  columns: readonly string[],
 ): DecodeRejection | null {
-  for (const [name, kind] of kinds) {
-    const v = prediction.values[name];
-    if (kind === 'numeric' && v !== null && v !== undefined && typeof v !== 'number') {
+  const values = prediction.values;
+  const byIndex = Array.isArray(values);
+  for (let i = 0; i < columns.length; i++) {
+    const name = columns[i]!;
+    if (kinds.get(name) !== 'numeric') continue;
+    const v = byIndex
+      ? (values as readonly ColumnValue[])[i]
+      : (values as Readonly<Record<string, ColumnValue>>)[name];
+    if (v !== null && v !== undefined && typeof v !== 'number') {
       const field = name === PREDICTION_COLUMN ? 'prediction' : `features.${name}`;
       return reject(
         'TRIB_WRONG_TYPE',

@@ -20,6 +20,9 @@ export const MAX_UNSEEN_CATEGORIES = 100;
 
 export type ColumnValue = number | string | boolean | null | undefined;
 
+/** A prediction's column values: in the order of the window's column names, or by name. */
+export type ColumnValues = readonly ColumnValue[] | Readonly<Record<string, ColumnValue>>;
+
 export class NumericWindow {
   readonly kind = 'numeric';
   readonly hist: WindowHistogram;
@@ -108,28 +111,38 @@ export class WindowState {
   bucketStart: number | null = null;
   /** Every column sees every row: a prediction without a value for a column counts as missing there. */
   readonly columns = new Map<string, ColumnWindow>();
+  /** Per position of `columnNames`: its window, or null when the profile lacks the column. */
+  private readonly slots: (ColumnWindow | null)[];
+  private readonly names: readonly string[];
 
   constructor(
     readonly modelVersion: string,
     readonly profile: ReferenceProfile,
     columnNames: readonly string[],
   ) {
-    for (const name of columnNames) {
+    this.names = columnNames;
+    this.slots = columnNames.map((name) => {
       const column = profile.columns.find((c) => c.name === name);
-      if (!column) continue;
-      this.columns.set(
-        name,
-        column.kind === 'numeric' ? new NumericWindow(column) : new CategoricalWindow(column),
-      );
-    }
+      if (!column || this.columns.has(name)) return null;
+      const window = column.kind === 'numeric' ? new NumericWindow(column) : new CategoricalWindow(column);
+      this.columns.set(name, window);
+      return window;
+    });
   }
 
-  /** Adds one prediction: its event time and its column values (the prediction under `prediction`). */
-  add(eventTime: number, values: Readonly<Record<string, ColumnValue>>): void {
+  /** Adds one prediction: its event time and its column values (the prediction as `prediction`). */
+  add(eventTime: number, values: ColumnValues): void {
     this.rows++;
     if (eventTime < this.minTime) this.minTime = eventTime;
     if (eventTime > this.maxTime) this.maxTime = eventTime;
-    for (const [name, column] of this.columns) column.add(values[name]);
+    const slots = this.slots;
+    if (Array.isArray(values)) {
+      const array = values as readonly ColumnValue[];
+      for (let i = 0; i < slots.length; i++) slots[i]?.add(array[i]);
+    } else {
+      const record = values as Readonly<Record<string, ColumnValue>>;
+      for (let i = 0; i < slots.length; i++) slots[i]?.add(record[this.names[i]!]);
+    }
   }
 
   snapshot(): WindowSnapshot {

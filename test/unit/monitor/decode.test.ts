@@ -25,14 +25,14 @@ describe('decodePrediction', () => {
         model: 'm',
         modelVersion: '3',
         eventTime: Date.UTC(2026, 0, 2, 3, 4, 5),
-        values: { x: 0.5, color: 'red', prediction: 0.7 },
+        values: [0.5, 'red', 0.7],
       },
     });
   });
 
   it('takes absent and null features as missing values', () => {
     const r = decode({ ...good, features: { x: null }, prediction: null });
-    expect(r.ok && r.prediction.values).toEqual({ x: null, color: null, prediction: null });
+    expect(r.ok && r.prediction.values).toEqual([null, null, null]);
   });
 
   it.each([
@@ -61,9 +61,12 @@ describe('decodePrediction', () => {
       ['x', 'numeric' as const],
       ['color', 'categorical' as const],
     ]);
-    expect(checkKinds(r.prediction, kinds)).toMatchObject({ code: 'TRIB_WRONG_TYPE', field: 'features.x' });
+    expect(checkKinds(r.prediction, kinds, columns)).toMatchObject({
+      code: 'TRIB_WRONG_TYPE',
+      field: 'features.x',
+    });
     const ok = decode({ ...good, features: { x: 1, color: 3 } });
     if (!ok.ok) throw new Error('should decode');
-    expect(checkKinds(ok.prediction, kinds)).toBeNull();
+    expect(checkKinds(ok.prediction, kinds, columns)).toBeNull();
   });
 });

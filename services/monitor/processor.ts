@@ -71,6 +71,11 @@ export class WindowProcessor {
     const bound = this.spec.window;
     if ('durationMs' in bound) {
       const bucket = Math.floor(prediction.eventTime / bound.durationMs) * bound.durationMs;
+      // A window restored from a row-bounded declaration has no bucket yet: give it the one it started in.
+      if (window && window.bucketStart === null) {
+        const first = Number.isFinite(window.minTime) ? window.minTime : prediction.eventTime;
+        window.bucketStart = Math.floor(first / bound.durationMs) * bound.durationMs;
+      }
       // Event time past the window's end closes it; a late event joins the open window.
       if (
         window &&

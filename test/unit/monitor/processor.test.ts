@@ -116,3 +116,14 @@ describe('WindowProcessor', () => {
     expect(restB.map((c) => c.drift.features)).toEqual(restA.map((c) => c.drift.features));
   });
 });
+
+describe('WindowProcessor after a change of declaration', () => {
+  it('closes a window restored from a row-bounded monitor once it becomes time-bounded', () => {
+    const byRows = new WindowProcessor(spec({ window: { rows: 1_000 } }));
+    for (const p of predictions(10, 9, 0, 1_500, 10)) byRows.add(p, profile);
+    const byTime = new WindowProcessor(spec({ window: { durationMs: 1_000 } }));
+    byTime.restore(JSON.parse(JSON.stringify(byRows.snapshot())), () => profile);
+    const closed = byTime.add({ ...predictions(1, 10)[0]!, eventTime: 2_100 }, profile);
+    expect(closed?.drift.window).toEqual({ start: 1_000, end: 2_000, rows: 10 });
+  });
+});

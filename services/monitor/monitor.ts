@@ -9,8 +9,9 @@
  * double-counts. If a batch fails half-way, the in-memory state is reloaded from the last
  * checkpoint before the next batch.
  *
- * One active instance per monitor: two processes in the same consumer group would each keep
- * windows of their own partitions but overwrite one state row. Run one, with a standby if needed.
+ * One active instance per monitor, enforced with a Postgres advisory lock: two processes would
+ * each keep windows of their own partitions but overwrite one state row, so a second process
+ * stands by until the first one stops or dies.
  */
 
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
@@ -54,6 +55,8 @@ export interface DriftMonitorOptions {
   onWindowClosed?: (closed: ClosedWindow) => void;
   /** Partitions of the prediction topic when the monitor creates it; default 1. */
   partitions?: number;
+  /** How often a standby asks for the lock of a monitor another process runs; default 5 s. */
+  lockRetryMs?: number;
 }
 
 /** How long a profile lookup that fell back (or found nothing) is trusted before asking again. */
@@ -75,6 +78,9 @@ export class DriftMonitor {
   private readonly byReference = new Map<string, ReferenceProfile>();
   private readonly dlqTopic: string;
   private stopped = false;
+  private releaseLock: (() => Promise<void>) | null = null;
+  private wakeLockWait: (() => void) | null = null;
+  private standby: Promise<void> | null = null;
 
   constructor(private readonly options: DriftMonitorOptions) {
     this.processor = new WindowProcessor(options.spec);
@@ -99,6 +105,24 @@ export class DriftMonitor {
     } finally {
       await admin.close();
     }
+    this.releaseLock = await this.options.state.tryLock(spec.name);
+    if (!this.releaseLock) {
+      logger.warn({ monitor: spec.name }, 'monitor: another process runs this monitor; standing by');
+      this.standby = this.waitThenRun();
+      return;
+    }
+    try {
+      await this.run();
+    } catch (error) {
+      await this.releaseLock();
+      this.releaseLock = null;
+      throw error;
+    }
+  }
+
+  /** Loads the checkpoint and joins the consumer group. */
+  private async run(): Promise<void> {
+    const { spec, stream, logger } = this.options;
     await this.reload();
     this.consumer = await stream.consumer({
       groupId: this.options.groupId ?? `tributary-monitor-${spec.name}`,
@@ -117,10 +141,40 @@ export class DriftMonitor {
     );
   }
 
+  /** A standby: waits for the lock of the monitor another process runs, then takes over. */
+  private async waitThenRun(): Promise<void> {
+    const { logger, spec } = this.options;
+    while (!this.stopped) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.lockRetryMs ?? 5_000);
+        this.wakeLockWait = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (this.stopped) return;
+      try {
+        this.releaseLock = await this.options.state.tryLock(spec.name);
+        if (!this.releaseLock) continue;
+        logger.info({ monitor: spec.name }, 'monitor: the other instance is gone; taking over');
+        await this.run();
+        return;
+      } catch (error) {
+        logger.error({ err: error, monitor: spec.name }, 'monitor: standby could not take over; retrying');
+        await this.releaseLock?.();
+        this.releaseLock = null;
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wakeLockWait?.();
+    await this.standby;
     await this.consumer?.close();
     this.consumer = null;
+    await this.releaseLock?.();
+    this.releaseLock = null;
   }
 
   /** Consumer lag per partition (for /health). */

@@ -39,6 +39,8 @@ export interface MonitorServiceOptions {
   /** Run the outbox dispatcher in this process; default true. */
   dispatch?: boolean;
   metrics?: MonitorMetrics;
+  /** How often a standby (another process runs the monitor) asks for its lock; default 5 s. */
+  lockRetryMs?: number;
   onWindowClosed?: (monitor: string, closed: ClosedWindow) => void;
 }
 
@@ -96,6 +98,7 @@ export async function startMonitorService(options: MonitorServiceOptions): Promi
       groupId: options.groupIdOf?.(spec) ?? `tributary-monitor-${spec.name}`,
       ...(options.start ? { start: options.start } : {}),
       onOutbox: () => dispatcher?.wake(),
+      ...(options.lockRetryMs ? { lockRetryMs: options.lockRetryMs } : {}),
       ...(options.onWindowClosed
         ? { onWindowClosed: (c: ClosedWindow) => options.onWindowClosed!(spec.name, c) }
         : {}),

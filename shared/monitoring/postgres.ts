@@ -55,6 +55,41 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
     }
   }
 
+  async tryLock(monitor: string): Promise<(() => Promise<void>) | null> {
+    // A session-level advisory lock on a connection of its own, held while the monitor runs: it
+    // goes away with the process, so a crashed monitor never blocks its successor.
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw storeError(error, 'cannot lock the monitor');
+    });
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(
+        `SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked`,
+        [`tributary-monitor:${this.schema}`, monitor],
+      );
+      if (!rows[0]?.locked) {
+        client.release();
+        return null;
+      }
+    } catch (error) {
+      client.release();
+      throw storeError(error, 'cannot lock the monitor');
+    }
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      try {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [
+          `tributary-monitor:${this.schema}`,
+          monitor,
+        ]);
+        client.release();
+      } catch (error) {
+        client.release(error as Error); // drop the connection: that frees the lock too
+      }
+    };
+  }
+
   async load(monitor: string): Promise<LoadedState> {
     try {
       const state = await this.pool.query<{ state: unknown }>(

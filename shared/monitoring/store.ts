@@ -54,6 +54,11 @@ export interface LoadedState {
 
 export interface MonitorStateStore {
   ensureSchema(): Promise<void>;
+  /**
+   * Takes the monitor's exclusive lease (one active instance per monitor): resolves with a release
+   * function, or null when another process holds it.
+   */
+  tryLock(monitor: string): Promise<(() => Promise<void>) | null>;
   load(monitor: string): Promise<LoadedState>;
   /** Writes the checkpoint in one transaction. */
   checkpoint(checkpoint: Checkpoint): Promise<void>;

@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startMonitorService } from '../../../services/monitor/service.ts';
 import { DLQ_HEADERS } from '../../../shared/events/dead-letter.ts';
 import type { DriftEvent, RetrainEvent } from '../../../shared/monitoring/events.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
@@ -7,7 +8,7 @@ import { registerMonitorRoutes } from '../../../shared/monitoring/routes.ts';
 import { verifySignature } from '../../../shared/monitoring/signature.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
 import { services, uniqueName } from '../../support/env.ts';
-import { MonitorHarness, predictionEvents, webhookReceiver } from './harness.ts';
+import { logger, MonitorHarness, predictionEvents, webhookReceiver } from './harness.ts';
 
 const harnesses: MonitorHarness[] = [];
 function harness(...args: ConstructorParameters<typeof MonitorHarness>): MonitorHarness {
@@ -286,5 +287,38 @@ describe('drift monitor on real Kafka and Postgres', () => {
     expect(strip(restarted)).toEqual(strip(straight));
     const state = await h.query<{ state: { windows: unknown[] } }>('SELECT state FROM $schema.monitor_state');
     expect(state[0]!.state.windows).toEqual([]);
+  });
+
+  it('runs one instance per monitor: a second process stands by and takes over where the first stopped', async () => {
+    const h = harness({ window: { rows: 1_000 }, retrain: null });
+    await h.storeProfile();
+    const events = predictionEvents({ model: h.model, count: 3_000, seed: 61 });
+    const first = await h.start();
+    const standby = await startMonitorService({
+      definitions: h.definitions,
+      stream: h.stream,
+      databaseUrl: services().DATABASE_URL,
+      logger,
+      schema: h.schema,
+      opsPort: null,
+      groupIdOf: () => h.group,
+      lockRetryMs: 200,
+    });
+    try {
+      await h.send(events.slice(0, 1_500));
+      const counted = async (s: typeof first) =>
+        (await s.metrics.predictionsIn.get()).values.reduce((sum, v) => sum + v.value, 0);
+      await expect.poll(() => counted(first), { timeout: 20_000 }).toBe(1_500);
+      expect(await h.windowCount()).toBe(1);
+      expect(await counted(standby)).toBe(0);
+      await h.stop();
+      await h.send(events.slice(1_500));
+      await expect.poll(() => h.windowCount(), { timeout: 30_000 }).toBe(3);
+      expect(await counted(standby)).toBe(1_500);
+      const windows = await standby.store.windows({ model: h.model, limit: 10 });
+      expect(windows.map((w) => w.window.rows)).toEqual([1_000, 1_000, 1_000]);
+    } finally {
+      await standby.close();
+    }
   });
 });

@@ -75,6 +75,21 @@ describe('drift monitor on real Kafka and Postgres', () => {
       'tributary_monitor_predictions_in_total',
     );
     expect(metrics).toContain(`monitor="${h.model}"} 12000`);
+    // …and served on the ops server, with /health.
+    const ops = `http://127.0.0.1:${h.service!.opsPort}`;
+    const text = await (await fetch(`${ops}/metrics`)).text();
+    for (const name of [
+      'tributary_monitor_predictions_in_total',
+      'tributary_monitor_windows_closed_total',
+      'tributary_monitor_drift_events_total',
+      'tributary_monitor_deliveries_total',
+      'tributary_monitor_outbox_depth',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toMatch(/tributary_monitor_deliveries_total\{kind="kafka",result="delivered"\} 12/);
+    const health = await fetch(`${ops}/health`);
+    expect(health.status).toBe(200);
   });
 
   it('raises drift and a retraining request within one window of a shift', async () => {

@@ -98,6 +98,21 @@ describe('Arrow input', () => {
     ]);
     expect(profile.columns[0]).toMatchObject({ mean: 0.25, min: 0.1, max: 0.4 });
   });
+
+  it('reads an Arrow IPC stream (what historical retrieval returns), nulls as missing', async () => {
+    const path = join(dir, 'train.arrows');
+    const table = tableFromArrays({
+      conv_rate: [0.5, null, 0.7] as (number | null)[],
+      prediction: Float64Array.from([1, 0, 1]),
+    });
+    await writeFile(path, tableToIPC(table, 'stream'));
+    expect(await detectFormat(path)).toBe('arrow');
+    const profile = await profileOf(path);
+    expect(profile.columns.map((c) => [c.name, c.kind, c.count, c.missing])).toEqual([
+      ['conv_rate', 'numeric', 2, 1],
+      ['prediction', 'numeric', 3, 0],
+    ]);
+  });
 });
 
 describe('numeric profile statistics', () => {

@@ -1,0 +1,242 @@
+/**
+ * End to end through the real CLI: `tributary apply` records a repository, `tributary serve` and
+ * `tributary materialize` run as processes of their own, rows pushed over HTTP reach Redis and
+ * Postgres through Kafka, and come back from the online lookup and as an Arrow training set.
+ * Both processes stop cleanly on SIGTERM.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tableFromIPC } from 'apache-arrow';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KafkaEventStream } from '../../shared/stream/kafka.ts';
+import { services, uniqueName } from '../support/env.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = path.join(ROOT, 'bin', 'tributary.mjs');
+const ARROW = 'application/vnd.apache.arrow.stream';
+const registrySchema = uniqueName('reg_e2e');
+const offlineSchema = uniqueName('off_e2e');
+const prefix = uniqueName('e2e');
+const group = uniqueName('e2e_group');
+const apiKey = 'e2e-key';
+let dir: string;
+
+interface Child {
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: services().DATABASE_URL,
+    KAFKA_BROKERS: services().KAFKA_BROKERS,
+    REDIS_URL: services().REDIS_URL,
+    TRIBUTARY_APPLIED_BY: 'e2e@test',
+    ...extra,
+  };
+}
+
+function start(args: string[], extra: Record<string, string> = {}): Child {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: env(extra) });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { process: child, output: () => output, exited };
+}
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: env() }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** A port nobody listens on right now (serve takes PORT 1–65535, not 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await attempt().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function stop(child: Child | undefined): Promise<number | null | undefined> {
+  if (!child || child.process.exitCode !== null) return child?.process.exitCode;
+  child.process.kill('SIGTERM');
+  return child.exited;
+}
+
+let serve: Child | undefined;
+let materialize: Child | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'trib-e2e-'));
+  await writeFile(path.join(dir, 'package.json'), '{"type":"module"}');
+  await mkdir(path.join(dir, 'node_modules'));
+  await symlink(ROOT, path.join(dir, 'node_modules', 'tributary'));
+  // The example repository, on this test's own topics.
+  const example = await readFile(path.join(ROOT, 'feature-defs', 'driver.ts'), 'utf8');
+  await writeFile(
+    path.join(dir, 'driver.ts'),
+    example
+      .replace("topic: 'driver_stats'", `topic: '${prefix}.driver_stats'`)
+      .replace('predictions.driver_model', `${prefix}.predictions`),
+  );
+});
+
+afterAll(async () => {
+  await stop(serve);
+  await stop(materialize);
+  await rm(dir, { recursive: true, force: true });
+  const db = new pg.Client({ connectionString: services().DATABASE_URL });
+  await db.connect();
+  await db.query(`DROP SCHEMA IF EXISTS "${registrySchema}" CASCADE`);
+  await db.query(`DROP SCHEMA IF EXISTS "${offlineSchema}" CASCADE`);
+  await db.end();
+  const admin = await new KafkaEventStream(services().KAFKA_BROKERS.split(',')).admin();
+  await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(prefix)));
+  await admin.close();
+  const redis = new Redis(services().REDIS_URL);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe('tributary serve + materialize, end to end', () => {
+  it('pushes rows over HTTP and reads them back online and as an Arrow training set', async () => {
+    const schemas = ['--registry-schema', registrySchema, '--offline-schema', offlineSchema];
+    const applied = await run(['apply', '--repo', dir, ...schemas]);
+    expect(applied.code, applied.stderr).toBe(0);
+
+    const port = await freePort();
+    serve = start(['serve', ...schemas, '--online-prefix', prefix], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TRIBUTARY_API_KEYS: apiKey,
+      LOG_LEVEL: 'warn',
+    });
+    materialize = start(
+      ['materialize', ...schemas, '--online-prefix', prefix, '--group', group, '--metrics-port', '0'],
+      { LOG_LEVEL: 'warn' },
+    );
+    const base = `http://127.0.0.1:${port}`;
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
+    await until(
+      `the server on ${base} (output: ${serve.output()})`,
+      async () => ((await fetch(`${base}/health`)).ok ? true : undefined),
+      30_000,
+    );
+
+    // Whole seconds, so the event timestamps come back exactly as ISO strings.
+    const at = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const drivers = [7001, 7002, 7003];
+    const pushed = await fetch(`${base}/push`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        push_source_name: 'driver_stats_push',
+        df: {
+          driver_id: drivers,
+          event_timestamp: drivers.map(() => new Date(at).toISOString()),
+          conv_rate: [0.25, 0.5, 0.75],
+          acc_rate: [0.9, 0.8, 0.7],
+          avg_daily_trips: [10, 20, 30],
+        },
+        to: 'online_and_offline',
+      }),
+    });
+    expect(pushed.status, await pushed.clone().text()).toBe(200);
+    expect(await pushed.json()).toMatchObject({ status: 'ok', rows: 3, to: 'online_and_offline' });
+
+    const lookup = JSON.stringify({
+      features: ['driver_hourly_stats:conv_rate', 'driver_hourly_stats:avg_daily_trips'],
+      entities: { driver_id: [...drivers, 9999] },
+    });
+    type Online = {
+      metadata: { feature_names: string[] };
+      results: { values: unknown[]; statuses: string[]; event_timestamps: string[] }[];
+    };
+    const online = await until(
+      `pushed rows online (materialize output: ${materialize.output()})`,
+      async () => {
+        const res = await fetch(`${base}/get-online-features`, { method: 'POST', headers, body: lookup });
+        const body = (await res.json()) as Online;
+        return body.results[1]?.statuses.slice(0, 3).every((s) => s === 'PRESENT') ? body : undefined;
+      },
+      60_000,
+    );
+    expect(online.metadata.feature_names).toEqual(['driver_id', 'conv_rate', 'avg_daily_trips']);
+    expect(online.results[0]?.values).toEqual([...drivers, 9999]);
+    expect(online.results[1]).toEqual({
+      values: [0.25, 0.5, 0.75, null],
+      statuses: ['PRESENT', 'PRESENT', 'PRESENT', 'NOT_FOUND'],
+      event_timestamps: [
+        ...drivers.map(() => new Date(at).toISOString().replace('.000Z', 'Z')),
+        '1970-01-01T00:00:00Z',
+      ],
+    });
+    expect(online.results[2]?.values).toEqual([10, 20, 30, null]);
+
+    // The offline write is committed with the online one (both stores, then the offset).
+    const historical = await fetch(`${base}/get-historical-features`, {
+      method: 'POST',
+      headers: { ...headers, accept: ARROW },
+      body: JSON.stringify({
+        entities: {
+          driver_id: [7002, 7001, 7003, 7001],
+          event_timestamp: [at + 1_000, at + 1_000, at - 1_000, at],
+          label: [1, 0, 1, 1],
+        },
+        features: ['driver_hourly_stats:conv_rate', 'driver_hourly_stats:acc_rate'],
+        full_feature_names: true,
+      }),
+    });
+    expect(historical.status).toBe(200);
+    expect(historical.headers.get('content-type')).toContain(ARROW);
+    const table = tableFromIPC(new Uint8Array(await historical.arrayBuffer()));
+    expect(table.schema.fields.map((f) => f.name)).toEqual([
+      'driver_id',
+      'event_timestamp',
+      'label',
+      'driver_hourly_stats__conv_rate',
+      'driver_hourly_stats__acc_rate',
+    ]);
+    expect(table.numRows).toBe(4);
+    const column = (name: string) => table.getChild(name)!.toArray() as ArrayLike<unknown>;
+    expect(Array.from(column('driver_id'), Number)).toEqual([7002, 7001, 7003, 7001]);
+    // 7003's row is before its event: nothing yet. 7001 at exactly its event time: included.
+    expect(Array.from(table.getChild('driver_hourly_stats__conv_rate')!)).toEqual([0.5, 0.25, null, 0.25]);
+    expect(Array.from(table.getChild('driver_hourly_stats__acc_rate')!)).toEqual([0.8, 0.9, null, 0.9]);
+
+    const [serveCode, materializeCode] = await Promise.all([stop(serve), stop(materialize)]);
+    expect(serveCode, serve.output()).toBe(0);
+    expect(materializeCode, materialize.output()).toBe(0);
+  }, 180_000);
+});

@@ -8,7 +8,7 @@ import { registerMonitorRoutes } from '../../../shared/monitoring/routes.ts';
 import { verifySignature } from '../../../shared/monitoring/signature.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
 import { services, uniqueName } from '../../support/env.ts';
-import { logger, MonitorHarness, predictionEvents, webhookReceiver } from './harness.ts';
+import { logger, MonitorHarness, predictionEvents, repoOf, webhookReceiver } from './harness.ts';
 
 const harnesses: MonitorHarness[] = [];
 function harness(...args: ConstructorParameters<typeof MonitorHarness>): MonitorHarness {
@@ -335,5 +335,33 @@ describe('drift monitor on real Kafka and Postgres', () => {
     } finally {
       await standby.close();
     }
+  });
+
+  it('follows a changed declaration: restarts the monitor from its checkpoint with the new window', async () => {
+    const h = harness({ window: { rows: 1_000 }, retrain: null });
+    await h.storeProfile();
+    await h.start();
+    const events = predictionEvents({ model: h.model, count: 700, seed: 71 });
+    await h.send(events.slice(0, 500));
+    await expect
+      .poll(
+        async () =>
+          (
+            await h.query<{ state: { windows: { rows: number }[] } }>(
+              'SELECT state FROM $schema.monitor_state',
+            )
+          )[0]?.state.windows[0]?.rows,
+        { timeout: 20_000 },
+      )
+      .toBe(500);
+    h.definitions.set(repoOf({ ...h.monitor, window: { rows: 100 } }));
+    // The restarted monitor keeps its 500 open rows; the next prediction closes that window.
+    await expect
+      .poll(() => h.service!.monitors()[0]?.processor.spec.window, { timeout: 20_000 })
+      .toEqual({ rows: 100 });
+    await h.send(events.slice(500));
+    await expect.poll(() => h.windowCount(), { timeout: 20_000 }).toBe(2);
+    const windows = (await h.service!.store.windows({ model: h.model, limit: 10 })).reverse();
+    expect(windows.map((w) => w.window.rows)).toEqual([501, 100]);
   });
 });

@@ -17,7 +17,7 @@ import { historicalBatches, historicalSchema } from '../../../shared/retrieval/h
 import { arrowIpcStream } from '../../../shared/retrieval/ipc.ts';
 import { appendBatchAsJson } from '../../../shared/retrieval/json.ts';
 import { type FeatureSelection, planRetrieval } from '../../../shared/retrieval/plan.ts';
-import type { ServingContext } from '../app.ts';
+import type { ServingContext } from '../context.ts';
 import { entityColumns, errorResponses, featureSelection } from '../schemas.ts';
 
 export const ARROW_STREAM = 'application/vnd.apache.arrow.stream';

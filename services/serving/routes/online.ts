@@ -15,7 +15,7 @@ import { coerceKey, type KeyValue } from '../../../shared/retrieval/entities.ts'
 import { isoTimestamp, jsonValue } from '../../../shared/retrieval/json.ts';
 import { planRetrieval, type RetrievalPlan } from '../../../shared/retrieval/plan.ts';
 import type { OnlineRecord } from '../../../shared/stores/online/port.ts';
-import type { ServingContext } from '../app.ts';
+import type { ServingContext } from '../context.ts';
 import { entityColumns, errorResponses, featureSelection } from '../schemas.ts';
 
 export type FeatureStatus = 'PRESENT' | 'NOT_FOUND' | 'NULL_VALUE' | 'OUTSIDE_MAX_AGE';

@@ -1,6 +1,6 @@
 /** `GET /health` (200 healthy, 503 not) and `GET /metrics` (Prometheus text). */
 import type { FastifyInstance } from 'fastify';
-import type { ServingContext } from '../app.ts';
+import type { ServingContext } from '../context.ts';
 
 export function registerOpsRoutes(app: FastifyInstance, context: ServingContext): void {
   app.get(

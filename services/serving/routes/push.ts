@@ -10,7 +10,7 @@
 import type { FastifyInstance } from 'fastify';
 import { TributaryError } from '../../../shared/errors.ts';
 import { createDecoder, rejectionError } from '../../../shared/events/decode.ts';
-import type { ServingContext } from '../app.ts';
+import type { ServingContext } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 
 export const PUSH_TO_HEADER = 'x-tributary-to';

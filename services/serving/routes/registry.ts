@@ -1,6 +1,6 @@
 /** `GET /feature-views`, `GET /feature-services`: what can be asked for, from the live registry. */
 import type { FastifyInstance } from 'fastify';
-import type { ServingContext } from '../app.ts';
+import type { ServingContext } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 
 const field = {

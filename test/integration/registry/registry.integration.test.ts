@@ -16,6 +16,7 @@ import { RegistryWatcher } from '../../../shared/registry/live.ts';
 import { PostgresRegistry } from '../../../shared/registry/postgres.ts';
 import { viewLayout } from '../../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres.ts';
+import { PROGRESS_TABLE } from '../../../shared/stores/offline/sql.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin } from '../../../shared/stream/port.ts';
 import { services, uniqueName } from '../../support/env.ts';
@@ -101,8 +102,9 @@ function fixture() {
   const tables = async () =>
     (
       await db.query<{ table_name: string }>(
-        `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name NOT LIKE '%\\_\\_p%' ORDER BY 1`,
-        [offlineSchema],
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name NOT LIKE '%\\_\\_p%' AND table_name <> $2 ORDER BY 1`,
+        // The store's own bookkeeping table is not a view's table.
+        [offlineSchema, PROGRESS_TABLE],
       )
     ).rows.map((r) => r.table_name);
   const count = async (table: string) =>

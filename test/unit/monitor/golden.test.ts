@@ -68,8 +68,14 @@ describe.each(categorical)('monitor scoring on categorical golden case $name', (
     const expected = c.expected['chi2_contingency_pvalue'] as number;
     expect(Math.abs(p - expected)).toBeLessThanOrEqual(Math.max(1e-12, expected * 1e-8));
   });
-
-  it.runIf(c.expected['z_pvalue'] !== undefined)('matches the z-test', () => {
-    expect(scoreAs(c, 'z')).toBeCloseTo(c.expected['z_pvalue'] as number, 12);
-  });
 });
+
+// Only the binary cases carry a z-test value.
+describe.each(categorical.filter((c) => c.expected['z_pvalue'] !== undefined))(
+  'monitor z-test on binary golden case $name',
+  (c) => {
+    it('matches the z-test p-value', () => {
+      expect(scoreAs(c, 'z')).toBeCloseTo(c.expected['z_pvalue'] as number, 12);
+    });
+  },
+);

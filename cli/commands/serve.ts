@@ -2,6 +2,8 @@ import pg from 'pg';
 import { buildApp } from '../../services/serving/app.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { DEFAULT_MONITOR_SCHEMA } from '../../shared/monitoring/postgres.ts';
+import { openMonitorQueries } from '../../shared/monitoring/queries.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
 import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
@@ -14,6 +16,7 @@ const OPTIONS = {
   'registry-schema': { type: 'string' },
   'offline-schema': { type: 'string' },
   'online-prefix': { type: 'string' },
+  'monitor-schema': { type: 'string' },
 } as const;
 
 export const serveCommand: Command = {
@@ -32,6 +35,8 @@ Options:
   --registry-schema <name>   Postgres schema of the registry (default: TRIBUTARY_REGISTRY_SCHEMA, else tributary_registry)
   --offline-schema <name>    Postgres schema of the offline tables (default: tributary_offline)
   --online-prefix <prefix>   Redis key prefix of the online store (default: trib)
+  --monitor-schema <name>    Postgres schema of the drift monitor, for GET /monitors/... (default:
+                             TRIBUTARY_MONITOR_SCHEMA, else tributary_monitor)
 
 Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST, LOG_LEVEL.`,
   async run(argv) {
@@ -64,6 +69,10 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
         ...(values['online-prefix'] ? { prefix: values['online-prefix'] } : {}),
       });
       const producer = await new KafkaEventStream(config.kafkaBrokers, logger).producer();
+      const monitoring = openMonitorQueries({
+        databaseUrl: config.databaseUrl,
+        schema: values['monitor-schema'] || process.env['TRIBUTARY_MONITOR_SCHEMA'] || DEFAULT_MONITOR_SCHEMA,
+      });
       const app = await buildApp({
         definitions,
         online,
@@ -71,6 +80,7 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
         producer,
         config,
         logger,
+        monitorQueries: monitoring.queries,
         health: {
           postgres: async () => {
             await pool.query('SELECT 1');
@@ -83,6 +93,7 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
         () => pool.end(),
         () => online.close(),
         () => producer.close(),
+        () => monitoring.close(),
         () => app.close(),
       ]);
       const address = await app.listen({ port: config.port, host: config.host });

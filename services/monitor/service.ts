@@ -17,7 +17,9 @@ import { DriftMonitor } from './monitor.ts';
 import { Dispatcher, type DispatcherOptions, type RetryPolicy } from './outbox.ts';
 import type { ClosedWindow } from './processor.ts';
 
-export const DEFAULT_MONITOR_SCHEMA = 'tributary_monitor';
+export { DEFAULT_MONITOR_SCHEMA } from '../../shared/monitoring/postgres.ts';
+
+import { DEFAULT_MONITOR_SCHEMA } from '../../shared/monitoring/postgres.ts';
 
 export interface MonitorServiceOptions {
   definitions: DefinitionsSource;

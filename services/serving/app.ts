@@ -11,6 +11,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { type ErrorCode, httpStatusOf, isTributaryError, type TributaryError } from '../../shared/errors.ts';
+import { registerMonitorRoutes } from '../../shared/monitoring/routes.ts';
 import { DEFAULT_LIMITS, type ServingContext, type ServingDeps, type ServingLimits } from './context.ts';
 import { registerHistoricalRoutes } from './routes/historical.ts';
 import { registerOnlineRoutes } from './routes/online.ts';
@@ -160,6 +161,7 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
   registerHistoricalRoutes(app, context);
   registerRegistryRoutes(app, context);
   registerOpsRoutes(app, context);
+  if (deps.monitorQueries) registerMonitorRoutes(app, { queries: deps.monitorQueries });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -1,6 +1,7 @@
 /** What the serving app is built from and what its routes share (kept apart from app.ts so routes do not import it). */
 import type { Counter, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../../shared/logger.ts';
+import type { MonitorQueries } from '../../shared/monitoring/queries.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
 import type { HistoricalFeatureSource } from '../../shared/retrieval/historical.ts';
 import type { OnlineStore } from '../../shared/stores/online/port.ts';
@@ -28,6 +29,8 @@ export interface ServingDeps {
   limits?: Partial<ServingLimits>;
   /** Extra readiness checks for /health (stores, stream); each resolves true when healthy. */
   health?: Record<string, () => Promise<boolean>>;
+  /** The drift monitor's windows and events (GET /monitors/...); the routes are absent without it. */
+  monitorQueries?: MonitorQueries;
   /** The clock for ttl checks, epoch ms; default `Date.now`. */
   now?: () => number;
 }

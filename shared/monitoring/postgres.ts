@@ -33,6 +33,9 @@ interface OutboxRecord {
   attempts: number;
 }
 
+/** The Postgres schema of profiles, window state, outbox and events unless configured otherwise. */
+export const DEFAULT_MONITOR_SCHEMA = 'tributary_monitor';
+
 export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, MonitorQueryStore {
   private readonly s: string;
   private readonly ownsPool: boolean;
@@ -40,7 +43,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
 
   constructor(
     poolOrUrl: PgPool | string,
-    readonly schema = 'tributary_monitor',
+    readonly schema = DEFAULT_MONITOR_SCHEMA,
   ) {
     this.ownsPool = typeof poolOrUrl === 'string';
     this.pool = typeof poolOrUrl === 'string' ? createPool(poolOrUrl, 4) : poolOrUrl;

@@ -2,6 +2,7 @@
 
 import { TributaryError } from '../errors.ts';
 import { createPool, type PgPool, quoteSchema, schemaSql, storeError } from '../monitoring/postgres/sql.ts';
+import { DEFAULT_MONITOR_SCHEMA } from '../monitoring/postgres.ts';
 import type { ProfileStore } from './store.ts';
 import { PROFILE_FORMAT, type ReferenceProfile } from './types.ts';
 
@@ -13,7 +14,7 @@ export class PostgresProfileStore implements ProfileStore {
   /** `pool` may be shared with other adapters; a database URL gives the store a pool of its own. */
   constructor(
     poolOrUrl: PgPool | string,
-    private readonly schema = 'tributary_monitor',
+    private readonly schema = DEFAULT_MONITOR_SCHEMA,
   ) {
     this.ownsPool = typeof poolOrUrl === 'string';
     this.pool = typeof poolOrUrl === 'string' ? createPool(poolOrUrl, 2) : poolOrUrl;

@@ -22,6 +22,7 @@ const BIN = path.join(ROOT, 'bin', 'tributary.mjs');
 const ARROW = 'application/vnd.apache.arrow.stream';
 const registrySchema = uniqueName('reg_e2e');
 const offlineSchema = uniqueName('off_e2e');
+const monitorSchema = uniqueName('mon_e2e');
 const prefix = uniqueName('e2e');
 const group = uniqueName('e2e_group');
 const apiKey = 'e2e-key';
@@ -119,6 +120,7 @@ afterAll(async () => {
   await db.connect();
   await db.query(`DROP SCHEMA IF EXISTS "${registrySchema}" CASCADE`);
   await db.query(`DROP SCHEMA IF EXISTS "${offlineSchema}" CASCADE`);
+  await db.query(`DROP SCHEMA IF EXISTS "${monitorSchema}" CASCADE`);
   await db.end();
   const admin = await new KafkaEventStream(services().KAFKA_BROKERS.split(',')).admin();
   await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(prefix)));
@@ -136,7 +138,7 @@ describe('tributary serve + materialize, end to end', () => {
     expect(applied.code, applied.stderr).toBe(0);
 
     const port = await freePort();
-    serve = start(['serve', ...schemas, '--online-prefix', prefix], {
+    serve = start(['serve', ...schemas, '--online-prefix', prefix, '--monitor-schema', monitorSchema], {
       PORT: String(port),
       HOST: '127.0.0.1',
       TRIBUTARY_API_KEYS: apiKey,
@@ -234,6 +236,11 @@ describe('tributary serve + materialize, end to end', () => {
     // 7003's row is before its event: nothing yet. 7001 at exactly its event time: included.
     expect(Array.from(table.getChild('driver_hourly_stats__conv_rate')!)).toEqual([0.5, 0.25, null, 0.25]);
     expect(Array.from(table.getChild('driver_hourly_stats__acc_rate')!)).toEqual([0.8, 0.9, null, 0.9]);
+
+    // The drift monitor's query API is served too; no monitor ran against this schema yet.
+    const monitors = await fetch(`${base}/monitors`, { headers });
+    expect(monitors.status, await monitors.clone().text()).toBe(200);
+    expect(await monitors.json()).toEqual({ monitors: [] });
 
     const [serveCode, materializeCode] = await Promise.all([stop(serve), stop(materialize)]);
     expect(serveCode, serve.output()).toBe(0);

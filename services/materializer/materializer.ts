@@ -75,7 +75,7 @@ export class Materializer {
   /** Starts one consumer group per Kafka source; follows new registry versions. */
   async start(): Promise<void> {
     this.producer = await this.deps.stream.producer();
-    await this.startConsumers(this.deps.definitions.current());
+    await this.startConsumers(this.deps.definitions.current(), this.options.start);
     this.unsubscribe = this.deps.definitions.onChange((spec) => {
       this.reloading = this.reloading
         .then(() => this.reload(spec))
@@ -115,10 +115,11 @@ export class Materializer {
     this.deps.logger.info('new registry version: restarting consumers');
     await Promise.all(this.consumers.map((c) => c.close()));
     this.consumers = [];
-    await this.startConsumers(spec);
+    // Committed offsets from here on: a backfill's rewind happens once, at start.
+    await this.startConsumers(spec, undefined);
   }
 
-  private async startConsumers(spec: RepoSpec): Promise<void> {
+  private async startConsumers(spec: RepoSpec, start: StartPosition | undefined): Promise<void> {
     const routes = routesOf(spec, this.options.sources);
     this.routes = new Map(routes.map((r) => [r.source.topic, r]));
     for (const route of routes) {
@@ -131,7 +132,7 @@ export class Materializer {
         groupId: `${prefix}.${route.source.name}`,
         topics: [route.source.topic],
         concurrentPartitions: this.options.concurrentPartitions ?? 4,
-        ...(this.options.start ? { start: this.options.start } : {}),
+        ...(start ? { start } : {}),
       });
       this.consumers.push(consumer);
       await consumer.run((batch, context) => this.handleBatch(batch, context));

@@ -6,6 +6,7 @@ import { Materializer, TARGET_HEADER } from '../../../services/materializer/mate
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { createLogger } from '../../../shared/logger.ts';
+import type { StaticDefinitions } from '../../../shared/registry/live.ts';
 import { viewLayout } from '../../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
@@ -91,10 +92,14 @@ describe('materializer on real Kafka, Postgres and Redis', () => {
     return h;
   }
 
-  async function start(h: Harness, start?: { from: 'beginning' }): Promise<Materializer> {
+  async function start(
+    h: Harness,
+    start?: { from: 'beginning' },
+    definitions: StaticDefinitions = staticDefinitions(h.spec),
+  ): Promise<Materializer> {
     const materializer = new Materializer(
       {
-        definitions: staticDefinitions(h.spec),
+        definitions,
         stream,
         offline: h.offline,
         online: h.online,
@@ -157,6 +162,31 @@ describe('materializer on real Kafka, Postgres and Redis', () => {
     expect(one?.values[0]).toBe(0.3);
     const two = await onlineRecord(h, 2);
     expect(two?.values).toEqual([0.7, 0.9, 9_007_199_254_740_993n]);
+  });
+
+  it('follows a new registry version without a restart: a feature added to the view is materialized', async () => {
+    const h = await harness();
+    const definitions = staticDefinitions(h.spec);
+    const materializer = await start(h, undefined, definitions);
+    await producer.send(h.topic, [event(1, T0, { conv_rate: 0.1, rating: 4.5 })]);
+    await caughtUp(materializer);
+
+    const [view] = h.spec.featureViews;
+    const extended: RepoSpec = {
+      ...h.spec,
+      featureViews: [{ ...view!, schema: [...view!.schema, { name: 'rating', type: 'float64' }] }],
+    };
+    h.spec = extended;
+    definitions.set(extended);
+    await producer.send(h.topic, [event(1, T0 + HOUR, { conv_rate: 0.2, rating: 4.75 })]);
+    await expect.poll(async () => (await onlineRecord(h, 1))?.values[3], { timeout: 30_000 }).toBe(4.75);
+    // Committed means both stores hold it (online may land first).
+    await caughtUp(materializer);
+    const { rows } = await db.query(
+      `SELECT rating FROM "${h.schema}"."driver_hourly_stats" ORDER BY event_timestamp`,
+    );
+    // The first event predates the new field: its column was added empty, the second one fills it.
+    expect(rows).toEqual([{ rating: null }, { rating: 4.75 }]);
   });
 
   it('adds no offline row when a topic is replayed from the beginning', async () => {

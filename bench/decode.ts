@@ -9,39 +9,20 @@
  */
 
 import os from 'node:os';
-import type { EntitySpec, FeatureViewSpec, KafkaSourceSpec } from '../shared/definitions/types.ts';
 import { createDecoder } from '../shared/events/decode.ts';
 import type { IncomingMessage } from '../shared/stream/port.ts';
+import { driverEntity, driverHourlyStats, driverStatsSource } from '../test/support/driver-spec.ts';
 
 const count = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 7);
 
-const driver: EntitySpec = { kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' };
-const source: KafkaSourceSpec = {
-  kind: 'kafkaSource',
-  name: 'driver_stats_source',
-  topic: 'driver_stats',
-  timestampField: 'event_timestamp',
-  createdField: 'created',
-  format: 'json',
-};
-const view: FeatureViewSpec = {
-  kind: 'featureView',
-  name: 'driver_hourly_stats',
-  entities: ['driver'],
-  source: 'driver_stats_source',
-  schema: [
-    { name: 'conv_rate', type: 'float64' },
-    { name: 'acc_rate', type: 'float64' },
-    { name: 'avg_daily_trips', type: 'int64' },
-  ],
-  ttlMs: 86_400_000,
-  online: true,
-  offline: true,
-};
+// The example repository's driver stats view (1-day ttl), as the materializer decodes it.
+const view = driverHourlyStats({ ttlMs: 86_400_000 });
 
 // Fixed clock: the messages' times stay "not in the future" whenever the bench runs.
-const decoder = createDecoder(view, [driver], source, { now: () => Date.UTC(2026, 10, 27) });
+const decoder = createDecoder(view, [driverEntity()], driverStatsSource('driver_stats'), {
+  now: () => Date.UTC(2026, 10, 27),
+});
 
 // Typical messages, varied so neither JSON.parse nor the decoder sees one string over and over.
 const base = Date.UTC(2026, 10, 26, 10);

@@ -1,43 +1,98 @@
-import type { RepoSpec } from '../../shared/definitions/types.ts';
+import type {
+  EntitySpec,
+  FeatureViewSpec,
+  KafkaSourceSpec,
+  RepoSpec,
+} from '../../shared/definitions/types.ts';
 import { StaticDefinitions } from '../../shared/registry/live.ts';
+import { type ViewLayout, viewLayout } from '../../shared/stores/layout.ts';
+
+/** The example repository's `driver` entity. */
+export function driverEntity(): EntitySpec {
+  return { kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' };
+}
+
+/** The example repository's Kafka source `driver_stats_source`, on `topic`. */
+export function driverStatsSource(topic = 'driver_stats'): KafkaSourceSpec {
+  return {
+    kind: 'kafkaSource',
+    name: 'driver_stats_source',
+    topic,
+    timestampField: 'event_timestamp',
+    createdField: 'created',
+    format: 'json',
+  };
+}
+
+export interface DriverViewOptions {
+  /** Milliseconds; 0 (the default) means no ttl. */
+  ttlMs?: number;
+  /** The view's source (default: the Kafka source `driver_stats_source`). */
+  source?: string;
+  /** Only these of conv_rate, acc_rate and avg_daily_trips, in schema order (default: all three). */
+  features?: readonly string[];
+}
+
+/** The example repository's `driver_hourly_stats` view: conv_rate, acc_rate (float64), avg_daily_trips (int64). */
+export function driverHourlyStats(options: DriverViewOptions = {}): FeatureViewSpec {
+  const schema: FeatureViewSpec['schema'] = [
+    { name: 'conv_rate', type: 'float64' },
+    { name: 'acc_rate', type: 'float64' },
+    { name: 'avg_daily_trips', type: 'int64' },
+  ];
+  const { features } = options;
+  return {
+    kind: 'featureView',
+    name: 'driver_hourly_stats',
+    entities: ['driver'],
+    source: options.source ?? 'driver_stats_source',
+    schema: features ? schema.filter((f) => features.includes(f.name)) : schema,
+    ttlMs: options.ttlMs ?? 0,
+    online: true,
+    offline: true,
+  };
+}
 
 /** The example repository's driver stats, resolved, on a topic of the test's own. */
-export function driverSpec(topic: string, options: { ttlMs?: number } = {}): RepoSpec {
+export function driverSpec(topic: string, options: DriverViewOptions = {}): RepoSpec {
   return {
-    entities: [{ kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' }],
-    kafkaSources: [
-      {
-        kind: 'kafkaSource',
-        name: 'driver_stats_source',
-        topic,
-        timestampField: 'event_timestamp',
-        createdField: 'created',
-        format: 'json',
-      },
-    ],
+    entities: [driverEntity()],
+    kafkaSources: [driverStatsSource(topic)],
     pushSources: [{ kind: 'pushSource', name: 'driver_stats_push', batchSource: 'driver_stats_source' }],
-    featureViews: [
-      {
-        kind: 'featureView',
-        name: 'driver_hourly_stats',
-        entities: ['driver'],
-        source: 'driver_stats_source',
-        schema: [
-          { name: 'conv_rate', type: 'float64' },
-          { name: 'acc_rate', type: 'float64' },
-          { name: 'avg_daily_trips', type: 'int64' },
-        ],
-        ttlMs: options.ttlMs ?? 0,
-        online: true,
-        offline: true,
-      },
-    ],
+    featureViews: [driverHourlyStats(options)],
     featureServices: [],
     monitors: [],
   };
 }
 
+/** The store layout of one of `spec`'s views (default: driver_hourly_stats of `driverSpec`). */
+export function driverLayout(
+  spec: RepoSpec = driverSpec('driver_stats'),
+  view = 'driver_hourly_stats',
+): ViewLayout {
+  const found = spec.featureViews.find((v) => v.name === view);
+  if (!found) throw new Error(`no feature view ${view}`);
+  return viewLayout(found, spec.entities);
+}
+
 /** A fixed definitions source, for services under test that would otherwise follow the registry. */
 export function staticDefinitions(spec: RepoSpec): StaticDefinitions {
   return new StaticDefinitions(spec);
+}
+
+/** A compact view for planning tests: `stats` on the driver, conv_rate (float64) and trips (int64), 1-day ttl. */
+export function statsView(source: string): FeatureViewSpec {
+  return {
+    kind: 'featureView',
+    name: 'stats',
+    entities: ['driver'],
+    source,
+    schema: [
+      { name: 'conv_rate', type: 'float64' },
+      { name: 'trips', type: 'int64' },
+    ],
+    ttlMs: 86_400_000,
+    online: true,
+    offline: true,
+  };
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planRetrieval } from '../../../shared/retrieval/plan.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
+import { driverLayout } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { DAY, type Harness, harness, row, servingSpec } from './support.ts';
 
@@ -28,12 +28,7 @@ describe('serving: online lookups, push, auth, ops (Redis, Kafka)', () => {
       { online, producer, now: () => appNow, config: { apiKeys: ['k1', 'k2'] } },
       spec,
     );
-    const layout = (view: string) =>
-      planRetrieval(
-        spec,
-        { features: [`${view}:${spec.featureViews.find((v) => v.name === view)!.schema[0]!.name}`] },
-        'online',
-      ).views[0]!.layout;
+    const layout = (view: string) => driverLayout(spec, view);
     await online.write(layout('driver_hourly_stats'), [
       row([1001n], now - 60_000, [0.5, 7n]),
       row([1002n], now - 60_000, [null, 3n]),

@@ -4,48 +4,31 @@ import { buildApp, type ServingDeps } from '../../../services/serving/app.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { StaticDefinitions } from '../../../shared/registry/live.ts';
-import { planRetrieval } from '../../../shared/retrieval/plan.ts';
 import { PostgresHistoricalReader } from '../../../shared/stores/offline/historical.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres.ts';
 import type { OnlineStore } from '../../../shared/stores/online/port.ts';
 import type { StreamProducer } from '../../../shared/stream/port.ts';
+import { driverHourlyStats, driverLayout, driverSpec } from '../../support/driver-spec.ts';
 import { services } from '../../support/env.ts';
 
 export const DAY = 86_400_000;
 
 /** Drivers (int64) with a 1-day-ttl stats view and a no-ttl profile view; customers (string) with a view. */
 export function servingSpec(topic: string): RepoSpec {
+  const driver = driverSpec(topic);
   return {
+    ...driver,
     entities: [
-      { kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' },
+      ...driver.entities,
       { kind: 'entity', name: 'customer', joinKey: 'customer_id', valueType: 'string' },
     ],
-    kafkaSources: [
-      {
-        kind: 'kafkaSource',
-        name: 'driver_stats_source',
-        topic,
-        timestampField: 'event_timestamp',
-        createdField: 'created',
-        format: 'json',
-      },
-    ],
-    pushSources: [{ kind: 'pushSource', name: 'driver_stats_push', batchSource: 'driver_stats_source' }],
     featureViews: [
-      {
-        kind: 'featureView',
-        name: 'driver_hourly_stats',
-        entities: ['driver'],
+      driverHourlyStats({
         source: 'driver_stats_push',
-        schema: [
-          { name: 'conv_rate', type: 'float64' },
-          { name: 'avg_daily_trips', type: 'int64' },
-        ],
+        features: ['conv_rate', 'avg_daily_trips'],
         ttlMs: DAY,
-        online: true,
-        offline: true,
-      },
+      }),
       {
         kind: 'featureView',
         name: 'driver_profile',
@@ -83,7 +66,6 @@ export function servingSpec(topic: string): RepoSpec {
         ],
       },
     ],
-    monitors: [],
   };
 }
 
@@ -130,12 +112,7 @@ export async function harness(
   const pool = new pg.Pool({ connectionString: services().DATABASE_URL, max: 4 });
   pool.on('error', () => undefined);
   const offline = new PostgresOfflineStore({ pool: pool as never, schema });
-  const layouts = new Map(
-    spec.featureViews.map((v) => [
-      v.name,
-      planRetrieval(spec, { features: [`${v.name}:${v.schema[0]!.name}`] }, 'offline').views[0]!.layout,
-    ]),
-  );
+  const layouts = new Map(spec.featureViews.map((v) => [v.name, driverLayout(spec, v.name)]));
   for (const layout of layouts.values()) await offline.ensureTable(layout);
   const app = await buildApp({
     definitions: new StaticDefinitions(spec),

@@ -7,21 +7,10 @@ import type {
 } from '../../../shared/definitions/types.ts';
 import { canonicalJson, specHash } from '../../../shared/registry/hash.ts';
 import { planChanges } from '../../../shared/registry/plan.ts';
+import { driverEntity, statsView } from '../../support/driver-spec.ts';
 
-const driver: EntitySpec = { kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' };
-const stats: FeatureViewSpec = {
-  kind: 'featureView',
-  name: 'stats',
-  entities: ['driver'],
-  source: 'src',
-  schema: [
-    { name: 'conv_rate', type: 'float64' },
-    { name: 'trips', type: 'int64' },
-  ],
-  ttlMs: 86_400_000,
-  online: true,
-  offline: true,
-};
+const driver = driverEntity();
+const stats = statsView('src');
 const model: MonitorSpec = {
   kind: 'monitor',
   name: 'model',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EntitySpec, FeatureViewSpec, KafkaSourceSpec } from '../../../shared/definitions/types.ts';
+import type { EntitySpec, FeatureViewSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import {
   createDecoder,
@@ -11,20 +11,14 @@ import {
 } from '../../../shared/events/decode.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
+import { driverEntity, driverHourlyStats, driverStatsSource } from '../../support/driver-spec.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 10);
 const DAY = 86_400_000;
 
-const driver: EntitySpec = { kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' };
+const driver = driverEntity();
 const city: EntitySpec = { kind: 'entity', name: 'city', joinKey: 'city_code', valueType: 'string' };
-const source: KafkaSourceSpec = {
-  kind: 'kafkaSource',
-  name: 'driver_stats_source',
-  topic: 'driver_stats',
-  timestampField: 'event_timestamp',
-  createdField: 'created',
-  format: 'json',
-};
+const source = driverStatsSource('driver_stats');
 
 function view(name: string, entities: string[], schema: FeatureViewSpec['schema']): FeatureViewSpec {
   return {
@@ -39,15 +33,7 @@ function view(name: string, entities: string[], schema: FeatureViewSpec['schema'
   };
 }
 
-const driverStats = view(
-  'driver_hourly_stats',
-  ['driver'],
-  [
-    { name: 'conv_rate', type: 'float64' },
-    { name: 'acc_rate', type: 'float64' },
-    { name: 'avg_daily_trips', type: 'int64' },
-  ],
-);
+const driverStats = driverHourlyStats({ ttlMs: DAY });
 const mixed = view(
   'driver_city',
   ['driver', 'city'],

@@ -3,28 +3,14 @@ import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import { coerceKey, entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
 import { outputNameOf, parseFeatureRef, planRetrieval } from '../../../shared/retrieval/plan.ts';
+import { driverEntity, statsView } from '../../support/driver-spec.ts';
 
 const repo: RepoSpec = {
-  entities: [
-    { kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' },
-    { kind: 'entity', name: 'rider', joinKey: 'rider_id', valueType: 'string' },
-  ],
+  entities: [driverEntity(), { kind: 'entity', name: 'rider', joinKey: 'rider_id', valueType: 'string' }],
   kafkaSources: [],
   pushSources: [],
   featureViews: [
-    {
-      kind: 'featureView',
-      name: 'stats',
-      entities: ['driver'],
-      source: 's',
-      schema: [
-        { name: 'conv_rate', type: 'float64' },
-        { name: 'trips', type: 'int64' },
-      ],
-      ttlMs: 86_400_000,
-      online: true,
-      offline: true,
-    },
+    statsView('s'),
     {
       kind: 'featureView',
       name: 'pair',

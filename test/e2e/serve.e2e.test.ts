@@ -4,21 +4,22 @@
  * Postgres through Kafka, and come back from the online lookup and as an Arrow training set.
  * Both processes stop cleanly on SIGTERM.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tableFromIPC } from 'apache-arrow';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaEventStream } from '../../shared/stream/kafka.ts';
+import {
+  type CliProcess,
+  cleanUpCli,
+  cliEnv,
+  exampleRepo,
+  runCli,
+  startCli,
+  stopCli,
+  until,
+} from '../support/cli.ts';
 import { services, uniqueName } from '../support/env.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = path.join(ROOT, 'bin', 'tributary.mjs');
 const ARROW = 'application/vnd.apache.arrow.stream';
 const registrySchema = uniqueName('reg_e2e');
 const offlineSchema = uniqueName('off_e2e');
@@ -28,43 +29,7 @@ const group = uniqueName('e2e_group');
 const apiKey = 'e2e-key';
 let dir: string;
 
-interface Child {
-  process: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    DATABASE_URL: services().DATABASE_URL,
-    KAFKA_BROKERS: services().KAFKA_BROKERS,
-    REDIS_URL: services().REDIS_URL,
-    TRIBUTARY_APPLIED_BY: 'e2e@test',
-    ...extra,
-  };
-}
-
-function start(args: string[], extra: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: env(extra) });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { process: child, output: () => output, exited };
-}
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: env() }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const env = (extra: Record<string, string> = {}) => cliEnv({ TRIBUTARY_APPLIED_BY: 'e2e@test', ...extra });
 
 /** A port nobody listens on right now (serve takes PORT 1–65535, not 0). */
 function freePort(): Promise<number> {
@@ -78,53 +43,18 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await attempt().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-async function stop(child: Child | undefined): Promise<number | null | undefined> {
-  if (!child || child.process.exitCode !== null) return child?.process.exitCode;
-  child.process.kill('SIGTERM');
-  return child.exited;
-}
-
-let serve: Child | undefined;
-let materialize: Child | undefined;
+let serve: CliProcess | undefined;
+let materialize: CliProcess | undefined;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'trib-e2e-'));
-  await writeFile(path.join(dir, 'package.json'), '{"type":"module"}');
-  await mkdir(path.join(dir, 'node_modules'));
-  await symlink(ROOT, path.join(dir, 'node_modules', 'tributary'));
   // The example repository, on this test's own topics.
-  const example = await readFile(path.join(ROOT, 'feature-defs', 'driver.ts'), 'utf8');
-  await writeFile(
-    path.join(dir, 'driver.ts'),
-    example
-      .replace("topic: 'driver_stats'", `topic: '${prefix}.driver_stats'`)
-      .replace('predictions.driver_model', `${prefix}.predictions`),
-  );
+  dir = await exampleRepo(prefix);
 });
 
 afterAll(async () => {
-  await stop(serve);
-  await stop(materialize);
-  await rm(dir, { recursive: true, force: true });
-  const db = new pg.Client({ connectionString: services().DATABASE_URL });
-  await db.connect();
-  await db.query(`DROP SCHEMA IF EXISTS "${registrySchema}" CASCADE`);
-  await db.query(`DROP SCHEMA IF EXISTS "${offlineSchema}" CASCADE`);
-  await db.query(`DROP SCHEMA IF EXISTS "${monitorSchema}" CASCADE`);
-  await db.end();
-  const admin = await new KafkaEventStream(services().KAFKA_BROKERS.split(',')).admin();
-  await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(prefix)));
-  await admin.close();
+  await stopCli(serve);
+  await stopCli(materialize);
+  await cleanUpCli({ dir, schemas: [registrySchema, offlineSchema, monitorSchema], topicPrefix: prefix });
   const redis = new Redis(services().REDIS_URL);
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length > 0) await redis.del(...keys);
@@ -134,19 +64,17 @@ afterAll(async () => {
 describe('tributary serve + materialize, end to end', () => {
   it('pushes rows over HTTP and reads them back online and as an Arrow training set', async () => {
     const schemas = ['--registry-schema', registrySchema, '--offline-schema', offlineSchema];
-    const applied = await run(['apply', '--repo', dir, ...schemas]);
+    const applied = await runCli(['apply', '--repo', dir, ...schemas], env());
     expect(applied.code, applied.stderr).toBe(0);
 
     const port = await freePort();
-    serve = start(['serve', ...schemas, '--online-prefix', prefix, '--monitor-schema', monitorSchema], {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      TRIBUTARY_API_KEYS: apiKey,
-      LOG_LEVEL: 'warn',
-    });
-    materialize = start(
+    serve = startCli(
+      ['serve', ...schemas, '--online-prefix', prefix, '--monitor-schema', monitorSchema],
+      env({ PORT: String(port), HOST: '127.0.0.1', TRIBUTARY_API_KEYS: apiKey, LOG_LEVEL: 'warn' }),
+    );
+    materialize = startCli(
       ['materialize', ...schemas, '--online-prefix', prefix, '--group', group, '--metrics-port', '0'],
-      { LOG_LEVEL: 'warn' },
+      env({ LOG_LEVEL: 'warn' }),
     );
     const base = `http://127.0.0.1:${port}`;
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
@@ -242,7 +170,7 @@ describe('tributary serve + materialize, end to end', () => {
     expect(monitors.status, await monitors.clone().text()).toBe(200);
     expect(await monitors.json()).toEqual({ monitors: [] });
 
-    const [serveCode, materializeCode] = await Promise.all([stop(serve), stop(materialize)]);
+    const [serveCode, materializeCode] = await Promise.all([stopCli(serve), stopCli(materialize)]);
     expect(serveCode, serve.output()).toBe(0);
     expect(materializeCode, materialize.output()).toBe(0);
   }, 180_000);

@@ -1,64 +1,28 @@
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
-import { services, uniqueName } from '../../support/env.ts';
+import { cleanUpCli, cliEnv, exampleRepo, runCli } from '../../support/cli.ts';
+import { uniqueName } from '../../support/env.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = path.join(ROOT, 'bin', 'tributary.mjs');
 const schema = uniqueName('reg_cli');
 const offlineSchema = uniqueName('off_cli');
 const prefix = uniqueName('cli');
 let dir: string;
 
-function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--repo', dir, '--registry-schema', schema],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          DATABASE_URL: services().DATABASE_URL,
-          KAFKA_BROKERS: services().KAFKA_BROKERS,
-          TRIBUTARY_APPLIED_BY: 'cli@test',
-        },
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function run(...args: string[]) {
+  return runCli(
+    [...args, '--repo', dir, '--registry-schema', schema],
+    cliEnv({ TRIBUTARY_APPLIED_BY: 'cli@test' }),
+  );
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'trib-cli-'));
-  await writeFile(path.join(dir, 'package.json'), '{"type":"module"}');
-  await mkdir(path.join(dir, 'node_modules'));
-  await symlink(ROOT, path.join(dir, 'node_modules', 'tributary'));
   // The example repository, on this test's own topics.
-  const example = await readFile(path.join(ROOT, 'feature-defs', 'driver.ts'), 'utf8');
-  await writeFile(
-    path.join(dir, 'driver.ts'),
-    example
-      .replace("topic: 'driver_stats'", `topic: '${prefix}.driver_stats'`)
-      .replace('predictions.driver_model', `${prefix}.predictions`),
-  );
+  dir = await exampleRepo(prefix);
 });
 
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-  const db = new pg.Client({ connectionString: services().DATABASE_URL });
-  await db.connect();
-  await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await db.query(`DROP SCHEMA IF EXISTS "${offlineSchema}" CASCADE`);
-  await db.end();
-  const admin = await new KafkaEventStream(services().KAFKA_BROKERS.split(',')).admin();
-  await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(prefix)));
-  await admin.close();
+  await cleanUpCli({ dir, schemas: [schema, offlineSchema], topicPrefix: prefix });
 });
 
 describe('tributary plan and apply', () => {

@@ -29,6 +29,7 @@ import { readColumnBatches } from '../shared/profiles/input.ts';
 import { PostgresProfileStore } from '../shared/profiles/postgres.ts';
 import { StaticDefinitions } from '../shared/registry/live.ts';
 import { KafkaEventStream } from '../shared/stream/kafka.ts';
+import { normal, rng } from '../test/support/random.ts';
 
 const NUMERIC = 20;
 const CATEGORICAL = 5;
@@ -52,24 +53,13 @@ function env(): { KAFKA_BROKERS: string; DATABASE_URL: string } {
   };
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const numericNames = Array.from({ length: NUMERIC }, (_, i) => `n${i}`);
 const categoricalNames = Array.from({ length: CATEGORICAL }, (_, i) => `c${i}`);
 
 /** One row: numeric feature i ~ N(i/10, 1 + i/20) (shifted by `shift` std), categorical skewed towards 'a'. */
 function rowGenerator(seed: number, shift = 0) {
   const random = rng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const gauss = normal(random);
   return () => {
     const numeric = numericNames.map(
       (_, i) => Math.round((i / 10 + (gauss() + shift) * (1 + i / 20)) * 1e6) / 1e6,

@@ -1,23 +1,9 @@
 import type { MonitorSpec } from '../../../shared/definitions/types.ts';
 import { ProfileBuilder } from '../../../shared/profiles/builder.ts';
 import type { ReferenceProfile } from '../../../shared/profiles/types.ts';
+import { normal, rng } from '../../support/random.ts';
 
-/** A seeded uniform generator (mulberry32), so tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal draws (Box–Muller). */
-export function normal(random: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
+export { normal, rng };
 
 export function spec(overrides: Partial<MonitorSpec> = {}): MonitorSpec {
   return {

@@ -8,6 +8,9 @@ import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StreamAdmin } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
 import {
+  OFFLINE_SCHEMA_HELP,
+  OFFLINE_SCHEMA_OPTION,
+  offlineSchemaOf,
   parseOptions,
   REGISTRY_OPTIONS,
   REGISTRY_OPTIONS_HELP,
@@ -18,7 +21,7 @@ import {
 const OPTIONS = {
   ...REGISTRY_OPTIONS,
   'allow-breaking': { type: 'boolean', default: false },
-  'offline-schema': { type: 'string' },
+  ...OFFLINE_SCHEMA_OPTION,
 } as const;
 
 export const applyCommand: Command = {
@@ -39,7 +42,7 @@ or stored data are refused unless --allow-breaking is given; run 'tributary plan
 Options:
 ${REGISTRY_OPTIONS_HELP}
   --allow-breaking           apply breaking changes (changed types or join keys, removed features or views)
-  --offline-schema <name>    Postgres schema of the offline tables (default: tributary_offline)
+${OFFLINE_SCHEMA_HELP}
   -h, --help                 show this help
 
 Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_REPO, TRIBUTARY_APPLIED_BY (default user@host),
@@ -72,7 +75,7 @@ Examples:
       });
       offline = new PostgresOfflineStore({
         connectionString: config.databaseUrl,
-        ...(values['offline-schema'] ? { schema: values['offline-schema'] } : {}),
+        ...offlineSchemaOf(values),
       });
       admin = await new KafkaEventStream(config.kafkaBrokers).admin();
       say(`Applying ${displayPath(dir)} to registry ${registry.schema}…`);

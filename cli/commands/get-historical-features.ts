@@ -14,7 +14,16 @@ import { arrowIpcStream } from '../../shared/retrieval/ipc.ts';
 import { planRetrieval } from '../../shared/retrieval/plan.ts';
 import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
 import type { Command } from '../command.ts';
-import { parseOptions, registrySchema, reportError } from '../options.ts';
+import {
+  OFFLINE_SCHEMA_HELP,
+  OFFLINE_SCHEMA_OPTION,
+  offlineSchemaOf,
+  parseOptions,
+  REGISTRY_SCHEMA_HELP,
+  REGISTRY_SCHEMA_OPTION,
+  registrySchema,
+  reportError,
+} from '../options.ts';
 
 const OPTIONS = {
   entities: { type: 'string' },
@@ -22,8 +31,8 @@ const OPTIONS = {
   'feature-service': { type: 'string' },
   'full-feature-names': { type: 'boolean', default: false },
   output: { type: 'string' },
-  'registry-schema': { type: 'string' },
-  'offline-schema': { type: 'string' },
+  ...REGISTRY_SCHEMA_OPTION,
+  ...OFFLINE_SCHEMA_OPTION,
 } as const;
 
 /** A small RFC 4180 reader: quoted fields, doubled quotes, CRLF. */
@@ -80,8 +89,8 @@ Options:
   --feature-service <name>   a feature service instead of --features
   --full-feature-names       name columns view__feature
   --output <file>            where to write the Arrow IPC stream
-  --registry-schema <name>   registry schema (default tributary_registry)
-  --offline-schema <name>    offline tables schema (default tributary_offline)
+${REGISTRY_SCHEMA_HELP}
+${OFFLINE_SCHEMA_HELP}
 
 Example:
   tributary get-historical-features --entities entities.csv \\
@@ -138,9 +147,7 @@ Example:
       } else {
         entities = entitiesFromArrow(tableFromIPC(bytes), plan.joinKeys);
       }
-      const reader = new PostgresHistoricalReader(pool, {
-        ...(values['offline-schema'] ? { schema: values['offline-schema'] } : {}),
-      });
+      const reader = new PostgresHistoricalReader(pool, offlineSchemaOf(values));
       bar.start(entities.length, 0);
       const batches = historicalBatches(reader, plan, entities, { onProgress: (n) => bar.update(n) });
       await pipeline(

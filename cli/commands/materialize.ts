@@ -12,16 +12,28 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StartPosition } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
-import { parseOptions, registrySchema, reportError } from '../options.ts';
+import {
+  OFFLINE_SCHEMA_HELP,
+  OFFLINE_SCHEMA_OPTION,
+  ONLINE_PREFIX_HELP,
+  ONLINE_PREFIX_OPTION,
+  offlineSchemaOf,
+  onlinePrefixOf,
+  parseOptions,
+  REGISTRY_SCHEMA_HELP,
+  REGISTRY_SCHEMA_OPTION,
+  registrySchema,
+  reportError,
+} from '../options.ts';
 
 const OPTIONS = {
   'from-beginning': { type: 'boolean', default: false },
   from: { type: 'string' },
   source: { type: 'string', multiple: true },
   group: { type: 'string' },
-  'registry-schema': { type: 'string' },
-  'offline-schema': { type: 'string' },
-  'online-prefix': { type: 'string' },
+  ...REGISTRY_SCHEMA_OPTION,
+  ...OFFLINE_SCHEMA_OPTION,
+  ...ONLINE_PREFIX_OPTION,
   'metrics-port': { type: 'string' },
 } as const;
 
@@ -46,9 +58,9 @@ Options:
   --source <name>            only this Kafka source (repeatable; default: all)
   --group <prefix>           consumer group prefix (default: tributary-materializer, or
                              tributary-backfill-<time> for a backfill)
-  --registry-schema <name>   registry schema (default: TRIBUTARY_REGISTRY_SCHEMA, else tributary_registry)
-  --offline-schema <name>    offline tables' schema (default: tributary_offline)
-  --online-prefix <prefix>   online store key prefix (default: trib)
+${REGISTRY_SCHEMA_HELP}
+${OFFLINE_SCHEMA_HELP}
+${ONLINE_PREFIX_HELP}
   --metrics-port <port>      /metrics and /health port (default: METRICS_PORT, else 9464; 0 = any)
   -h, --help                 show this help
 
@@ -82,12 +94,12 @@ Examples:
       const offline = new PostgresOfflineStore({
         connectionString: config.databaseUrl,
         logger,
-        ...(values['offline-schema'] ? { schema: values['offline-schema'] } : {}),
+        ...offlineSchemaOf(values),
       });
       const online = new RedisOnlineStore({
         url: config.redisUrl,
         logger,
-        ...(values['online-prefix'] ? { prefix: values['online-prefix'] } : {}),
+        ...onlinePrefixOf(values),
       });
       const stream = new KafkaEventStream(config.kafkaBrokers, logger);
       const metrics = createMaterializerMetrics();

@@ -1,8 +1,4 @@
-import {
-  DEFAULT_MONITOR_SCHEMA,
-  defaultOpsPort,
-  startMonitorService,
-} from '../../services/monitor/service.ts';
+import { defaultOpsPort, startMonitorService } from '../../services/monitor/service.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { TributaryError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -10,12 +6,20 @@ import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
-import { parseOptions, registrySchema, reportError } from '../options.ts';
+import {
+  MONITOR_SCHEMA_DEFAULT,
+  monitorSchema,
+  parseOptions,
+  REGISTRY_SCHEMA_HELP,
+  REGISTRY_SCHEMA_OPTION,
+  registrySchema,
+  reportError,
+} from '../options.ts';
 
 const OPTIONS = {
   monitor: { type: 'string', multiple: true },
   schema: { type: 'string' },
-  'registry-schema': { type: 'string' },
+  ...REGISTRY_SCHEMA_OPTION,
   'metrics-port': { type: 'string' },
   'no-dispatch': { type: 'boolean', default: false },
 } as const;
@@ -40,8 +44,8 @@ registry versions without a restart. Run one instance per monitor. Serves /metri
 Options:
   --monitor <name>           run only this monitor (repeatable; default: all declared)
   --schema <name>            Postgres schema for profiles, windows and the outbox
-                             (default: TRIBUTARY_MONITOR_SCHEMA, else ${DEFAULT_MONITOR_SCHEMA})
-  --registry-schema <name>   registry schema (default: TRIBUTARY_REGISTRY_SCHEMA, else tributary_registry)
+                             ${MONITOR_SCHEMA_DEFAULT}
+${REGISTRY_SCHEMA_HELP}
   --metrics-port <port>      /metrics and /health port (default: METRICS_PORT + 1, else 9465; 0 = any)
   --no-dispatch              do not send outbox deliveries from this process
   -h, --help                 show this help
@@ -85,7 +89,7 @@ Examples:
         stream,
         databaseUrl: config.databaseUrl,
         logger,
-        schema: values.schema || process.env['TRIBUTARY_MONITOR_SCHEMA'] || DEFAULT_MONITOR_SCHEMA,
+        schema: monitorSchema(values.schema),
         opsPort,
         opsHost: config.host,
         dispatch: !values['no-dispatch'],

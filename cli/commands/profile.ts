@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
-import { DEFAULT_MONITOR_SCHEMA } from '../../services/monitor/service.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { TributaryError } from '../../shared/errors.ts';
 import { DEFAULT_EXCLUDED_COLUMNS, ProfileBuilder } from '../../shared/profiles/builder.ts';
@@ -9,7 +8,7 @@ import { readColumnBatches } from '../../shared/profiles/input.ts';
 import { PostgresProfileStore } from '../../shared/profiles/postgres.ts';
 import type { ColumnProfile, ReferenceProfile } from '../../shared/profiles/types.ts';
 import type { Command } from '../command.ts';
-import { parseOptions, reportError } from '../options.ts';
+import { MONITOR_SCHEMA_DEFAULT, monitorSchema, parseOptions, reportError } from '../options.ts';
 
 const OPTIONS = {
   model: { type: 'string' },
@@ -58,7 +57,7 @@ Options:
                               Arrow timestamp columns are always skipped)
   --categorical <a,b,...>     treat these columns as categorical even if every value is a number
   --top-k <n>                 categories kept per categorical column (default: 50)
-  --schema <name>             Postgres schema (default: TRIBUTARY_MONITOR_SCHEMA, else ${DEFAULT_MONITOR_SCHEMA})
+  --schema <name>             Postgres schema ${MONITOR_SCHEMA_DEFAULT}
   --dry-run                   build and print the profile summary, store nothing
   --json                      print the stored profile as JSON on stdout
   -h, --help                  show this help
@@ -139,10 +138,7 @@ Examples:
       const seconds = (performance.now() - started) / 1000;
       if (!values['dry-run']) {
         const config = loadConfig();
-        const store = new PostgresProfileStore(
-          config.databaseUrl,
-          values.schema || process.env['TRIBUTARY_MONITOR_SCHEMA'] || DEFAULT_MONITOR_SCHEMA,
-        );
+        const store = new PostgresProfileStore(config.databaseUrl, monitorSchema(values.schema));
         try {
           await store.ensureSchema();
           await store.put(profile);

@@ -2,7 +2,6 @@ import pg from 'pg';
 import { buildApp } from '../../services/serving/app.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { DEFAULT_MONITOR_SCHEMA } from '../../shared/monitoring/postgres.ts';
 import { openMonitorQueries } from '../../shared/monitoring/queries.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
@@ -10,13 +9,28 @@ import { PostgresHistoricalReader } from '../../shared/stores/offline/historical
 import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
-import { parseOptions, registrySchema, reportError } from '../options.ts';
+import {
+  MONITOR_SCHEMA_DEFAULT,
+  MONITOR_SCHEMA_OPTION,
+  monitorSchema,
+  OFFLINE_SCHEMA_HELP,
+  OFFLINE_SCHEMA_OPTION,
+  ONLINE_PREFIX_HELP,
+  ONLINE_PREFIX_OPTION,
+  offlineSchemaOf,
+  onlinePrefixOf,
+  parseOptions,
+  REGISTRY_SCHEMA_HELP,
+  REGISTRY_SCHEMA_OPTION,
+  registrySchema,
+  reportError,
+} from '../options.ts';
 
 const OPTIONS = {
-  'registry-schema': { type: 'string' },
-  'offline-schema': { type: 'string' },
-  'online-prefix': { type: 'string' },
-  'monitor-schema': { type: 'string' },
+  ...REGISTRY_SCHEMA_OPTION,
+  ...OFFLINE_SCHEMA_OPTION,
+  ...ONLINE_PREFIX_OPTION,
+  ...MONITOR_SCHEMA_OPTION,
 } as const;
 
 export const serveCommand: Command = {
@@ -32,11 +46,11 @@ needs 'Authorization: Bearer <key>'; without it the server binds 127.0.0.1 only.
 Stops gracefully on SIGTERM/SIGINT. See docs/serving.md.
 
 Options:
-  --registry-schema <name>   Postgres schema of the registry (default: TRIBUTARY_REGISTRY_SCHEMA, else tributary_registry)
-  --offline-schema <name>    Postgres schema of the offline tables (default: tributary_offline)
-  --online-prefix <prefix>   Redis key prefix of the online store (default: trib)
-  --monitor-schema <name>    Postgres schema of the drift monitor, for GET /monitors/... (default:
-                             TRIBUTARY_MONITOR_SCHEMA, else tributary_monitor)
+${REGISTRY_SCHEMA_HELP}
+${OFFLINE_SCHEMA_HELP}
+${ONLINE_PREFIX_HELP}
+  --monitor-schema <name>    Postgres schema of the drift monitor, for GET /monitors/...
+                             ${MONITOR_SCHEMA_DEFAULT}
 
 Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST, LOG_LEVEL.`,
   async run(argv) {
@@ -60,18 +74,16 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
         connectionTimeoutMillis: 5_000,
       });
       pool.on('error', (error) => logger.warn({ err: error }, 'offline store: idle connection lost'));
-      const historical = new PostgresHistoricalReader(pool, {
-        ...(values['offline-schema'] ? { schema: values['offline-schema'] } : {}),
-      });
+      const historical = new PostgresHistoricalReader(pool, offlineSchemaOf(values));
       const online = new RedisOnlineStore({
         url: config.redisUrl,
         logger,
-        ...(values['online-prefix'] ? { prefix: values['online-prefix'] } : {}),
+        ...onlinePrefixOf(values),
       });
       const producer = await new KafkaEventStream(config.kafkaBrokers, logger).producer();
       const monitoring = openMonitorQueries({
         databaseUrl: config.databaseUrl,
-        schema: values['monitor-schema'] || process.env['TRIBUTARY_MONITOR_SCHEMA'] || DEFAULT_MONITOR_SCHEMA,
+        schema: monitorSchema(values['monitor-schema']),
       });
       const app = await buildApp({
         definitions,

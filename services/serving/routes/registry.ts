@@ -8,41 +8,42 @@ const field = {
   properties: { name: { type: 'string' }, type: { type: 'string' }, description: { type: 'string' } },
 } as const;
 
+/** The route options of a registry listing: `{ [key]: [ { ...properties }, ... ] }`. */
+function listing(summary: string, key: string, properties: Record<string, unknown>) {
+  return {
+    schema: {
+      summary,
+      tags: ['registry'],
+      response: {
+        200: {
+          type: 'object',
+          properties: { [key]: { type: 'array', items: { type: 'object', properties } } },
+        },
+        ...errorResponses,
+      },
+    },
+  };
+}
+
+const described = {
+  description: { type: 'string' },
+  tags: { type: 'object', additionalProperties: { type: 'string' } },
+} as const;
+
 export function registerRegistryRoutes(app: FastifyInstance, context: ServingContext): void {
   app.get(
     '/feature-views',
-    {
-      schema: {
-        summary: 'Feature views with their join keys, features and ttl',
-        tags: ['registry'],
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              feature_views: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    name: { type: 'string' },
-                    entities: { type: 'array', items: { type: 'string' } },
-                    join_keys: { type: 'array', items: field },
-                    features: { type: 'array', items: field },
-                    ttl_ms: { type: 'integer' },
-                    source: { type: 'string' },
-                    online: { type: 'boolean' },
-                    offline: { type: 'boolean' },
-                    description: { type: 'string' },
-                    tags: { type: 'object', additionalProperties: { type: 'string' } },
-                  },
-                },
-              },
-            },
-          },
-          ...errorResponses,
-        },
-      },
-    },
+    listing('Feature views with their join keys, features and ttl', 'feature_views', {
+      name: { type: 'string' },
+      entities: { type: 'array', items: { type: 'string' } },
+      join_keys: { type: 'array', items: field },
+      features: { type: 'array', items: field },
+      ttl_ms: { type: 'integer' },
+      source: { type: 'string' },
+      online: { type: 'boolean' },
+      offline: { type: 'boolean' },
+      ...described,
+    }),
     async () => {
       const repo = context.definitions.current();
       return {
@@ -66,32 +67,11 @@ export function registerRegistryRoutes(app: FastifyInstance, context: ServingCon
   );
   app.get(
     '/feature-services',
-    {
-      schema: {
-        summary: 'Feature services and the features they select',
-        tags: ['registry'],
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              feature_services: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    name: { type: 'string' },
-                    features: { type: 'array', items: { type: 'string' } },
-                    description: { type: 'string' },
-                    tags: { type: 'object', additionalProperties: { type: 'string' } },
-                  },
-                },
-              },
-            },
-          },
-          ...errorResponses,
-        },
-      },
-    },
+    listing('Feature services and the features they select', 'feature_services', {
+      name: { type: 'string' },
+      features: { type: 'array', items: { type: 'string' } },
+      ...described,
+    }),
     async () => {
       const repo = context.definitions.current();
       return {

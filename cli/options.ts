@@ -4,37 +4,52 @@ import { isTributaryError } from '../shared/errors.ts';
 import { DEFAULT_MONITOR_SCHEMA } from '../shared/monitoring/postgres.ts';
 import { DEFAULT_REGISTRY_SCHEMA } from '../shared/registry/postgres.ts';
 
-// Options several commands take, each with its help line (descriptions start at column 30).
+// Options several commands take: the parseArgs spec, the help line (descriptions start at
+// column 30) and what the given value (or its absence) resolves to.
 
 /** `--registry-schema`: every command that reads or writes the registry. */
-export const REGISTRY_SCHEMA_OPTION = { 'registry-schema': { type: 'string' } } as const;
-export const REGISTRY_SCHEMA_HELP = `  --registry-schema <name>   Postgres schema of the registry (default: TRIBUTARY_REGISTRY_SCHEMA, else ${DEFAULT_REGISTRY_SCHEMA})`;
+export const REGISTRY_SCHEMA = {
+  option: { 'registry-schema': { type: 'string' } },
+  help: `  --registry-schema <name>   Postgres schema of the registry (default: TRIBUTARY_REGISTRY_SCHEMA, else ${DEFAULT_REGISTRY_SCHEMA})`,
+  of: (value: string | undefined): string => registrySchema(value),
+} as const;
 
-/** `--offline-schema`: commands that use the offline store. */
-export const OFFLINE_SCHEMA_OPTION = { 'offline-schema': { type: 'string' } } as const;
-export const OFFLINE_SCHEMA_HELP =
-  '  --offline-schema <name>    Postgres schema of the offline tables (default: tributary_offline)';
+/** `--offline-schema`: commands that use the offline store; `of` gives the store's `schema` option. */
+export const OFFLINE_SCHEMA = {
+  option: { 'offline-schema': { type: 'string' } },
+  help: '  --offline-schema <name>    Postgres schema of the offline tables (default: tributary_offline)',
+  of: (value: string | undefined): { schema?: string } => (value ? { schema: value } : {}),
+} as const;
 
-/** `--online-prefix`: commands that use the online store. */
-export const ONLINE_PREFIX_OPTION = { 'online-prefix': { type: 'string' } } as const;
-export const ONLINE_PREFIX_HELP =
-  '  --online-prefix <prefix>   Redis key prefix of the online store (default: trib)';
+/** `--online-prefix`: commands that use the online store; `of` gives the store's `prefix` option. */
+export const ONLINE_PREFIX = {
+  option: { 'online-prefix': { type: 'string' } },
+  help: '  --online-prefix <prefix>   Redis key prefix of the online store (default: trib)',
+  of: (value: string | undefined): { prefix?: string } => (value ? { prefix: value } : {}),
+} as const;
 
-/** `--monitor-schema`: commands that read the drift monitor's tables besides their own. */
-export const MONITOR_SCHEMA_OPTION = { 'monitor-schema': { type: 'string' } } as const;
-/** How a monitor schema option defaults, for its help line. */
-export const MONITOR_SCHEMA_DEFAULT = `(default: TRIBUTARY_MONITOR_SCHEMA, else ${DEFAULT_MONITOR_SCHEMA})`;
+/**
+ * The drift monitor's schema: `--monitor-schema` where a command reads it besides its own tables
+ * (`monitor` and `profile`, whose own tables they are, call it `--schema`).
+ */
+export const MONITOR_SCHEMA = {
+  option: { 'monitor-schema': { type: 'string' } },
+  /** How it defaults, for a help line. */
+  default: `(default: TRIBUTARY_MONITOR_SCHEMA, else ${DEFAULT_MONITOR_SCHEMA})`,
+  of: (value: string | undefined): string =>
+    value || process.env['TRIBUTARY_MONITOR_SCHEMA'] || DEFAULT_MONITOR_SCHEMA,
+} as const;
 
 /** Options `plan` and `apply` share. */
 export const REGISTRY_OPTIONS = {
   repo: { type: 'string' },
   json: { type: 'boolean', default: false },
-  ...REGISTRY_SCHEMA_OPTION,
+  ...REGISTRY_SCHEMA.option,
 } as const;
 
 export const REGISTRY_OPTIONS_HELP = `  --repo <dir>               feature repository folder (default: TRIBUTARY_REPO, else ./feature-defs)
   --json                     print a machine-readable result on stdout
-${REGISTRY_SCHEMA_HELP}`;
+${REGISTRY_SCHEMA.help}`;
 
 /** Parses argv, or returns the one-line usage error. */
 export function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(
@@ -78,19 +93,4 @@ export function reportError(command: string, error: unknown): number {
 
 export function registrySchema(option: string | undefined): string {
   return option || process.env['TRIBUTARY_REGISTRY_SCHEMA'] || DEFAULT_REGISTRY_SCHEMA;
-}
-
-/** The drift monitor's schema: the option, else TRIBUTARY_MONITOR_SCHEMA, else the default. */
-export function monitorSchema(option: string | undefined): string {
-  return option || process.env['TRIBUTARY_MONITOR_SCHEMA'] || DEFAULT_MONITOR_SCHEMA;
-}
-
-/** The offline store's `schema` option from --offline-schema; the store's default without it. */
-export function offlineSchemaOf(values: { 'offline-schema'?: string | undefined }): { schema?: string } {
-  return values['offline-schema'] ? { schema: values['offline-schema'] } : {};
-}
-
-/** The online store's `prefix` option from --online-prefix; the store's default without it. */
-export function onlinePrefixOf(values: { 'online-prefix'?: string | undefined }): { prefix?: string } {
-  return values['online-prefix'] ? { prefix: values['online-prefix'] } : {};
 }

@@ -8,9 +8,7 @@ import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StreamAdmin } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
 import {
-  OFFLINE_SCHEMA_HELP,
-  OFFLINE_SCHEMA_OPTION,
-  offlineSchemaOf,
+  OFFLINE_SCHEMA,
   parseOptions,
   REGISTRY_OPTIONS,
   REGISTRY_OPTIONS_HELP,
@@ -21,7 +19,7 @@ import {
 const OPTIONS = {
   ...REGISTRY_OPTIONS,
   'allow-breaking': { type: 'boolean', default: false },
-  ...OFFLINE_SCHEMA_OPTION,
+  ...OFFLINE_SCHEMA.option,
 } as const;
 
 export const applyCommand: Command = {
@@ -42,7 +40,7 @@ or stored data are refused unless --allow-breaking is given; run 'tributary plan
 Options:
 ${REGISTRY_OPTIONS_HELP}
   --allow-breaking           apply breaking changes (changed types or join keys, removed features or views)
-${OFFLINE_SCHEMA_HELP}
+${OFFLINE_SCHEMA.help}
   -h, --help                 show this help
 
 Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_REPO, TRIBUTARY_APPLIED_BY (default user@host),
@@ -75,7 +73,7 @@ Examples:
       });
       offline = new PostgresOfflineStore({
         connectionString: config.databaseUrl,
-        ...offlineSchemaOf(values),
+        ...OFFLINE_SCHEMA.of(values['offline-schema']),
       });
       admin = await new KafkaEventStream(config.kafkaBrokers).admin();
       say(`Applying ${displayPath(dir)} to registry ${registry.schema}…`);

@@ -14,16 +14,7 @@ import { arrowIpcStream } from '../../shared/retrieval/ipc.ts';
 import { planRetrieval } from '../../shared/retrieval/plan.ts';
 import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
 import type { Command } from '../command.ts';
-import {
-  OFFLINE_SCHEMA_HELP,
-  OFFLINE_SCHEMA_OPTION,
-  offlineSchemaOf,
-  parseOptions,
-  REGISTRY_SCHEMA_HELP,
-  REGISTRY_SCHEMA_OPTION,
-  registrySchema,
-  reportError,
-} from '../options.ts';
+import { OFFLINE_SCHEMA, parseOptions, REGISTRY_SCHEMA, reportError } from '../options.ts';
 
 const OPTIONS = {
   entities: { type: 'string' },
@@ -31,8 +22,8 @@ const OPTIONS = {
   'feature-service': { type: 'string' },
   'full-feature-names': { type: 'boolean', default: false },
   output: { type: 'string' },
-  ...REGISTRY_SCHEMA_OPTION,
-  ...OFFLINE_SCHEMA_OPTION,
+  ...REGISTRY_SCHEMA.option,
+  ...OFFLINE_SCHEMA.option,
 } as const;
 
 /** A small RFC 4180 reader: quoted fields, doubled quotes, CRLF. */
@@ -89,8 +80,8 @@ Options:
   --feature-service <name>   a feature service instead of --features
   --full-feature-names       name columns view__feature
   --output <file>            where to write the Arrow IPC stream
-${REGISTRY_SCHEMA_HELP}
-${OFFLINE_SCHEMA_HELP}
+${REGISTRY_SCHEMA.help}
+${OFFLINE_SCHEMA.help}
 
 Example:
   tributary get-historical-features --entities entities.csv \\
@@ -111,7 +102,7 @@ Example:
     const config = loadConfig();
     const definitions = await openRegistryWatcher({
       databaseUrl: config.databaseUrl,
-      schema: registrySchema(values['registry-schema']),
+      schema: REGISTRY_SCHEMA.of(values['registry-schema']),
     }).catch((error) => error as Error);
     if (definitions instanceof Error) return reportError('get-historical-features', definitions);
     const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
@@ -147,7 +138,7 @@ Example:
       } else {
         entities = entitiesFromArrow(tableFromIPC(bytes), plan.joinKeys);
       }
-      const reader = new PostgresHistoricalReader(pool, offlineSchemaOf(values));
+      const reader = new PostgresHistoricalReader(pool, OFFLINE_SCHEMA.of(values['offline-schema']));
       bar.start(entities.length, 0);
       const batches = historicalBatches(reader, plan, entities, { onProgress: (n) => bar.update(n) });
       await pipeline(

@@ -12,28 +12,16 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StartPosition } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
-import {
-  OFFLINE_SCHEMA_HELP,
-  OFFLINE_SCHEMA_OPTION,
-  ONLINE_PREFIX_HELP,
-  ONLINE_PREFIX_OPTION,
-  offlineSchemaOf,
-  onlinePrefixOf,
-  parseOptions,
-  REGISTRY_SCHEMA_HELP,
-  REGISTRY_SCHEMA_OPTION,
-  registrySchema,
-  reportError,
-} from '../options.ts';
+import { OFFLINE_SCHEMA, ONLINE_PREFIX, parseOptions, REGISTRY_SCHEMA, reportError } from '../options.ts';
 
 const OPTIONS = {
   'from-beginning': { type: 'boolean', default: false },
   from: { type: 'string' },
   source: { type: 'string', multiple: true },
   group: { type: 'string' },
-  ...REGISTRY_SCHEMA_OPTION,
-  ...OFFLINE_SCHEMA_OPTION,
-  ...ONLINE_PREFIX_OPTION,
+  ...REGISTRY_SCHEMA.option,
+  ...OFFLINE_SCHEMA.option,
+  ...ONLINE_PREFIX.option,
   'metrics-port': { type: 'string' },
 } as const;
 
@@ -58,9 +46,9 @@ Options:
   --source <name>            only this Kafka source (repeatable; default: all)
   --group <prefix>           consumer group prefix (default: tributary-materializer, or
                              tributary-backfill-<time> for a backfill)
-${REGISTRY_SCHEMA_HELP}
-${OFFLINE_SCHEMA_HELP}
-${ONLINE_PREFIX_HELP}
+${REGISTRY_SCHEMA.help}
+${OFFLINE_SCHEMA.help}
+${ONLINE_PREFIX.help}
   --metrics-port <port>      /metrics and /health port (default: METRICS_PORT, else 9464; 0 = any)
   -h, --help                 show this help
 
@@ -88,18 +76,18 @@ Examples:
       );
       const definitions = await openRegistryWatcher({
         databaseUrl: config.databaseUrl,
-        schema: registrySchema(values['registry-schema']),
+        schema: REGISTRY_SCHEMA.of(values['registry-schema']),
         logger,
       });
       const offline = new PostgresOfflineStore({
         connectionString: config.databaseUrl,
         logger,
-        ...offlineSchemaOf(values),
+        ...OFFLINE_SCHEMA.of(values['offline-schema']),
       });
       const online = new RedisOnlineStore({
         url: config.redisUrl,
         logger,
-        ...onlinePrefixOf(values),
+        ...ONLINE_PREFIX.of(values['online-prefix']),
       });
       const stream = new KafkaEventStream(config.kafkaBrokers, logger);
       const metrics = createMaterializerMetrics();

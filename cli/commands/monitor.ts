@@ -6,20 +6,12 @@ import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
-import {
-  MONITOR_SCHEMA_DEFAULT,
-  monitorSchema,
-  parseOptions,
-  REGISTRY_SCHEMA_HELP,
-  REGISTRY_SCHEMA_OPTION,
-  registrySchema,
-  reportError,
-} from '../options.ts';
+import { MONITOR_SCHEMA, parseOptions, REGISTRY_SCHEMA, reportError } from '../options.ts';
 
 const OPTIONS = {
   monitor: { type: 'string', multiple: true },
   schema: { type: 'string' },
-  ...REGISTRY_SCHEMA_OPTION,
+  ...REGISTRY_SCHEMA.option,
   'metrics-port': { type: 'string' },
   'no-dispatch': { type: 'boolean', default: false },
 } as const;
@@ -44,8 +36,8 @@ registry versions without a restart. Run one instance per monitor. Serves /metri
 Options:
   --monitor <name>           run only this monitor (repeatable; default: all declared)
   --schema <name>            Postgres schema for profiles, windows and the outbox
-                             ${MONITOR_SCHEMA_DEFAULT}
-${REGISTRY_SCHEMA_HELP}
+                             ${MONITOR_SCHEMA.default}
+${REGISTRY_SCHEMA.help}
   --metrics-port <port>      /metrics and /health port (default: METRICS_PORT + 1, else 9465; 0 = any)
   --no-dispatch              do not send outbox deliveries from this process
   -h, --help                 show this help
@@ -80,7 +72,7 @@ Examples:
       }
       const definitions = await openRegistryWatcher({
         databaseUrl: config.databaseUrl,
-        schema: registrySchema(values['registry-schema']),
+        schema: REGISTRY_SCHEMA.of(values['registry-schema']),
         logger,
       });
       const stream = new KafkaEventStream(config.kafkaBrokers, logger);
@@ -89,7 +81,7 @@ Examples:
         stream,
         databaseUrl: config.databaseUrl,
         logger,
-        schema: monitorSchema(values.schema),
+        schema: MONITOR_SCHEMA.of(values.schema),
         opsPort,
         opsHost: config.host,
         dispatch: !values['no-dispatch'],

@@ -8,7 +8,7 @@ import { readColumnBatches } from '../../shared/profiles/input.ts';
 import { PostgresProfileStore } from '../../shared/profiles/postgres.ts';
 import type { ColumnProfile, ReferenceProfile } from '../../shared/profiles/types.ts';
 import type { Command } from '../command.ts';
-import { MONITOR_SCHEMA_DEFAULT, monitorSchema, parseOptions, reportError } from '../options.ts';
+import { MONITOR_SCHEMA, parseOptions, reportError } from '../options.ts';
 
 const OPTIONS = {
   model: { type: 'string' },
@@ -57,7 +57,7 @@ Options:
                               Arrow timestamp columns are always skipped)
   --categorical <a,b,...>     treat these columns as categorical even if every value is a number
   --top-k <n>                 categories kept per categorical column (default: 50)
-  --schema <name>             Postgres schema ${MONITOR_SCHEMA_DEFAULT}
+  --schema <name>             Postgres schema ${MONITOR_SCHEMA.default}
   --dry-run                   build and print the profile summary, store nothing
   --json                      print the stored profile as JSON on stdout
   -h, --help                  show this help
@@ -138,7 +138,7 @@ Examples:
       const seconds = (performance.now() - started) / 1000;
       if (!values['dry-run']) {
         const config = loadConfig();
-        const store = new PostgresProfileStore(config.databaseUrl, monitorSchema(values.schema));
+        const store = new PostgresProfileStore(config.databaseUrl, MONITOR_SCHEMA.of(values.schema));
         try {
           await store.ensureSchema();
           await store.put(profile);

@@ -10,27 +10,19 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
 import {
-  MONITOR_SCHEMA_DEFAULT,
-  MONITOR_SCHEMA_OPTION,
-  monitorSchema,
-  OFFLINE_SCHEMA_HELP,
-  OFFLINE_SCHEMA_OPTION,
-  ONLINE_PREFIX_HELP,
-  ONLINE_PREFIX_OPTION,
-  offlineSchemaOf,
-  onlinePrefixOf,
+  MONITOR_SCHEMA,
+  OFFLINE_SCHEMA,
+  ONLINE_PREFIX,
   parseOptions,
-  REGISTRY_SCHEMA_HELP,
-  REGISTRY_SCHEMA_OPTION,
-  registrySchema,
+  REGISTRY_SCHEMA,
   reportError,
 } from '../options.ts';
 
 const OPTIONS = {
-  ...REGISTRY_SCHEMA_OPTION,
-  ...OFFLINE_SCHEMA_OPTION,
-  ...ONLINE_PREFIX_OPTION,
-  ...MONITOR_SCHEMA_OPTION,
+  ...REGISTRY_SCHEMA.option,
+  ...OFFLINE_SCHEMA.option,
+  ...ONLINE_PREFIX.option,
+  ...MONITOR_SCHEMA.option,
 } as const;
 
 export const serveCommand: Command = {
@@ -46,11 +38,11 @@ needs 'Authorization: Bearer <key>'; without it the server binds 127.0.0.1 only.
 Stops gracefully on SIGTERM/SIGINT. See docs/serving.md.
 
 Options:
-${REGISTRY_SCHEMA_HELP}
-${OFFLINE_SCHEMA_HELP}
-${ONLINE_PREFIX_HELP}
+${REGISTRY_SCHEMA.help}
+${OFFLINE_SCHEMA.help}
+${ONLINE_PREFIX.help}
   --monitor-schema <name>    Postgres schema of the drift monitor, for GET /monitors/...
-                             ${MONITOR_SCHEMA_DEFAULT}
+                             ${MONITOR_SCHEMA.default}
 
 Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST, LOG_LEVEL.`,
   async run(argv) {
@@ -65,7 +57,7 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
       const logger = createLogger('serving', config.logLevel);
       const definitions = await openRegistryWatcher({
         databaseUrl: config.databaseUrl,
-        schema: registrySchema(values['registry-schema']),
+        schema: REGISTRY_SCHEMA.of(values['registry-schema']),
         logger,
       });
       const pool = new pg.Pool({
@@ -74,16 +66,16 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
         connectionTimeoutMillis: 5_000,
       });
       pool.on('error', (error) => logger.warn({ err: error }, 'offline store: idle connection lost'));
-      const historical = new PostgresHistoricalReader(pool, offlineSchemaOf(values));
+      const historical = new PostgresHistoricalReader(pool, OFFLINE_SCHEMA.of(values['offline-schema']));
       const online = new RedisOnlineStore({
         url: config.redisUrl,
         logger,
-        ...onlinePrefixOf(values),
+        ...ONLINE_PREFIX.of(values['online-prefix']),
       });
       const producer = await new KafkaEventStream(config.kafkaBrokers, logger).producer();
       const monitoring = openMonitorQueries({
         databaseUrl: config.databaseUrl,
-        schema: monitorSchema(values['monitor-schema']),
+        schema: MONITOR_SCHEMA.of(values['monitor-schema']),
       });
       const app = await buildApp({
         definitions,

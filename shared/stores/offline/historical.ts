@@ -4,8 +4,11 @@
  * Strategy (measured in `bench/historical.ts`, see docs/serving.md): the entity rows go into a
  * temp table with binary COPY, each with its row number; the query walks them sorted by join key
  * and time and probes every view with a `LEFT JOIN LATERAL (… ORDER BY event_timestamp DESC,
- * created DESC NULLS LAST LIMIT 1)` over a covering index, so each probe is one index-only descent
- * into pages the previous probe just touched; a final sort by row number restores input order.
+ * created DESC NULLS LAST LIMIT 1)` over the table's one index, `UNIQUE (keys, event_timestamp,
+ * _partition, _offset) INCLUDE (created, features)` (made by `PostgresOfflineStore.ensureTable`):
+ * a backward index-only scan on (keys, event_timestamp) with an Incremental Sort that orders only
+ * the rows tied on event_timestamp by created, so each probe is one descent into pages the
+ * previous probe just touched; a final sort by row number restores input order.
  * The result leaves with binary `COPY (query) TO STDOUT`, which streams with TCP backpressure
  * (memory stays flat however large the result), and is decoded straight into Arrow buffers.
  *
@@ -13,7 +16,6 @@
  * Feast's union of entity and feature rows with window functions (sorts every feature row in range),
  * and DECLARE/FETCH text cursors (per-value parsing dominates).
  */
-import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -27,7 +29,6 @@ import type {
   HistoricalReadOptions,
 } from '../../retrieval/historical.ts';
 import type { RetrievalPlan } from '../../retrieval/plan.ts';
-import type { ViewLayout } from '../layout.ts';
 
 /** The slice of `pg.Pool` this module uses. */
 export type HistoricalPool = Pick<Pool, 'connect'>;
@@ -62,46 +63,6 @@ const TWO_32 = 4_294_967_296;
 /** A double-quoted SQL identifier. */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
-}
-
-/**
- * The covering index point-in-time probes want: the adapter's (keys, event_timestamp DESC,
- * created DESC NULLS LAST) plus the features as INCLUDE columns, so a probe never visits the heap
- * (≈1.6× faster on the benchmark). Named by a hash of its columns: when the view gains features a
- * new index is built and older `_pit_` indexes of the table are dropped.
- */
-export async function ensureRetrievalIndex(
-  pool: HistoricalPool,
-  layout: ViewLayout,
-  schema = 'tributary_offline',
-): Promise<string> {
-  const columns = [...layout.joinKeys.map((k) => k.name), '|', ...layout.features.map((f) => f.name)];
-  const hash = createHash('sha256').update(columns.join(',')).digest('hex').slice(0, 10);
-  const name = `${layout.name.slice(0, 40)}_pit_${hash}`;
-  const table = `${quoteIdent(schema)}.${quoteIdent(layout.name)}`;
-  const client = await pool.connect();
-  try {
-    await client.query(
-      `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${table} (${layout.joinKeys
-        .map((k) => quoteIdent(k.name))
-        .join(', ')}, event_timestamp DESC, created DESC NULLS LAST)` +
-        (layout.features.length > 0
-          ? ` INCLUDE (${layout.features.map((f) => quoteIdent(f.name)).join(', ')})`
-          : ''),
-    );
-    const stale = await client.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_index i
-         JOIN pg_class c ON c.oid = i.indexrelid
-        WHERE i.indrelid = to_regclass($1) AND c.relname LIKE $2 AND c.relname <> $3`,
-      [table, `${layout.name.slice(0, 40).replaceAll('_', '\\_')}\\_pit\\_%`, name],
-    );
-    for (const row of stale.rows) {
-      await client.query(`DROP INDEX IF EXISTS ${quoteIdent(schema)}.${quoteIdent(row.name)}`);
-    }
-  } finally {
-    client.release();
-  }
-  return name;
 }
 
 /** Builds the point-in-time query; exported for the benchmark and for EXPLAIN in tests. */

@@ -49,9 +49,11 @@ export interface PostgresOfflineStoreOptions {
 const DEFAULT_SCHEMA = 'tributary_offline';
 
 /**
- * The offline store on Postgres: one table per view, partitioned by month of event time,
- * written with COPY into a session-local staging table and then `INSERT ... ON CONFLICT DO
- * NOTHING` on the message origin, so replayed batches add nothing.
+ * The offline store on Postgres: one table per view, partitioned by month of event time, with
+ * one index (`UNIQUE (keys, event_timestamp, _partition, _offset) INCLUDE (created, features)`,
+ * see `sql.createTableSql`) for both idempotency and point-in-time probes. Wholly new batches
+ * are copied straight in; others go through a session-local staging table and `INSERT ... ON
+ * CONFLICT DO NOTHING`, so replayed batches add nothing.
  */
 export class PostgresOfflineStore implements OfflineStore {
   readonly schema: string;
@@ -110,9 +112,22 @@ export class PostgresOfflineStore implements OfflineStore {
           else await client.query(sql.addColumnSql(this.schema, view.name, feature.name, feature.type));
         }
       }
+      // A table created before the single row-key index keeps its two indexes (origin constraint
+      // and point-in-time index) and works as before: rebuilding a big table's index here would
+      // block its writes for the whole build. docs/materializer.md gives the manual migration.
+      const legacy =
+        existing.rows.length > 0 &&
+        (
+          await client.query(sql.constraintExistsSql(), [
+            this.schema,
+            view.name,
+            sql.originConstraintName(view.name),
+          ])
+        ).rows.length > 0;
       if (
+        legacy &&
         (await client.query(sql.tableExistsSql(), [this.schema, sql.pitIndexName(view.name)])).rows.length ===
-        0
+          0
       ) {
         await client.query(sql.createPitIndexSql(this.schema, view));
       }
@@ -147,11 +162,11 @@ export class PostgresOfflineStore implements OfflineStore {
       const partitions = await client.query(sql.partitionsSql(), [this.schema, viewName]);
       await client.query(sql.renameTableSql(this.schema, viewName, name));
       await client.query(sql.renameIndexSql(this.schema, sql.pitIndexName(viewName), sql.pitIndexName(name)));
-      const origin = sql.originConstraintName(viewName);
-      if ((await client.query(sql.constraintExistsSql(), [this.schema, name, origin])).rows.length > 0) {
-        await client.query(
-          sql.renameConstraintSql(this.schema, name, origin, sql.originConstraintName(name)),
-        );
+      for (const constraint of [sql.rowKeyConstraintName, sql.originConstraintName]) {
+        const from = constraint(viewName);
+        if ((await client.query(sql.constraintExistsSql(), [this.schema, name, from])).rows.length > 0) {
+          await client.query(sql.renameConstraintSql(this.schema, name, from, constraint(name)));
+        }
       }
       // Partitions stay attached through the rename; renaming them too frees their names for
       // the view's next table.

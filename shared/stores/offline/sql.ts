@@ -63,7 +63,11 @@ export function partitionName(table: string, monthStartMs: number): string {
   );
 }
 
+/** The one index of a table made by this version: UNIQUE (keys, event_timestamp, origin) INCLUDE (created, features). */
+export const rowKeyConstraintName = (table: string) => derivedName(table, '__row');
+/** Earlier layout (tables created before the single index): a point-in-time index ... */
 export const pitIndexName = (table: string) => derivedName(table, '__pit');
+/** ... and the idempotency constraint UNIQUE (event_timestamp, _partition, _offset). */
 export const originConstraintName = (table: string) => derivedName(table, '__origin');
 
 /** Columns written by the store, in COPY order: join keys, times, features, origin. */
@@ -87,7 +91,19 @@ export function createSchemaSql(schema: string): string {
   return `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`;
 }
 
-/** The view's parent table: typed join keys, event and creation time, features, origin; partitioned by month. */
+/**
+ * The view's parent table: typed join keys, event and creation time, features, origin;
+ * partitioned by month. Its one index is the constraint
+ * `UNIQUE (keys…, event_timestamp, _partition, _offset) INCLUDE (created, features…)`, which does
+ * both jobs:
+ * - idempotency: a replayed row has the same keys, event time and origin, so ON CONFLICT skips
+ *   it (a view has one source topic, so (partition, offset) names a message; event_timestamp is
+ *   in the key because a partitioned table's unique keys must hold the partition key);
+ * - point-in-time probes: a backward scan on (keys, event_timestamp) finds the latest row at or
+ *   before t, and INCLUDE carries `created` (for ties) and the features, so the probe is
+ *   index-only. Features added later (ALTER TABLE ADD COLUMN) are not in INCLUDE: probes
+ *   reading them visit the heap (see docs/materializer.md).
+ */
 export function createTableSql(schema: string, view: ViewLayout): string {
   const columns = [
     ...view.joinKeys.map((k) => `${quoteIdent(k.name)} ${PG_TYPES[k.type]} NOT NULL`),
@@ -97,14 +113,18 @@ export function createTableSql(schema: string, view: ViewLayout): string {
     '_partition integer NOT NULL',
     '_offset bigint NOT NULL',
     '_ingested_at timestamptz NOT NULL DEFAULT now()',
-    // A view has one source topic (pushes travel through it too), so (partition, offset) names
-    // a message; event_timestamp is in the key because a partitioned table's unique keys must hold it.
-    `CONSTRAINT ${quoteIdent(originConstraintName(view.name))} UNIQUE (event_timestamp, _partition, _offset)`,
+    `CONSTRAINT ${quoteIdent(rowKeyConstraintName(view.name))} ${rowKeySql(view)}`,
   ];
   return `CREATE TABLE IF NOT EXISTS ${qualified(schema, view.name)} (\n  ${columns.join(',\n  ')}\n) PARTITION BY RANGE (event_timestamp)`;
 }
 
-/** Point-in-time lookups: latest row per entity at or before t, ties to the greatest `created`. */
+function rowKeySql(view: ViewLayout): string {
+  const keys = [...view.joinKeys.map((k) => quoteIdent(k.name)), 'event_timestamp', '_partition', '_offset'];
+  const included = ['created', ...view.features.map((f) => quoteIdent(f.name))];
+  return `UNIQUE (${keys.join(', ')}) INCLUDE (${included.join(', ')})`;
+}
+
+/** Earlier layout only: the point-in-time index of a table that still has the origin constraint. */
 export function createPitIndexSql(schema: string, view: ViewLayout): string {
   const keys = view.joinKeys.map((k) => quoteIdent(k.name));
   return `CREATE INDEX IF NOT EXISTS ${quoteIdent(pitIndexName(view.name))} ON ${qualified(schema, view.name)} (${[...keys, 'event_timestamp DESC', 'created DESC NULLS LAST'].join(', ')})`;

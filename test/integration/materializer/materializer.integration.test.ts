@@ -309,26 +309,35 @@ describe('materializer on real Kafka, Postgres and Redis', () => {
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-    const batches = 20;
-    for (let b = 0; b < batches; b++) {
-      const size = total / batches;
-      await producer.send(
+    const chunks = 40;
+    const size = total / chunks;
+    const produceChunk = (b: number) =>
+      producer.send(
         h.topic,
         Array.from({ length: size }, (_, i) => {
           const n = b * size + i;
           return event(n % drivers, T0 + n * 1000, { avg_daily_trips: n });
         }),
       );
-    }
     const first = spawnChild();
     cleanups.push(async () => first.kill('SIGKILL'));
-    // Kill it hard in the middle of the stream, after some rows landed and before all did.
+    // Events keep arriving while the materializer works; it is killed hard once rows have
+    // landed, with batches in flight and most of the stream still to come.
+    let chunk = 0;
+    for (; chunk < chunks / 2; chunk++) {
+      await produceChunk(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (chunk >= 4 && (await offlineCount(h).catch(() => 0)) > 0) break;
+    }
+    // A slow start (tsx, joining the group) may not have written anything yet: wait for it.
     await expect
-      .poll(() => offlineCount(h).catch(() => 0), { timeout: 60_000, interval: 50 })
+      .poll(() => offlineCount(h).catch(() => 0), { timeout: 60_000, interval: 20 })
       .toBeGreaterThan(0);
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
+    // At most the first half was produced: the kill came before the stream ended.
     expect(await offlineCount(h)).toBeLessThan(total);
+    for (chunk++; chunk < chunks; chunk++) await produceChunk(chunk);
 
     const second = spawnChild();
     cleanups.push(async () => second.kill('SIGKILL'));

@@ -20,7 +20,8 @@ export interface ServingLimits {
 
 export interface ServingDeps {
   definitions: DefinitionsSource;
-  online: Pick<OnlineStore, 'read'>;
+  /** `readJson` when the store has it (the lookup copies stored values as text), else `read`. */
+  online: Pick<OnlineStore, 'read' | 'readJson'>;
   historical: HistoricalFeatureSource;
   /** Pushes go through Kafka like every other event, so the materializer writes both stores. */
   producer: Pick<StreamProducer, 'send'>;

@@ -3,19 +3,17 @@
  * first; one online-store round trip for every view and entity of the request.
  *
  * This is the hot path (docs/serving.md, Performance): plans are cached per definitions version
- * and feature selection, each stored record's timestamp is formatted once per view rather than
- * once per feature, and the answer is written as JSON text directly (the response schema below
- * still documents it), since generic serialization of 5,000 values × 3 arrays dominated a
- * 100 × 50 lookup.
+ * and feature selection; the store hands back each record's values as their stored JSON text
+ * (`readJson`) and `online-response.ts` copies them into the answer, written as JSON text directly
+ * (the response schema below still documents it), without parsing and printing every value.
  */
 import type { FastifyInstance } from 'fastify';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { TributaryError } from '../../../shared/errors.ts';
 import { coerceKey, type KeyValue } from '../../../shared/retrieval/entities.ts';
-import { isoTimestamp, jsonValue } from '../../../shared/retrieval/json.ts';
 import { planRetrieval, type RetrievalPlan } from '../../../shared/retrieval/plan.ts';
-import type { OnlineRecord } from '../../../shared/stores/online/port.ts';
 import type { ServingContext } from '../context.ts';
+import { onlineResponseJson, recordsAsJson } from '../online-response.ts';
 import { entityColumns, errorResponses, featureSelection } from '../schemas.ts';
 
 export type FeatureStatus = 'PRESENT' | 'NOT_FOUND' | 'NULL_VALUE' | 'OUTSIDE_MAX_AGE';
@@ -26,8 +24,6 @@ interface OnlineBody {
   entities: Record<string, unknown[]>;
   full_feature_names?: boolean;
 }
-
-const EPOCH_JSON = '"1970-01-01T00:00:00Z"';
 
 /** Plans by definitions version (a new spec object per version), then by selection. */
 const planCache = new WeakMap<RepoSpec, Map<string, RetrievalPlan>>();
@@ -60,52 +56,6 @@ function cachedPlan(repo: RepoSpec, body: OnlineBody): RetrievalPlan {
     plans.set(key, plan);
   }
   return plan;
-}
-
-/** A feature or key value as JSON text: int64 as a number while exact, else a decimal string. */
-function valueJson(value: unknown): string {
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  return JSON.stringify(jsonValue(value)) ?? 'null';
-}
-
-/** Per entity row of one view: the record to answer from, or null for NOT_FOUND / OUTSIDE_MAX_AGE. */
-interface ViewAnswer {
-  live: (OnlineRecord | null)[];
-  /** Status of rows without a live record. */
-  missing: ('"NOT_FOUND"' | '"OUTSIDE_MAX_AGE"')[];
-  /** `event_timestamps` of every feature of this view, as JSON text. */
-  timestampsJson: string;
-}
-
-function viewAnswer(
-  records: readonly (OnlineRecord | null)[],
-  n: number,
-  ttlMs: number,
-  now: number,
-): ViewAnswer {
-  const live: (OnlineRecord | null)[] = new Array(n);
-  const missing: ViewAnswer['missing'] = new Array(n);
-  let timestamps = '[';
-  for (let i = 0; i < n; i++) {
-    const record = records[i] ?? null;
-    if (i > 0) timestamps += ',';
-    if (record === null) {
-      live[i] = null;
-      missing[i] = '"NOT_FOUND"';
-      timestamps += EPOCH_JSON;
-      continue;
-    }
-    timestamps += `"${isoTimestamp(record.eventTimestamp)}"`;
-    // Same boundary as the point-in-time join: valid while event time > now - ttl.
-    if (ttlMs > 0 && record.eventTimestamp <= now - ttlMs) {
-      live[i] = null;
-      missing[i] = '"OUTSIDE_MAX_AGE"';
-    } else {
-      live[i] = record;
-    }
-  }
-  return { live, missing, timestampsJson: `${timestamps}]` };
 }
 
 const schema = {
@@ -198,65 +148,22 @@ export function registerOnlineRoutes(app: FastifyInstance, context: ServingConte
       );
     }
     const n = rows ?? 0;
+    const requests = plan.views.map((view) => {
+      const columns = view.layout.joinKeys.map((k) => keyColumns.get(k.name)!);
+      return {
+        view: view.layout,
+        keys: Array.from({ length: n }, (_, i) => columns.map((column) => column[i]!)),
+      };
+    });
+    const online = context.online;
     const records =
       n === 0
         ? plan.views.map(() => [])
-        : await context.online.read(
-            plan.views.map((view) => {
-              const columns = view.layout.joinKeys.map((k) => keyColumns.get(k.name)!);
-              return {
-                view: view.layout,
-                keys: Array.from({ length: n }, (_, i) => columns.map((column) => column[i]!)),
-              };
-            }),
-          );
+        : online.readJson
+          ? await online.readJson(requests)
+          : (await online.read(requests)).map(recordsAsJson);
     context.metrics.rows.inc({ route: '/get-online-features' }, n);
-
-    const now = context.now();
-    const answers = new Map<string, ViewAnswer>();
-    plan.views.forEach((view, v) => {
-      answers.set(view.spec.name, viewAnswer(records[v] ?? [], n, view.layout.ttlMs, now));
-    });
-    const present = `[${new Array<string>(n).fill('"PRESENT"').join(',')}]`;
-    const epochs = `[${new Array<string>(n).fill(EPOCH_JSON).join(',')}]`;
-    const featureNames: string[] = [];
-    const results: string[] = [];
-    // Join keys first, in the order the request gave them; then features in request order.
-    for (const name of names) {
-      featureNames.push(name);
-      const values = keyColumns.get(name)!.map(valueJson).join(',');
-      results.push(`{"values":[${values}],"statuses":${present},"event_timestamps":${epochs}}`);
-    }
-    for (const feature of plan.features) {
-      featureNames.push(feature.outputName);
-      const answer = answers.get(feature.view)!;
-      let values = '[';
-      let statuses = '[';
-      for (let i = 0; i < n; i++) {
-        if (i > 0) {
-          values += ',';
-          statuses += ',';
-        }
-        const record = answer.live[i];
-        if (record === null || record === undefined) {
-          values += 'null';
-          statuses += answer.missing[i];
-          continue;
-        }
-        const value = record.values[feature.schemaIndex] ?? null;
-        if (value === null) {
-          values += 'null';
-          statuses += '"NULL_VALUE"';
-        } else {
-          values += valueJson(value);
-          statuses += '"PRESENT"';
-        }
-      }
-      results.push(
-        `{"values":${values}],"statuses":${statuses}],"event_timestamps":${answer.timestampsJson}}`,
-      );
-    }
     reply.type('application/json; charset=utf-8');
-    return `{"metadata":{"feature_names":${JSON.stringify(featureNames)}},"results":[${results.join(',')}]}`;
+    return onlineResponseJson(plan, names, keyColumns, records, n, context.now());
   });
 }

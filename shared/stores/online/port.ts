@@ -8,6 +8,22 @@ export interface OnlineRecord {
   values: (bigint | number | string | boolean | null)[];
 }
 
+/**
+ * The latest value of one view for one entity with its values left as the stored JSON text, for
+ * callers that copy values into a JSON answer rather than use them (the online lookup route).
+ */
+export interface OnlineRecordJson {
+  eventTimestamp: number;
+  created: number | null;
+  /**
+   * The values as a JSON array in the view's schema order, as written: positional (shorter than
+   * the view's features when features were appended since; the missing ones are null), int64
+   * values as JSON strings of decimal digits, timestamps as epoch-ms numbers, the rest as
+   * `JSON.stringify` writes them.
+   */
+  valuesJson: string;
+}
+
 /** The Redis-backed latest value per (view, entity). */
 export interface OnlineStore {
   /**
@@ -17,5 +33,12 @@ export interface OnlineStore {
   write(view: ViewLayout, rows: FeatureRow[]): Promise<number>;
   /** Reads many views × many entities in one round trip; null where nothing is stored (or the ttl passed). */
   read(requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[]): Promise<(OnlineRecord | null)[][]>;
+  /**
+   * `read` without decoding the values: the same records (same round trip, same nulls, same
+   * errors), each with its values as JSON text. Optional: callers fall back to `read`.
+   */
+  readJson?(
+    requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+  ): Promise<(OnlineRecordJson | null)[][]>;
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { TributaryError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { ViewLayout } from '../layout.ts';
 import type { FeatureRow } from '../offline/port.ts';
-import type { OnlineRecord, OnlineStore } from './port.ts';
+import type { OnlineRecord, OnlineRecordJson, OnlineStore } from './port.ts';
 
 /** The script that decides last-write-wins in Redis; see its header for KEYS and ARGV. */
 const WRITE_LATEST_LUA = readFileSync(new URL('./lua/write_latest.lua', import.meta.url), 'utf8');
@@ -155,6 +155,21 @@ export class RedisOnlineStore implements OnlineStore {
   async read(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
   ): Promise<(OnlineRecord | null)[][]> {
+    return this.readWith(requests, decodeValue);
+  }
+
+  /** `read` with each record's values left as the stored JSON text (see `OnlineStore.readJson`). */
+  async readJson(
+    requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+  ): Promise<(OnlineRecordJson | null)[][]> {
+    return this.readWith(requests, splitValue);
+  }
+
+  /** One MGET for every view and entity, each stored string handed to `decode`. */
+  private async readWith<R>(
+    requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+    decode: (view: ViewLayout, stored: string) => R,
+  ): Promise<(R | null)[][]> {
     const keys: string[] = [];
     for (const { view, keys: entities } of requests) for (const k of entities) keys.push(this.keyOf(view, k));
     if (keys.length === 0) return requests.map(() => []);
@@ -170,7 +185,7 @@ export class RedisOnlineStore implements OnlineStore {
         const value = stored[at++];
         if (value == null) return null;
         try {
-          return decodeValue(view, value);
+          return decode(view, value);
         } catch (error) {
           throw new TributaryError(
             'TRIB_INTERNAL',
@@ -244,6 +259,20 @@ function encodeValue(view: ViewLayout, row: FeatureRow): string {
     return value;
   });
   return `${row.eventTimestamp}:${row.created ?? ''}:${JSON.stringify(values)}`;
+}
+
+/** The stored string's parts, the values left as JSON text. */
+function splitValue(_view: ViewLayout, stored: string): OnlineRecordJson {
+  const first = stored.indexOf(':');
+  const second = stored.indexOf(':', first + 1);
+  if (first <= 0 || second < 0) throw new Error(`not <eventTs>:<created>:<values>: ${stored.slice(0, 80)}`);
+  const eventTimestamp = Number(stored.slice(0, first));
+  if (!Number.isFinite(eventTimestamp)) throw new Error(`bad event timestamp: ${stored.slice(0, 80)}`);
+  return {
+    eventTimestamp,
+    created: second === first + 1 ? null : Number(stored.slice(first + 1, second)),
+    valuesJson: stored.slice(second + 1),
+  };
 }
 
 function decodeValue(view: ViewLayout, stored: string): OnlineRecord {

@@ -60,7 +60,7 @@ function lowerSeries(a: number, x: number): number {
 }
 
 /** Legendre continued fraction for Q(a, x) divided by the prefactor (modified Lentz); for x >= a + 1. */
-function upperFraction(a: number, x: number): number {
+export function upperFraction(a: number, x: number): number {
   let b = x + 1 - a;
   let c = 1 / TINY;
   let d = 1 / b;

@@ -3,10 +3,9 @@
  * precision, including the far tail (z-test p-values of 1e-15 and below).
  */
 
-import { gammaQ } from './gamma.ts';
+import { gammaQ, upperFraction } from './gamma.ts';
 
 const EPS = 2.220446049250313e-16;
-const TINY = 1e-300;
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
 const SQRT_PI = 1.7724538509055159;
 
@@ -31,29 +30,6 @@ function erfSeries(x: number): number {
   return TWO_OVER_SQRT_PI * total;
 }
 
-/** Γ(½, x²)/(e^(−x²) x) by the Legendre continued fraction (modified Lentz). */
-function upperFractionHalf(x: number): number {
-  const z = x * x;
-  const a = 0.5;
-  let b = z + 1 - a;
-  let c = 1 / TINY;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i < 10_000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = b + an / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    const delta = d * c;
-    h *= delta;
-    if (Math.abs(delta - 1) < EPS) break;
-  }
-  return h;
-}
-
 /** Complementary error function erfc(x), relative accuracy ~1e-15 down to underflow. */
 export function erfc(x: number): number {
   if (Number.isNaN(x)) return Number.NaN;
@@ -61,7 +37,7 @@ export function erfc(x: number): number {
   if (x < 0.5) return 1 - erfSeries(x);
   if (x < 1.25) return gammaQ(0.5, x * x);
   if (x > 27.3) return 0; // erfc underflows below the smallest subnormal
-  return (expMinusSquare(x) * x * upperFractionHalf(x)) / SQRT_PI;
+  return (expMinusSquare(x) * x * upperFraction(0.5, x * x)) / SQRT_PI;
 }
 
 /** Error function erf(x). */

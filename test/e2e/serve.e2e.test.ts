@@ -4,7 +4,9 @@
  * Postgres through Kafka, and come back from the online lookup and as an Arrow training set.
  * Both processes stop cleanly on SIGTERM.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,6 +166,39 @@ describe('tributary serve + materialize, end to end', () => {
     // 7003's row is before its event: nothing yet. 7001 at exactly its event time: included.
     expect(Array.from(table.getChild('driver_hourly_stats__conv_rate')!)).toEqual([0.5, 0.25, null, 0.25]);
     expect(Array.from(table.getChild('driver_hourly_stats__acc_rate')!)).toEqual([0.8, 0.9, null, 0.9]);
+
+    // The same training set from the CLI, entity rows from a CSV, written as an .arrow file.
+    const entitiesCsv = path.join(dir, 'entities.csv');
+    const output = path.join(dir, 'training.arrow');
+    await writeFile(
+      entitiesCsv,
+      [
+        'driver_id,event_timestamp,label',
+        `7002,${at + 1_000},1`,
+        `7001,${at + 1_000},0`,
+        `7003,${at - 1_000},1`,
+        `7001,${at},1`,
+        '',
+      ].join('\n'),
+    );
+    const cli = await runCli(
+      [
+        'get-historical-features',
+        ...schemas,
+        '--entities',
+        entitiesCsv,
+        '--features',
+        'driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate',
+        '--output',
+        output,
+      ],
+      env(),
+    );
+    expect(cli.code, cli.stderr).toBe(0);
+    const fromFile = tableFromIPC(await readFile(output));
+    expect(fromFile.numRows).toBe(4);
+    expect(Array.from(fromFile.getChild('conv_rate')!)).toEqual([0.5, 0.25, null, 0.25]);
+    expect(Array.from(fromFile.getChild('acc_rate')!)).toEqual([0.8, 0.9, null, 0.9]);
 
     // The drift monitor's query API is served too; no monitor ran against this schema yet.
     const monitors = await fetch(`${base}/monitors`, { headers });

@@ -120,24 +120,43 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
 
   const keys = deps.config.apiKeys.map((k) => Buffer.from(k));
   if (keys.length > 0) {
-    app.addHook('onRequest', async (request, reply) => {
-      if (OPEN_PATHS.has(request.url.split('?')[0] ?? '')) return;
+    // Callback hooks (not async): no promise per request on the hot path.
+    app.addHook('onRequest', (request, reply, done) => {
+      const url = request.url;
+      const query = url.indexOf('?');
+      if (OPEN_PATHS.has(query === -1 ? url : url.slice(0, query))) return done();
       const header = request.headers.authorization ?? '';
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match || !keyMatches(match[1]!, keys)) {
-        return sendError(
-          reply,
-          'TRIB_UNAUTHORIZED',
-          'missing or unknown API key: send Authorization: Bearer <key>',
-        );
+        // Answered here: fastify skips the route; `done` is not called.
+        sendError(reply, 'TRIB_UNAUTHORIZED', 'missing or unknown API key: send Authorization: Bearer <key>');
+        return;
       }
+      done();
     });
   }
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Label objects reused per route (and per method and status), not built per request.
+  const routeLabels = new Map<
+    string,
+    { route: { route: string }; byStatus: Map<string, Record<string, string>> }
+  >();
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    context.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    context.metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+    let labels = routeLabels.get(route);
+    if (labels === undefined) {
+      labels = { route: { route }, byStatus: new Map() };
+      routeLabels.set(route, labels);
+    }
+    const key = `${request.method} ${reply.statusCode}`;
+    let counted = labels.byStatus.get(key);
+    if (counted === undefined) {
+      counted = { route, method: request.method, status: String(reply.statusCode) };
+      labels.byStatus.set(key, counted);
+    }
+    context.metrics.requests.inc(counted);
+    context.metrics.duration.observe(labels.route, reply.elapsedTime / 1000);
+    done();
   });
 
   app.setErrorHandler((error: FastifyError | TributaryError, request, reply) => {

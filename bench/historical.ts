@@ -11,12 +11,11 @@
  *   DuckDB, checked equal by checksum), timed as the engine materializing the result.
  *
  * Data is generated inside each engine with generate_series / range from integer hashes, so it is
- * identical in both and takes seconds. Prints one JSON document. Environment: DATABASE_URL (else
- * .services.env), BENCH_FEATURE_ROWS, BENCH_ENTITY_ROWS, BENCH_DRIVERS, BENCH_RUNS.
+ * identical in both and takes seconds. Prints one JSON document. Services as for every bench
+ * (bench/support.ts); BENCH_FEATURE_ROWS, BENCH_ENTITY_ROWS, BENCH_DRIVERS, BENCH_RUNS.
  *
  *   npm run bench:historical
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { RecordBatchStreamWriter } from 'apache-arrow';
 import pg from 'pg';
 import type { RepoSpec } from '../shared/definitions/types.ts';
@@ -25,6 +24,8 @@ import { type HistoricalFeatureSource, historicalBatches } from '../shared/retri
 import { planRetrieval, type RetrievalPlan } from '../shared/retrieval/plan.ts';
 import { PostgresHistoricalReader, pointInTimeSql, quoteIdent } from '../shared/stores/offline/historical.ts';
 import { PostgresOfflineStore } from '../shared/stores/offline/postgres.ts';
+import { driverSpec } from '../test/support/driver-spec.ts';
+import { benchServices, median } from './support.ts';
 
 const FEATURE_ROWS = Number(process.env['BENCH_FEATURE_ROWS'] ?? 5_000_000);
 const ENTITY_ROWS = Number(process.env['BENCH_ENTITY_ROWS'] ?? 1_000_000);
@@ -37,60 +38,12 @@ const SPAN_MS = DAYS * 86_400_000;
 // Entity times run one day past the data, so some rows fall outside the ttl.
 const ENTITY_SPAN_MS = (DAYS + 1) * 86_400_000;
 
-function databaseUrl(): string {
-  if (process.env['DATABASE_URL']) return process.env['DATABASE_URL'];
-  if (existsSync('.services.env')) {
-    const line = readFileSync('.services.env', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('DATABASE_URL='));
-    if (line) return line.slice('DATABASE_URL='.length).trim();
-  }
-  return 'postgres://postgres@127.0.0.1:5432/tributary';
-}
-
-const repo: RepoSpec = {
-  entities: [{ kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' }],
-  kafkaSources: [
-    {
-      kind: 'kafkaSource',
-      name: 'driver_stats_source',
-      topic: 'driver_stats',
-      timestampField: 'event_timestamp',
-      createdField: 'created',
-      format: 'json',
-    },
-  ],
-  pushSources: [],
-  featureViews: [
-    {
-      kind: 'featureView',
-      name: 'driver_hourly_stats',
-      entities: ['driver'],
-      source: 'driver_stats_source',
-      schema: [
-        { name: 'conv_rate', type: 'float64' },
-        { name: 'acc_rate', type: 'float64' },
-        { name: 'avg_daily_trips', type: 'int64' },
-      ],
-      ttlMs: TTL_MS,
-      online: true,
-      offline: true,
-    },
-  ],
-  featureServices: [],
-  monitors: [],
-};
+const repo: RepoSpec = driverSpec('driver_stats', { ttlMs: TTL_MS });
 
 // The same integer hashes in Postgres and DuckDB: identical rows in both engines.
 const featureOffsetSql = (i: string) => `(((${i} * 2654435761) % 4294967291) * 40503) % ${SPAN_MS}`;
 const entityDriver = (j: number) => 1001 + ((j * 48271) % DRIVERS);
 const entityOffset = (j: number) => Number((BigInt(j) * 2246822519n) % BigInt(ENTITY_SPAN_MS));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const round = (ms: number) => Math.round(ms);
 
@@ -223,7 +176,8 @@ async function duckdbAsof(): Promise<
 }
 
 async function main(): Promise<void> {
-  const url = databaseUrl();
+  const services = await benchServices();
+  const url = services.env.DATABASE_URL;
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   const schema = `bench_hist_${Date.now().toString(36)}`;
   const setup: Record<string, number> = {};
@@ -386,6 +340,7 @@ async function main(): Promise<void> {
   } finally {
     await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => undefined);
     await pool.end();
+    await services.stop();
   }
 }
 

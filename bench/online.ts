@@ -42,6 +42,7 @@ import { viewLayout } from '../shared/stores/layout.ts';
 import { PostgresHistoricalReader } from '../shared/stores/offline/historical.ts';
 import type { FeatureRow } from '../shared/stores/offline/port.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
+import { driverEntity } from '../test/support/driver-spec.ts';
 import { benchServices, median, percentile } from './support.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -57,7 +58,7 @@ const DAY = 86_400_000;
 const API_KEY = 'bench-key';
 
 const spec: RepoSpec = {
-  entities: [{ kind: 'entity', name: 'driver', joinKey: 'driver_id', valueType: 'int64' }],
+  entities: [driverEntity()],
   kafkaSources: [
     {
       kind: 'kafkaSource',

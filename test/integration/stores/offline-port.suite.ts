@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow, OfflineStore } from '../../../shared/stores/offline/port.ts';
+import { driverLayout, driverSpec } from '../../support/driver-spec.ts';
 
 /** How the port suite gets stores of one adapter and looks into what they hold. */
 export interface OfflineStoreHarness {
@@ -13,16 +14,8 @@ export interface OfflineStoreHarness {
   count(table: string): Promise<number>;
 }
 
-export const driverStats: ViewLayout = {
-  name: 'driver_hourly_stats',
-  joinKeys: [{ name: 'driver_id', type: 'int64' }],
-  features: [
-    { name: 'conv_rate', type: 'float64' },
-    { name: 'acc_rate', type: 'float64' },
-    { name: 'avg_daily_trips', type: 'int64' },
-  ],
-  ttlMs: 86_400_000,
-};
+/** The example view's store layout with a one-day ttl. */
+export const driverStats: ViewLayout = driverLayout(driverSpec('driver_stats', { ttlMs: 86_400_000 }));
 
 export const JAN_31_LATE = Date.UTC(2026, 0, 31, 23, 59, 59, 999);
 export const FEB_1 = Date.UTC(2026, 1, 1);

@@ -3,6 +3,7 @@ import { isTributaryError } from '../../../shared/errors.ts';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import type { OnlineStore } from '../../../shared/stores/online/port.ts';
+import { driverLayout } from '../../support/driver-spec.ts';
 
 /** How the port suite gets stores of one adapter. */
 export interface OnlineStoreHarness {
@@ -14,16 +15,8 @@ export interface OnlineStoreHarness {
 
 export const DAY = 86_400_000;
 
-export const driverStats: ViewLayout = {
-  name: 'driver_hourly_stats',
-  joinKeys: [{ name: 'driver_id', type: 'int64' }],
-  features: [
-    { name: 'conv_rate', type: 'float64' },
-    { name: 'acc_rate', type: 'float64' },
-    { name: 'avg_daily_trips', type: 'int64' },
-  ],
-  ttlMs: 0,
-};
+/** The example view's store layout, no ttl. */
+export const driverStats: ViewLayout = driverLayout();
 
 /** A view of its own per test, so tests do not see each other's entities. */
 export const viewNamed = (name: string, ttlMs = 0): ViewLayout => ({ ...driverStats, name, ttlMs });

@@ -51,6 +51,30 @@ export const REGISTRY_OPTIONS_HELP = `  --repo <dir>               feature repos
   --json                     print a machine-readable result on stdout
 ${REGISTRY_SCHEMA.help}`;
 
+type OptionSpecs = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+type OptionValues<T extends OptionSpecs> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; allowPositionals: false }>
+>['values'];
+
+/**
+ * A command's `run`: parses argv against `options` (a usage error prints one line and exits 2),
+ * then runs `body` with the parsed values.
+ */
+export function withOptions<T extends OptionSpecs>(
+  command: string,
+  options: T,
+  body: (values: OptionValues<T>) => Promise<number>,
+): (argv: string[]) => Promise<number> {
+  return async (argv) => {
+    const parsed = parseOptions(command, argv, options);
+    if ('error' in parsed) {
+      console.error(parsed.error);
+      return 2;
+    }
+    return body(parsed.values);
+  };
+}
+
 /** Parses argv, or returns the one-line usage error. */
 export function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(
   command: string,

@@ -9,11 +9,11 @@ import type { StreamAdmin } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
 import {
   OFFLINE_SCHEMA,
-  parseOptions,
   REGISTRY_OPTIONS,
   REGISTRY_OPTIONS_HELP,
   registrySchema,
   reportError,
+  withOptions,
 } from '../options.ts';
 
 const OPTIONS = {
@@ -51,13 +51,7 @@ Examples:
   tributary apply --repo ./my-features --allow-breaking
   TRIBUTARY_APPLIED_BY=ci@pipeline tributary apply --json`,
 
-  async run(argv) {
-    const parsed = parseOptions('apply', argv, OPTIONS);
-    if ('error' in parsed) {
-      console.error(parsed.error);
-      return 2;
-    }
-    const { values } = parsed;
+  run: withOptions('apply', OPTIONS, async (values) => {
     // Progress goes to stderr so --json keeps stdout machine-readable.
     const say = (line: string) => (values.json ? console.error(line) : console.log(line));
     let registry: PostgresRegistry | undefined;
@@ -110,5 +104,5 @@ Examples:
         admin?.close().catch(() => undefined),
       ]);
     }
-  },
+  }),
 };

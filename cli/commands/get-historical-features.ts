@@ -14,7 +14,7 @@ import { arrowIpcStream } from '../../shared/retrieval/ipc.ts';
 import { planRetrieval } from '../../shared/retrieval/plan.ts';
 import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
 import type { Command } from '../command.ts';
-import { OFFLINE_SCHEMA, parseOptions, REGISTRY_SCHEMA, reportError } from '../options.ts';
+import { OFFLINE_SCHEMA, REGISTRY_SCHEMA, reportError, withOptions } from '../options.ts';
 
 const OPTIONS = {
   entities: { type: 'string' },
@@ -86,13 +86,7 @@ ${OFFLINE_SCHEMA.help}
 Example:
   tributary get-historical-features --entities entities.csv \\
     --features driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate --output training.arrow`,
-  async run(argv) {
-    const parsed = parseOptions('get-historical-features', argv, OPTIONS);
-    if ('error' in parsed) {
-      console.error(parsed.error);
-      return 2;
-    }
-    const { values } = parsed;
+  run: withOptions('get-historical-features', OPTIONS, async (values) => {
     if (!values.entities || !values.output) {
       console.error(
         "tributary get-historical-features: --entities and --output are required. Run 'tributary get-historical-features --help'.",
@@ -155,5 +149,5 @@ Example:
       await definitions.close();
       await pool.end();
     }
-  },
+  }),
 };

@@ -12,7 +12,7 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StartPosition } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
-import { OFFLINE_SCHEMA, ONLINE_PREFIX, parseOptions, REGISTRY_SCHEMA, reportError } from '../options.ts';
+import { OFFLINE_SCHEMA, ONLINE_PREFIX, REGISTRY_SCHEMA, reportError, withOptions } from '../options.ts';
 
 const OPTIONS = {
   'from-beginning': { type: 'boolean', default: false },
@@ -59,13 +59,7 @@ Examples:
   tributary materialize --from-beginning --source driver_stats_source
   tributary materialize --from 2026-11-01T00:00:00Z`,
 
-  async run(argv) {
-    const parsed = parseOptions('materialize', argv, OPTIONS);
-    if ('error' in parsed) {
-      console.error(parsed.error);
-      return 2;
-    }
-    const { values } = parsed;
+  run: withOptions('materialize', OPTIONS, async (values) => {
     try {
       const config = loadConfig();
       const start = startPosition(values['from-beginning'], values.from);
@@ -121,7 +115,7 @@ Examples:
     } catch (error) {
       return reportError('materialize', error);
     }
-  },
+  }),
 };
 
 function startPosition(

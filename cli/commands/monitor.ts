@@ -6,7 +6,7 @@ import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
-import { MONITOR_SCHEMA, parseOptions, REGISTRY_SCHEMA, reportError } from '../options.ts';
+import { MONITOR_SCHEMA, REGISTRY_SCHEMA, reportError, withOptions } from '../options.ts';
 
 const OPTIONS = {
   monitor: { type: 'string', multiple: true },
@@ -50,13 +50,7 @@ Examples:
   tributary monitor
   tributary monitor --monitor driver_model --metrics-port 9475`,
 
-  async run(argv) {
-    const parsed = parseOptions('monitor', argv, OPTIONS);
-    if ('error' in parsed) {
-      console.error(parsed.error);
-      return 2;
-    }
-    const { values } = parsed;
+  run: withOptions('monitor', OPTIONS, async (values) => {
     try {
       const config = loadConfig();
       const logger = createLogger('monitor', config.logLevel);
@@ -101,5 +95,5 @@ Examples:
     } catch (error) {
       return reportError('monitor', error);
     }
-  },
+  }),
 };

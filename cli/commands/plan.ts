@@ -5,11 +5,11 @@ import { formatPlan } from '../../shared/registry/format.ts';
 import { PostgresRegistry } from '../../shared/registry/postgres.ts';
 import type { Command } from '../command.ts';
 import {
-  parseOptions,
   REGISTRY_OPTIONS,
   REGISTRY_OPTIONS_HELP,
   registrySchema,
   reportError,
+  withOptions,
 } from '../options.ts';
 
 export const planCommand: Command = {
@@ -33,13 +33,7 @@ Examples:
   tributary plan --repo ./my-features
   tributary plan --json | jq '.changes[] | select(.breaking | length > 0)'`,
 
-  async run(argv) {
-    const parsed = parseOptions('plan', argv, REGISTRY_OPTIONS);
-    if ('error' in parsed) {
-      console.error(parsed.error);
-      return 2;
-    }
-    const { values } = parsed;
+  run: withOptions('plan', REGISTRY_OPTIONS, async (values) => {
     let registry: PostgresRegistry | undefined;
     try {
       const config = loadConfig();
@@ -66,5 +60,5 @@ Examples:
     } finally {
       await registry?.close().catch(() => undefined);
     }
-  },
+  }),
 };

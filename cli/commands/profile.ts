@@ -8,7 +8,7 @@ import { readColumnBatches } from '../../shared/profiles/input.ts';
 import { PostgresProfileStore } from '../../shared/profiles/postgres.ts';
 import type { ColumnProfile, ReferenceProfile } from '../../shared/profiles/types.ts';
 import type { Command } from '../command.ts';
-import { MONITOR_SCHEMA, parseOptions, reportError } from '../options.ts';
+import { MONITOR_SCHEMA, reportError, withOptions } from '../options.ts';
 
 const OPTIONS = {
   model: { type: 'string' },
@@ -69,13 +69,7 @@ Examples:
   tributary get-historical-features ... --output train.arrow
   tributary profile --model driver_model --model-version 3 --input train.arrow --exclude driver_id`,
 
-  async run(argv) {
-    const parsed = parseOptions('profile', argv, OPTIONS);
-    if ('error' in parsed) {
-      console.error(parsed.error);
-      return 2;
-    }
-    const { values } = parsed;
+  run: withOptions('profile', OPTIONS, async (values) => {
     for (const required of ['model', 'model-version', 'input'] as const) {
       if (!values[required]) {
         console.error(`tributary profile: --${required} is required. Run 'tributary profile --help'.`);
@@ -152,7 +146,7 @@ Examples:
     } catch (error) {
       return reportError('profile', error);
     }
-  },
+  }),
 };
 
 function describeColumn(c: ColumnProfile): string {

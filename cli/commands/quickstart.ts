@@ -12,7 +12,7 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
-import { parseOptions, reportError } from '../options.ts';
+import { reportError, withOptions } from '../options.ts';
 import { applyCommand } from './apply.ts';
 
 const OPTIONS = {
@@ -43,14 +43,9 @@ Options:
 
 Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TRIBUTARY_REPO.`,
 
-  async run(argv) {
-    const parsed = parseOptions('quickstart', argv, OPTIONS);
-    if ('error' in parsed) {
-      console.error(parsed.error);
-      return 2;
-    }
-    const events = Number(parsed.values.events);
-    const drivers = Number(parsed.values.drivers);
+  run: withOptions('quickstart', OPTIONS, async (values) => {
+    const events = Number(values.events);
+    const drivers = Number(values.drivers);
     if (!Number.isInteger(events) || events < 1 || !Number.isInteger(drivers) || drivers < 1) {
       console.error(
         "tributary quickstart: --events and --drivers must be positive integers. Run 'tributary quickstart --help'.",
@@ -62,7 +57,7 @@ Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TRIBUTARY_REPO.`,
     } catch (error) {
       return reportError('quickstart', error);
     }
-  },
+  }),
 };
 
 async function quickstart(events: number, drivers: number): Promise<number> {

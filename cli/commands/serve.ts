@@ -13,9 +13,9 @@ import {
   MONITOR_SCHEMA,
   OFFLINE_SCHEMA,
   ONLINE_PREFIX,
-  parseOptions,
   REGISTRY_SCHEMA,
   reportError,
+  withOptions,
 } from '../options.ts';
 
 const OPTIONS = {
@@ -45,13 +45,7 @@ ${ONLINE_PREFIX.help}
                              ${MONITOR_SCHEMA.default}
 
 Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST, LOG_LEVEL.`,
-  async run(argv) {
-    const parsed = parseOptions('serve', argv, OPTIONS);
-    if ('error' in parsed) {
-      console.error(parsed.error);
-      return 2;
-    }
-    const { values } = parsed;
+  run: withOptions('serve', OPTIONS, async (values) => {
     try {
       const config = loadConfig();
       const logger = createLogger('serving', config.logLevel);
@@ -108,5 +102,5 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
     } catch (error) {
       return reportError('serve', error);
     }
-  },
+  }),
 };

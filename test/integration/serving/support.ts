@@ -69,24 +69,9 @@ export function servingSpec(topic: string): RepoSpec {
   };
 }
 
-let offset = 0;
+import { featureRow as row } from '../../support/rows.ts';
 
-/** A feature row for `view` with a fresh origin. */
-export function row(
-  keys: FeatureRow['keys'],
-  eventTimestamp: number,
-  values: FeatureRow['values'],
-  created: number | null = null,
-): FeatureRow {
-  offset += 1;
-  return {
-    keys,
-    eventTimestamp,
-    created,
-    values,
-    origin: { topic: 't', partition: 0, offset: String(offset) },
-  };
-}
+export { row };
 
 const noOnline: Pick<OnlineStore, 'read'> = {
   read: async (requests) => requests.map((r) => r.keys.map(() => null)),

@@ -21,21 +21,9 @@ export const driverStats: ViewLayout = driverLayout();
 /** A view of its own per test, so tests do not see each other's entities. */
 export const viewNamed = (name: string, ttlMs = 0): ViewLayout => ({ ...driverStats, name, ttlMs });
 
-let offsets = 0;
-export function row(
-  keys: FeatureRow['keys'],
-  eventTimestamp: number,
-  values: FeatureRow['values'],
-  created: number | null = null,
-): FeatureRow {
-  return {
-    keys,
-    eventTimestamp,
-    created,
-    values,
-    origin: { topic: 't', partition: 0, offset: String(offsets++) },
-  };
-}
+import { featureRow as row } from '../../support/rows.ts';
+
+export { row };
 
 /** The OnlineStore contract, run against every adapter: DESIGN.md "Online store". */
 export function describeOnlineStorePort(name: string, harness: OnlineStoreHarness) {

@@ -1,5 +1,6 @@
 import type { RepoSpec } from '../../shared/definitions/types.ts';
 import { deadLetterMessage, dlqTopicOf } from '../../shared/events/dead-letter.ts';
+import { parseEvent } from '../../shared/events/decode.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
 import { backoffDelay, sleep } from '../../shared/retry.ts';
@@ -162,10 +163,21 @@ export class Materializer {
         this.deps.metrics.deadLetters.inc({ source: route.source.name, reason: 'TRIB_WRONG_TYPE' });
         continue;
       }
+      // A topic feeding several views parses each message once, and a message that is not
+      // JSON at all is dead-lettered once, not once per view.
+      const parsed = route.views.length > 1 ? parseEvent(message) : undefined;
+      if (parsed && !parsed.ok) {
+        deadLetters.push(deadLetterMessage(message, parsed));
+        this.deps.metrics.deadLetters.inc({ source: route.source.name, reason: parsed.code });
+        continue;
+      }
+      const origin = { topic: message.topic, partition: message.partition, offset: message.offset };
       let wroteOnline = false;
       for (let i = 0; i < route.views.length; i++) {
         const { view, decoder } = route.views[i]!;
-        const result = decoder.decode(message);
+        const result = parsed
+          ? decoder.decodeObject(parsed.object, origin, parsed.text)
+          : decoder.decode(message);
         if (!result.ok) {
           const letter = deadLetterMessage(message, result);
           // A topic may feed several views: say which one refused the message.

@@ -17,7 +17,7 @@ import type {
   StreamAdmin,
   StreamProducer,
 } from '../../../shared/stream/port.ts';
-import { driverSpec, staticDefinitions } from '../../support/driver-spec.ts';
+import { driverHourlyStats, driverSpec, staticDefinitions } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { TcpProxy } from '../../support/tcp-proxy.ts';
 
@@ -187,6 +187,48 @@ describe('materializer on real Kafka, Postgres and Redis', () => {
     );
     // The first event predates the new field: its column was added empty, the second one fills it.
     expect(rows).toEqual([{ rating: null }, { rating: 4.75 }]);
+  });
+
+  it('feeds every view of a topic from one parse, and dead-letters an unparseable message once', async () => {
+    const h = await harness();
+    const [stats] = h.spec.featureViews;
+    h.spec = {
+      ...h.spec,
+      featureViews: [
+        stats!,
+        { ...driverHourlyStats({ features: ['avg_daily_trips'] }), name: 'driver_trips' },
+      ],
+    };
+    await producer.send(h.topic, [
+      event(1, T0, { avg_daily_trips: 7 }),
+      event(1, T0, { driver_id: 'abc' }), // refused by both views
+      { value: 'not json' }, // refused before any view sees it
+    ]);
+    const materializer = await start(h);
+    await caughtUp(materializer);
+
+    expect(await offlineCount(h)).toBe(1);
+    const { rows } = await db.query(`SELECT avg_daily_trips FROM "${h.schema}"."driver_trips"`);
+    expect(rows).toEqual([{ avg_daily_trips: '7' }]);
+
+    const dlq = await stream.consumer({ groupId: uniqueName('dlq-reader'), topics: [`${h.topic}.dlq`] });
+    cleanups.push(() => dlq.close());
+    const letters: IncomingMessage[] = [];
+    await dlq.run(async (batch) => {
+      letters.push(...batch.messages);
+    });
+    await expect.poll(() => letters.length, { timeout: 20_000 }).toBe(3);
+    const summary = letters
+      .map(
+        (l) =>
+          `${l.headers['x-tributary-source-offset']} ${l.headers['x-tributary-error-code']} ${l.headers['x-tributary-feature-view'] ?? '-'}`,
+      )
+      .sort();
+    expect(summary).toEqual([
+      '1 TRIB_WRONG_TYPE driver_hourly_stats',
+      '1 TRIB_WRONG_TYPE driver_trips',
+      '2 TRIB_DECODE_FAILED -',
+    ]);
   });
 
   it('adds no offline row when a topic is replayed from the beginning', async () => {

@@ -22,6 +22,7 @@ import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../shared/stream/port.ts';
 import { driverSpec, staticDefinitions } from '../test/support/driver-spec.ts';
+import { profiled } from './profile.ts';
 import { benchServices, median, percentile } from './support.ts';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
@@ -81,9 +82,8 @@ let rawCount = 0;
 await raw.run(async (batch) => {
   rawCount += batch.messages.length;
 });
-const rawSeconds = await timeUntilCaughtUp(
-  async () => (await raw.lag()).reduce((s, p) => s + p.lag, 0),
-  rawStart,
+const rawSeconds = await profiled('raw-consume', () =>
+  timeUntilCaughtUp(async () => (await raw.lag()).reduce((s, p) => s + p.lag, 0), rawStart),
 );
 await raw.close();
 
@@ -98,8 +98,10 @@ const materializer = new Materializer(
   { definitions: staticDefinitions(spec), stream, offline, online, metrics, logger },
   { groupPrefix: `${run}_mat` },
 );
-await materializer.start();
-const materializeSeconds = await timeUntilCaughtUp(() => materializer.lag(), materializeStart);
+const materializeSeconds = await profiled('materialize', async () => {
+  await materializer.start();
+  return await timeUntilCaughtUp(() => materializer.lag(), materializeStart);
+});
 await materializer.stop();
 
 // 4. Freshness at a steady rate: produce time (in `created`) → online write resolved.

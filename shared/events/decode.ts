@@ -15,6 +15,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { EntitySpec, FeatureViewSpec, KafkaSourceSpec, ValueType } from '../definitions/types.ts';
 import { type ErrorCode, TributaryError } from '../errors.ts';
+import { MAX_JOIN_KEY_BYTES } from '../stores/layout.ts';
 import type { FeatureRow } from '../stores/offline/port.ts';
 import type { IncomingMessage } from '../stream/port.ts';
 import { INT64_MAX, INT64_MIN, parseInt64String, parseInt64Token, rawMemberToken } from './int64.ts';
@@ -121,9 +122,14 @@ interface Field {
    * read it only as an own property, or a missing field would read as the inherited function.
    */
   readonly ownOnly: boolean;
+  /** Join keys only: the most UTF-8 bytes a string value may take (the offline index holds it). */
+  readonly maxBytes: number | undefined;
 }
 
 type Value = bigint | number | string | boolean;
+
+/** Characters that always fit in MAX_JOIN_KEY_BYTES (3 UTF-8 bytes per UTF-16 unit at most). */
+const MAX_JOIN_KEY_CHARS_FAST = Math.floor(MAX_JOIN_KEY_BYTES / 3);
 
 function fieldOf(name: string, valueType: ValueType, kind: string): Field {
   return {
@@ -132,6 +138,7 @@ function fieldOf(name: string, valueType: ValueType, kind: string): Field {
     valueType,
     label: `${kind} ${JSON.stringify(name)}`,
     ownOnly: name in Object.prototype,
+    maxBytes: kind === 'join key' && valueType === 'string' ? MAX_JOIN_KEY_BYTES : undefined,
   };
 }
 
@@ -270,12 +277,26 @@ function convert(field: Field, value: unknown, text: string | undefined): Value 
     case INT64:
       return int64Of(field, value, text);
     case STRING:
-      return typeof value === 'string' ? value : wrongType(field, value);
+      return typeof value === 'string' ? stringOf(field, value) : wrongType(field, value);
     case BOOL:
       return typeof value === 'boolean' ? value : wrongType(field, value);
     default:
       return timestampValueOf(field, value);
   }
+}
+
+/** A string Postgres can store (text holds no U+0000) within the field's byte limit. */
+function stringOf(field: Field, value: string): string | DecodeRejection {
+  if (value.includes('\0')) {
+    return wrongType(field, value, ' (it contains U+0000, which Postgres text cannot hold)');
+  }
+  if (field.maxBytes !== undefined) {
+    const bytes = Buffer.byteLength(value);
+    if (bytes > field.maxBytes) {
+      return wrongType(field, value, ` (${bytes} UTF-8 bytes; a join key may have ${field.maxBytes})`);
+    }
+  }
+  return value;
 }
 
 const REPLACEMENT_CHARACTER = '\uFFFD';
@@ -346,7 +367,7 @@ const FAST_PATHS: Partial<Record<number, { test: string; value: string }>> = {
   // x - x is 0 exactly when x is finite.
   [FLOAT64]: { test: "typeof v === 'number' && v - v === 0", value: 'v' },
   [INT64]: { test: "typeof v === 'number' && Number.isSafeInteger(v)", value: 'BigInt(v)' },
-  [STRING]: { test: "typeof v === 'string'", value: 'v' },
+  [STRING]: { test: "typeof v === 'string' && !v.includes('\\0')", value: 'v' },
   [BOOL]: { test: "typeof v === 'boolean'", value: 'v' },
 };
 
@@ -366,8 +387,14 @@ function compileReader(
     const name = JSON.stringify(field.name);
     return field.ownOnly ? `(Object.hasOwn(o, ${name}) ? o[${name}] : undefined)` : `o[${name}]`;
   };
-  const convertInto = (target: string, field: string, type: number): string => {
-    const fast = FAST_PATHS[type];
+  const convertInto = (target: string, field: string, type: number, maxBytes?: number): string => {
+    const fast =
+      type === STRING && maxBytes !== undefined
+        ? {
+            test: `typeof v === 'string' && v.length <= ${MAX_JOIN_KEY_CHARS_FAST} && !v.includes('\\0')`,
+            value: 'v',
+          }
+        : FAST_PATHS[type];
     const slow = `${target} = h.convert(${field}, v, text); if (typeof ${target} === 'object') return ${target};`;
     return fast === undefined ? slow : `if (${fast.test}) ${target} = ${fast.value}; else { ${slow} }`;
   };
@@ -377,7 +404,7 @@ function compileReader(
       `v = ${load(field)};`,
       `if (v === undefined || v === null) return h.missing(K[${i}], v, 'its join keys');`,
       `let k${i};`,
-      convertInto(`k${i}`, `K[${i}]`, field.type),
+      convertInto(`k${i}`, `K[${i}]`, field.type, field.maxBytes),
     );
   });
   lines.push(

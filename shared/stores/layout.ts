@@ -23,6 +23,12 @@ export interface ViewLayout {
   ttlMs: number;
 }
 
+/**
+ * A string join key may take this many UTF-8 bytes (the decoder refuses longer ones): join keys
+ * are columns of the offline table's B-tree index, whose entries must fit in a third of a page.
+ */
+export const MAX_JOIN_KEY_BYTES = 512;
+
 /** Columns every offline table has besides join keys and features; features may not reuse them. */
 export const RESERVED_COLUMNS: readonly string[] = [
   'event_timestamp',

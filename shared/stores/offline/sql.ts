@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { ValueType } from '../../definitions/types.ts';
 import { TributaryError } from '../../errors.ts';
-import type { ViewLayout } from '../layout.ts';
+import { type ColumnLayout, MAX_JOIN_KEY_BYTES, type ViewLayout } from '../layout.ts';
 
 /** Postgres keeps identifiers to 63 bytes and silently truncates longer ones. */
 const MAX_IDENTIFIER_BYTES = 63;
@@ -101,8 +101,8 @@ export function createSchemaSql(schema: string): string {
  *   in the key because a partitioned table's unique keys must hold the partition key);
  * - point-in-time probes: a backward scan on (keys, event_timestamp) finds the latest row at or
  *   before t, and INCLUDE carries `created` (for ties) and the features, so the probe is
- *   index-only. Features added later (ALTER TABLE ADD COLUMN) are not in INCLUDE: probes
- *   reading them visit the heap (see docs/materializer.md).
+ *   index-only. Only fixed-width features fit (`includedFeatures`); probes reading the others, or
+ *   features added later by ALTER TABLE ADD COLUMN, visit the heap (see docs/materializer.md).
  */
 export function createTableSql(schema: string, view: ViewLayout): string {
   const columns = [
@@ -118,9 +118,43 @@ export function createTableSql(schema: string, view: ViewLayout): string {
   return `CREATE TABLE IF NOT EXISTS ${qualified(schema, view.name)} (\n  ${columns.join(',\n  ')}\n) PARTITION BY RANGE (event_timestamp)`;
 }
 
+/** A B-tree entry must fit in a third of an 8 KiB page (2,704 bytes); this leaves room for headers. */
+const INDEX_ENTRY_BUDGET = 2_600;
+/** Bytes a column takes in an index entry at most (a string join key: its length word and MAX_JOIN_KEY_BYTES). */
+const INDEX_BYTES: Record<ValueType, number> = {
+  int64: 8,
+  float64: 8,
+  bool: 1,
+  timestamp: 8,
+  string: 4 + MAX_JOIN_KEY_BYTES,
+};
+
+/** Postgres's limit on an index's columns, INCLUDE ones counted (INDEX_MAX_KEYS). */
+const INDEX_MAX_COLUMNS = 32;
+
+/**
+ * The features the row index carries (INCLUDE): the fixed-width ones, in schema order, while the
+ * index stays within Postgres's 32 columns and a B-tree entry's size limit. Text is left out: one
+ * long value would make the entry too large and Postgres would refuse the row (54000), stopping
+ * the partition.
+ */
+export function includedFeatures(view: ViewLayout): ColumnLayout[] {
+  let bytes = 8 + 4 + 8 + 8; // event_timestamp, _partition, _offset, created
+  for (const key of view.joinKeys) bytes += INDEX_BYTES[key.type];
+  const room = INDEX_MAX_COLUMNS - (view.joinKeys.length + 4);
+  const included: ColumnLayout[] = [];
+  for (const feature of view.features) {
+    if (feature.type === 'string') continue;
+    bytes += INDEX_BYTES[feature.type];
+    if (bytes > INDEX_ENTRY_BUDGET || included.length === room) break;
+    included.push(feature);
+  }
+  return included;
+}
+
 function rowKeySql(view: ViewLayout): string {
   const keys = [...view.joinKeys.map((k) => quoteIdent(k.name)), 'event_timestamp', '_partition', '_offset'];
-  const included = ['created', ...view.features.map((f) => quoteIdent(f.name))];
+  const included = ['created', ...includedFeatures(view).map((f) => quoteIdent(f.name))];
   return `UNIQUE (${keys.join(', ')}) INCLUDE (${included.join(', ')})`;
 }
 
@@ -211,7 +245,7 @@ export function createStagingTableSql(view: ViewLayout): string {
 }
 
 export function copyIntoStagingSql(view: ViewLayout): string {
-  return `COPY ${quoteIdent(stagingTableName(view))} (${writtenColumns(view).map(quoteIdent).join(', ')}) FROM STDIN`;
+  return `COPY ${quoteIdent(stagingTableName(view))} (${writtenColumns(view).map(quoteIdent).join(', ')}) FROM STDIN (FORMAT binary)`;
 }
 
 /** Moves the staged batch into the view's table; rows whose origin is already stored are skipped. */
@@ -244,5 +278,5 @@ export function advanceProgressSql(schema: string): string {
 
 /** COPY straight into the view's table: for batches the progress table shows are wholly new. */
 export function copyIntoTableSql(schema: string, view: ViewLayout): string {
-  return `COPY ${qualified(schema, view.name)} (${writtenColumns(view).map(quoteIdent).join(', ')}) FROM STDIN`;
+  return `COPY ${qualified(schema, view.name)} (${writtenColumns(view).map(quoteIdent).join(', ')}) FROM STDIN (FORMAT binary)`;
 }

@@ -116,12 +116,7 @@ export class RedisOnlineStore implements OnlineStore {
     if (rows.length === 0) return 0;
     // Only each entity's latest row of the batch can win in Redis: reduce first, so a batch of
     // 20,000 events over 1,000 drivers costs Redis 1,000 comparisons, not 20,000.
-    const latest = new Map<string, FeatureRow>();
-    for (const row of rows) {
-      const key = this.keyOf(view, row.keys);
-      const held = latest.get(key);
-      if (held === undefined || isLater(row, held)) latest.set(key, row);
-    }
+    const latest = this.latestPerEntity(view, rows);
     const pipeline = this.redis.pipeline() as WriteLatestPipeline;
     const lifetime = view.ttlMs > 0 ? view.ttlMs + this.ttlGraceMs : 0;
     let keys: string[] = [];
@@ -150,6 +145,39 @@ export class RedisOnlineStore implements OnlineStore {
       applied += won + expired;
     }
     return applied;
+  }
+
+  /**
+   * Each entity's latest row of the batch, by Redis key. A view with one int64 or string join key
+   * (nearly all) groups by the key value itself and builds keys for the winners only; a value
+   * that could name its entity in another form (an int64 given as a number) takes the full key,
+   * which both groups meet in at the end.
+   */
+  private latestPerEntity(view: ViewLayout, rows: readonly FeatureRow[]): Map<string, FeatureRow> {
+    const byKey = new Map<string, FeatureRow>();
+    const only = view.joinKeys.length === 1 ? view.joinKeys[0]!.type : undefined;
+    const byValue = new Map<bigint | string, FeatureRow>();
+    for (const row of rows) {
+      const value = row.keys[0];
+      const direct =
+        (only === 'int64' && typeof value === 'bigint') || (only === 'string' && typeof value === 'string');
+      if (direct && row.keys.length === 1) {
+        const held = byValue.get(value);
+        if (held === undefined || isLater(row, held)) byValue.set(value, row);
+        continue;
+      }
+      const key = this.keyOf(view, row.keys);
+      const held = byKey.get(key);
+      if (held === undefined || isLater(row, held)) byKey.set(key, row);
+    }
+    if (byValue.size === 0) return byKey;
+    const latest = new Map<string, FeatureRow>();
+    for (const row of byValue.values()) latest.set(this.keyOf(view, row.keys), row);
+    for (const [key, row] of byKey) {
+      const held = latest.get(key);
+      if (held === undefined || isLater(row, held)) latest.set(key, row);
+    }
+    return latest;
   }
 
   async read(

@@ -175,6 +175,7 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
     };
     await store.ensureTable(view);
     const awkward = 'tab\there\nnew line \\N back\\slash "quoted" \'single\' ünïcødé';
+    const huge = 'é🙂'.repeat(50_000);
     await store.write(view, [
       {
         keys: ['u\t1', 9007199254740993n],
@@ -190,10 +191,25 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
         values: [null, null, null, null, null],
         origin: { topic: 't', partition: 3, offset: '1' },
       },
+      {
+        // Past ±2^53 µs from 2000 and longer than one COPY chunk (256 KiB).
+        keys: ['u3', -9223372036854775808n],
+        eventTimestamp: FEB_1,
+        created: null,
+        values: [-9223372036854775808n, -0, huge, true, Date.parse('0001-01-01T00:00:00Z')],
+        origin: { topic: 't', partition: 3, offset: '2' },
+      },
+      {
+        keys: ['u4', 0n],
+        eventTimestamp: FEB_1,
+        created: null,
+        values: [9223372036854775807n, Number.MAX_VALUE, '', true, Date.UTC(9999, 11, 31, 23, 59, 59, 999)],
+        origin: { topic: 't', partition: 3, offset: '3' },
+      },
     ]);
     const { rows } = await db.query(
       `SELECT user_id, shard::text, big::text, ratio, note, flag, seen_at, event_timestamp, created, _partition, _offset::text
-         FROM "${schema}".typed ORDER BY _offset`,
+         FROM "${schema}".typed WHERE _offset IN (1, 9007199254740993) ORDER BY _offset`,
     );
     expect(rows).toEqual([
       {
@@ -223,6 +239,53 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
         _offset: '9007199254740993',
       },
     ]);
+    // Outside Date's year 0001..9999 round trip through node-postgres: read as text.
+    const { rows: extremes } = await db.query(
+      `SELECT big::text, ratio, length(note) AS chars, note = $1 AS same, flag, to_char(seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US BC') AS seen
+         FROM "${schema}".typed WHERE _offset IN (2, 3) ORDER BY _offset`,
+      [huge],
+    );
+    expect(extremes).toEqual([
+      {
+        big: '-9223372036854775808',
+        ratio: -0,
+        chars: huge.length - 50_000,
+        same: true,
+        flag: true,
+        seen: '0001-01-01 00:00:00.000000 AD',
+      },
+      {
+        big: '9223372036854775807',
+        ratio: Number.MAX_VALUE,
+        chars: 0,
+        same: false,
+        flag: true,
+        seen: '9999-12-31 23:59:59.999000 AD',
+      },
+    ]);
+  });
+
+  it('writes views whose rows are too wide for the index to carry every feature', async () => {
+    const wide: ViewLayout = {
+      name: 'wide',
+      joinKeys: [{ name: 'id', type: 'string' }],
+      features: Array.from({ length: 400 }, (_, i) => ({ name: `f${i}`, type: 'float64' as const })),
+      ttlMs: 0,
+    };
+    await store.ensureTable(wide);
+    const values = wide.features.map((_, i) => i + 0.5);
+    const written = await store.write(wide, [
+      {
+        keys: ['k'.repeat(512)],
+        eventTimestamp: FEB_1,
+        created: FEB_1,
+        values,
+        origin: { topic: 't', partition: 0, offset: '0' },
+      },
+    ]);
+    expect(written).toBe(1);
+    const { rows } = await db.query(`SELECT f0, f399 FROM "${schema}".wide`);
+    expect(rows).toEqual([{ f0: 0.5, f399: 399.5 }]);
   });
 
   it('skips stored rows even when the progress hint is lost, and keeps rows of a recreated topic', async () => {

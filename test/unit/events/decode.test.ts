@@ -684,3 +684,32 @@ describe('createDecoder', () => {
     expect(r.reason).toContain('(10000 chars)');
   });
 });
+
+describe('decode: strings the offline store could not hold', () => {
+  const keyed = { driver_id: 1001, city_code: 'AMS', event_timestamp: NOW - DAY };
+
+  it('refuses U+0000 in a string feature or a string join key, which Postgres text cannot hold', () => {
+    const feature = rejection(decode({ ...keyed, vehicle: 'car\u0000' }, mixed));
+    expect(feature).toMatchObject({ code: 'TRIB_WRONG_TYPE', field: 'vehicle' });
+    expect(feature.reason).toContain('U+0000');
+    expect(rejection(decode({ ...keyed, city_code: '\u0000' }, mixed))).toMatchObject({
+      code: 'TRIB_WRONG_TYPE',
+      field: 'city_code',
+    });
+    expect(row(decode({ ...keyed, vehicle: 'car\u0001' }, mixed)).values[1]).toBe('car\u0001');
+  });
+
+  it('takes a string join key of up to 512 UTF-8 bytes, counted in bytes, not characters', () => {
+    expect(row(decode({ ...keyed, city_code: 'é'.repeat(256) }, mixed)).keys[1]).toBe('é'.repeat(256));
+    const long = rejection(decode({ ...keyed, city_code: 'é'.repeat(257) }, mixed));
+    expect(long).toMatchObject({ code: 'TRIB_WRONG_TYPE', field: 'city_code' });
+    expect(long.reason).toContain('514 UTF-8 bytes; a join key may have 512');
+    expect(row(decode({ ...keyed, city_code: 'x'.repeat(512) }, mixed)).keys[1]).toHaveLength(512);
+    expect(rejection(decode({ ...keyed, city_code: 'x'.repeat(513) }, mixed)).code).toBe('TRIB_WRONG_TYPE');
+  });
+
+  it('takes a string feature of any length', () => {
+    const huge = 'é🙂'.repeat(100_000);
+    expect(row(decode({ ...keyed, vehicle: huge }, mixed)).values[1]).toBe(huge);
+  });
+});

@@ -24,7 +24,8 @@
  * document. Services: .services.env / the usual variables, else throwaway ones.
  * Knobs: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3), BENCH_RATE (1000),
  * BENCH_RATE_100 (100),
- * BENCH_CONNECTIONS (20).
+ * BENCH_CONNECTIONS (20), BENCH_SCENARIOS (both: `1x50,100x50`), BENCH_PROFILE (a directory: a CPU
+ * profile of the servers per max phase, `max-<scenario>-<server>.cpuprofile`, last round's).
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -43,6 +44,7 @@ import { PostgresHistoricalReader } from '../shared/stores/offline/historical.ts
 import type { FeatureRow } from '../shared/stores/offline/port.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { driverEntity } from '../test/support/driver-spec.ts';
+import { profiled } from './profile.ts';
 import { benchServices, median, percentile } from './support.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -52,6 +54,8 @@ const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
 // The issue sets no rate for 100 × 50 (5,000 values a lookup); 100 req/s is 10,000 entity rows/s.
 const RATE_100 = Number(process.env['BENCH_RATE_100'] ?? 100);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 20);
+/** Scenarios to measure (for quick iterations); the others print NaN figures. */
+const SCENARIOS = (process.env['BENCH_SCENARIOS'] ?? '1x50,100x50').split(',');
 const DRIVERS = 1_000;
 const FEATURES = 50;
 const DAY = 86_400_000;
@@ -327,13 +331,15 @@ for (const [name, body] of Object.entries(scenarios)) {
 for (let run = 0; run < RUNS; run++) {
   const order: Server[] = run % 2 === 0 ? ['tributary', 'floor'] : ['floor', 'tributary'];
   for (const scenario of Object.keys(scenarios) as Scenario[]) {
+    if (!SCENARIOS.includes(scenario)) continue;
     for (const server of order) {
       const body = scenarios[scenario];
       const url = urls[server];
       const rate = scenario === '1x50' ? RATE : RATE_100;
       const paced = await load('paced', url, body, rate);
       const burst = await load('autocannon_rate', url, body, rate);
-      const max = await load('max', url, body, rate);
+      // With BENCH_PROFILE=<dir>, a profile of this process: the servers (the load runs in a worker).
+      const max = await profiled(`max-${scenario}-${server}`, () => load('max', url, body, rate));
       const sample: Sample = {
         pacedP50: percentile(paced.latencies, 0.5),
         pacedP99: percentile(paced.latencies, 0.99),

@@ -12,7 +12,7 @@
 import { TributaryError } from '../../shared/errors.ts';
 import type { KeyValue } from '../../shared/retrieval/entities.ts';
 import { isoTimestamp, jsonValue } from '../../shared/retrieval/json.ts';
-import { scanJsonArray } from '../../shared/retrieval/json-tokens.ts';
+import { scanJsonArray, wordsOf } from '../../shared/retrieval/json-tokens.ts';
 import type { RetrievalPlan } from '../../shared/retrieval/plan.ts';
 import type { OnlineRecord, OnlineRecordJson } from '../../shared/stores/online/port.ts';
 
@@ -21,8 +21,6 @@ const PRESENT = '"PRESENT"';
 const NULL_VALUE = '"NULL_VALUE"';
 const NOT_FOUND = '"NOT_FOUND"';
 const OUTSIDE_MAX_AGE = '"OUTSIDE_MAX_AGE"';
-/** The largest |int64| answered as a JSON number, as digits. */
-const MAX_SAFE_DIGITS = String(Number.MAX_SAFE_INTEGER);
 
 /** A feature or key value as JSON text: int64 as a number while exact, else a decimal string. */
 export function valueJson(value: unknown): string {
@@ -41,7 +39,11 @@ export function recordsAsJson(records: readonly (OnlineRecord | null)[]): (Onlin
       // int64 arrives as bigint and is stored as a JSON string, like the Redis adapter writes it.
       valuesJson += typeof value === 'bigint' ? `"${value}"` : (JSON.stringify(value) ?? 'null');
     });
-    return { eventTimestamp: record.eventTimestamp, created: record.created, valuesJson: `${valuesJson}]` };
+    return {
+      eventTimestamp: record.eventTimestamp,
+      created: record.created,
+      valuesJson: Buffer.from(`${valuesJson}]`, 'utf8'),
+    };
   });
 }
 
@@ -78,21 +80,123 @@ function planText(plan: RetrievalPlan): PlanText {
   return text;
 }
 
-/** One view's records, scanned: where each value sits in its record's stored text. */
+/** Bytes of the answer's fixed parts. */
+const ascii = (text: string) => Buffer.from(text, 'latin1');
+const COMMA = 44;
+const NULL_BYTES = ascii('null');
+const NULL_WORDS = wordsOf(NULL_BYTES);
+const PRESENT_BYTES = ascii(PRESENT);
+const VALUES_OPEN = ascii('{"values":[');
+const STATUSES_OPEN = ascii('],"statuses":[');
+const STATUSES_CLOSE = ascii(']');
+const STATUS_BYTES: Record<string, Buffer> = {
+  [NULL_VALUE]: ascii(NULL_VALUE),
+  [NOT_FOUND]: ascii(NOT_FOUND),
+  [OUTSIDE_MAX_AGE]: ascii(OUTSIDE_MAX_AGE),
+};
+/** The largest |int64| answered as a JSON number, as digit bytes. */
+const MAX_SAFE_BYTES = ascii(String(Number.MAX_SAFE_INTEGER));
+const QUOTE = 34;
+const utf8 = new TextDecoder();
+
+/**
+ * The answer being written: a buffer that grows as needed, so the answer is never a string
+ * (no rope of pieces to flatten, no UTF-8 encoding on the way to the socket). The value loop
+ * writes into `buffer` at `length` directly after `reserve`, saving a call per byte span.
+ */
+class ByteWriter {
+  buffer: Buffer;
+  /** `buffer` for four-byte writes (`copySpan`). */
+  words: DataView;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(64, capacity));
+    this.words = wordsOf(this.buffer);
+  }
+
+  /** Makes room for `count` more bytes (`buffer` may be a new one after it). */
+  reserve(count: number): void {
+    const needed = this.length + count;
+    if (needed <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+    this.words = wordsOf(grown);
+  }
+
+  byte(value: number): void {
+    this.reserve(1);
+    this.buffer[this.length++] = value;
+  }
+
+  /** `source` (a few bytes or many: one native copy). */
+  bytes(source: Uint8Array): void {
+    this.reserve(source.length);
+    this.buffer.set(source, this.length);
+    this.length += source.length;
+  }
+
+  /** `value` as UTF-8. */
+  text(value: string): void {
+    this.reserve(value.length * 3);
+    this.length += this.buffer.write(value, this.length, 'utf8');
+  }
+
+  /** What was written (a view of the buffer, not a copy). */
+  result(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+/**
+ * Copies `source[start..end)` to `target` at `at` and returns how many bytes that is; `sourceWords`
+ * and `targetWords` are their DataViews. Values are short spans, for which a native copy call
+ * costs more than the copy: this copies four bytes at a time, the last four overlapping what was
+ * already copied, so an 18-byte number is 5 reads and writes rather than 18 (about half the time).
+ */
+function copySpan(
+  source: Uint8Array,
+  sourceWords: DataView,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  targetWords: DataView,
+  at: number,
+): number {
+  const count = end - start;
+  if (count >= 4) {
+    for (let i = start, to = at; i + 4 < end; i += 4, to += 4) {
+      targetWords.setInt32(to, sourceWords.getInt32(i, true), true);
+    }
+    targetWords.setInt32(at + count - 4, sourceWords.getInt32(end - 4, true), true);
+  } else {
+    for (let i = 0; i < count; i++) target[at + i] = source[start + i]!;
+  }
+  return count;
+}
+
+/** One view's records, scanned: where each value sits in its record's stored bytes. */
 interface ScannedView {
-  /** Per row: the stored values text when the record is live, else null. */
-  texts: (string | null)[];
+  /** Per row: the stored values bytes when the record is live, else null. */
+  texts: (Uint8Array | null)[];
+  /** Per row: `texts[i]`'s DataView (for `copySpan`), when live. */
+  words: (DataView | null)[];
   /** Per row: how many values were found (0 for rows without a live record). */
   counts: Int32Array;
   /** Value k of row i spans `bounds[(i * tokens + k) * 2]` to `bounds[(i * tokens + k) * 2 + 1]`. */
   bounds: Int32Array;
   tokens: number;
-  /** Statuses when no live value is null: PRESENT for live rows, NOT_FOUND / OUTSIDE_MAX_AGE else. */
-  statusesJson: string;
+  /** `],"statuses":[...]` when no live value is null: PRESENT for live rows, NOT_FOUND / OUTSIDE_MAX_AGE else. */
+  statuses: Buffer;
   /** Per row: the status of a null value (NULL_VALUE for live rows). */
-  nullStatus: string[];
-  /** `event_timestamps` of every feature of the view. */
-  timestampsJson: string;
+  nullStatus: Buffer[];
+  /** `,"event_timestamps":[...]}`: the end of every feature of the view. */
+  timestamps: Buffer;
+  /** About how many bytes one feature's values take in the answer, commas included (to size it). */
+  valuesBytes: number;
+  /** The longest live record's bytes, or 4 (`null`): no value in the answer is longer. */
+  longest: number;
 }
 
 function scanView(
@@ -103,12 +207,17 @@ function scanView(
   ttlMs: number,
   now: number,
 ): ScannedView {
-  const texts: (string | null)[] = new Array(n);
+  const texts: (Uint8Array | null)[] = new Array(n);
+  const words: (DataView | null)[] = new Array(n);
   const counts = new Int32Array(n);
   const bounds = new Int32Array(n * tokens * 2);
-  const nullStatus: string[] = new Array(n);
-  let statuses = '[';
-  let timestamps = '[';
+  const nullStatus: Buffer[] = new Array(n);
+  let statuses = '],"statuses":[';
+  let timestamps = ',"event_timestamps":[';
+  let live = 0;
+  let longest = NULL_BYTES.length;
+  let spanned = 0;
+  let spans = 0;
   // Records of one lookup often share an event time (one batch): format each distinct one once.
   let lastTs = Number.NaN;
   let lastTsJson = '';
@@ -119,8 +228,9 @@ function scanView(
       timestamps += ',';
     }
     texts[i] = null;
+    words[i] = null;
     if (record === null) {
-      nullStatus[i] = NOT_FOUND;
+      nullStatus[i] = STATUS_BYTES[NOT_FOUND]!;
       statuses += NOT_FOUND;
       timestamps += EPOCH_JSON;
       continue;
@@ -132,27 +242,39 @@ function scanView(
     timestamps += lastTsJson;
     // Same boundary as the point-in-time join: valid while event time > now - ttl.
     if (ttlMs > 0 && record.eventTimestamp <= now - ttlMs) {
-      nullStatus[i] = OUTSIDE_MAX_AGE;
+      nullStatus[i] = STATUS_BYTES[OUTSIDE_MAX_AGE]!;
       statuses += OUTSIDE_MAX_AGE;
       continue;
     }
-    nullStatus[i] = NULL_VALUE;
+    nullStatus[i] = STATUS_BYTES[NULL_VALUE]!;
     statuses += PRESENT;
     texts[i] = record.valuesJson;
+    words[i] = wordsOf(record.valuesJson);
+    let count: number;
     try {
-      counts[i] = scanJsonArray(record.valuesJson, bounds, i * tokens * 2, tokens);
+      count = scanJsonArray(record.valuesJson, bounds, i * tokens * 2, tokens, words[i]!);
     } catch (error) {
       throw undecodable(viewName, error);
+    }
+    counts[i] = count;
+    live++;
+    longest = Math.max(longest, record.valuesJson.length);
+    if (count > 0) {
+      spanned += bounds[(i * tokens + count - 1) * 2 + 1]! - bounds[i * tokens * 2]!;
+      spans += count;
     }
   }
   return {
     texts,
+    words,
     counts,
     bounds,
     tokens,
-    statusesJson: `${statuses}]`,
+    statuses: Buffer.from(`${statuses}]`, 'utf8'),
     nullStatus,
-    timestampsJson: `${timestamps}]`,
+    timestamps: Buffer.from(`${timestamps}]}`, 'utf8'),
+    longest,
+    valuesBytes: Math.ceil(spans > 0 ? (live * spanned) / spans : 0) + (n - live) * 4 + n,
   };
 }
 
@@ -163,38 +285,45 @@ function undecodable(viewName: string, cause: unknown): TributaryError {
 }
 
 /**
- * An int64 value's answer text from its stored text `text.slice(start, end)`: a JSON string of
- * canonical decimal digits becomes the bare digits while |v| < 2^53 and stays the string past
- * it; anything else takes the slow way (parse, BigInt, print) so the answer is the same.
+ * How an int64 value's answer is cut from its stored bytes `bytes[start..end)`: 1 (trim a byte
+ * off each end) for a JSON string of canonical decimal digits with |v| < 2^53, which is answered
+ * as those digits, a JSON number; 0 (as stored) for such a string past 2^53; -1 for any other
+ * spelling, which `int64Json` answers the slow way.
  */
-function int64Json(viewName: string, text: string, start: number, end: number): string {
-  const length = end - start;
-  if (length >= 3 && text.charCodeAt(start) === 34 && text.charCodeAt(end - 1) === 34) {
-    const negative = text.charCodeAt(start + 1) === 45; // -
-    const first = negative ? start + 2 : start + 1;
-    const digits = end - 1 - first;
-    let canonical = digits > 0 && (text.charCodeAt(first) !== 48 || (digits === 1 && !negative));
-    for (let i = first; canonical && i < end - 1; i++) {
-      const c = text.charCodeAt(i);
-      canonical = c >= 48 && c <= 57;
-    }
-    if (canonical) {
-      if (digits < MAX_SAFE_DIGITS.length) return text.slice(start + 1, end - 1);
-      if (digits === MAX_SAFE_DIGITS.length && text.slice(first, end - 1) <= MAX_SAFE_DIGITS) {
-        return text.slice(start + 1, end - 1);
-      }
-      if (digits >= MAX_SAFE_DIGITS.length) return text.slice(start, end);
-    }
+function int64Trim(bytes: Uint8Array, start: number, end: number): number {
+  if (end - start < 3 || bytes[start] !== QUOTE || bytes[end - 1] !== QUOTE) return -1;
+  const negative = bytes[start + 1] === 45; // -
+  const first = negative ? start + 2 : start + 1;
+  const digits = end - 1 - first;
+  if (digits === 0 || (bytes[first] === 48 && (digits > 1 || negative))) return -1; // leading 0, "-0"
+  for (let i = first; i < end - 1; i++) {
+    const c = bytes[i]!;
+    if (c < 48 || c > 57) return -1;
   }
+  if (digits < MAX_SAFE_BYTES.length) return 1;
+  return digits === MAX_SAFE_BYTES.length && notAboveMaxSafe(bytes, first) ? 1 : 0;
+}
+
+/** An int64 value's answer from stored bytes in another spelling: parse, BigInt, print (as decoding would). */
+function int64Json(viewName: string, bytes: Uint8Array, start: number, end: number): string {
   try {
-    return valueJson(BigInt(JSON.parse(text.slice(start, end)) as string | number));
+    return valueJson(BigInt(JSON.parse(utf8.decode(bytes.subarray(start, end))) as string | number));
   } catch (error) {
     throw undecodable(viewName, error);
   }
 }
 
+/** Whether the 16 digits at `bytes[first..]` are at most 2^53 - 1's (same length: compare digit by digit). */
+function notAboveMaxSafe(bytes: Uint8Array, first: number): boolean {
+  for (let i = 0; i < MAX_SAFE_BYTES.length; i++) {
+    const difference = bytes[first + i]! - MAX_SAFE_BYTES[i]!;
+    if (difference !== 0) return difference < 0;
+  }
+  return true;
+}
+
 /**
- * The answer's JSON text. `keyNames` are the request's entity columns in its order,
+ * The answer's JSON text, UTF-8. `keyNames` are the request's entity columns in its order,
  * `keyColumns` their coerced values; `records[v]` holds the records of `plan.views[v]`, one per
  * entity row (null where nothing is stored).
  */
@@ -205,64 +334,97 @@ export function onlineResponseJson(
   records: readonly (readonly (OnlineRecordJson | null)[])[],
   n: number,
   now: number,
-): string {
+): Buffer {
   const text = planText(plan);
   const views = plan.views.map((view, v) =>
     scanView(view.spec.name, records[v] ?? [], n, text.tokensPerView[v]!, view.layout.ttlMs, now),
   );
-  const cells: string[] = new Array(n);
-  const results: string[] = [];
+  const header = `{"metadata":{"feature_names":[${keyNames.map((name) => JSON.stringify(name)).join(',')}${
+    keyNames.length > 0 ? text.featureNamesJson : text.featureNamesJson.slice(1)
+  }]},"results":[`;
+  // What the answer will take, about: the buffer grows (a copy) when values run longer.
+  let capacity = header.length * 3 + 2 + keyNames.length * n * 32;
+  for (const v of text.featureView) {
+    const view = views[v]!;
+    capacity += 2 + VALUES_OPEN.length + view.valuesBytes + view.statuses.length + view.timestamps.length;
+  }
+  const out = new ByteWriter(capacity);
+  out.text(header);
   // Join keys first, in the order the request gave them; then features in request order.
   if (keyNames.length > 0) {
-    const present = `[${new Array<string>(n).fill(PRESENT).join(',')}]`;
-    const epochs = `[${new Array<string>(n).fill(EPOCH_JSON).join(',')}]`;
-    for (const name of keyNames) {
+    const cells: string[] = new Array(n);
+    const tail = `],"statuses":[${new Array<string>(n).fill(PRESENT).join(',')}],"event_timestamps":[${new Array<string>(n).fill(EPOCH_JSON).join(',')}]}`;
+    keyNames.forEach((name, position) => {
       const column = keyColumns.get(name)!;
       for (let i = 0; i < n; i++) cells[i] = valueJson(column[i]);
-      results.push(`{"values":[${cells.join(',')}],"statuses":${present},"event_timestamps":${epochs}}`);
-    }
+      out.text(`${position > 0 ? ',' : ''}{"values":[${cells.join(',')}${tail}`);
+    });
   }
+  const isNull = new Uint8Array(n);
   plan.features.forEach((feature, f) => {
     const view = views[text.featureView[f]!]!;
     const int64 = text.featureInt64[f]!;
     const k = feature.schemaIndex;
+    if (f > 0 || keyNames.length > 0) out.byte(COMMA);
+    out.bytes(VALUES_OPEN);
+    let buffer = out.buffer;
+    let bufferWords = out.words;
+    let limit = buffer.length;
+    let at = out.length;
     let nulls = false;
+    // Room for a comma and any value: none is longer than its stored array.
+    const most = 1 + view.longest;
     for (let i = 0; i < n; i++) {
       const stored = view.texts[i];
+      if (at + most > limit) {
+        out.length = at;
+        out.reserve(most);
+        buffer = out.buffer;
+        bufferWords = out.words;
+        limit = buffer.length;
+      }
+      if (i > 0) buffer[at++] = COMMA;
+      isNull[i] = 1;
       if (stored === null || stored === undefined) {
-        cells[i] = 'null';
+        at += copySpan(NULL_BYTES, NULL_WORDS, 0, 4, buffer, bufferWords, at);
         continue;
       }
+      const bound = (i * view.tokens + k) * 2;
+      const start = view.bounds[bound]!;
+      const end = view.bounds[bound + 1]!;
       // Positional: a feature appended to the view after this value was written reads as null.
-      if (k >= view.counts[i]!) {
-        cells[i] = 'null';
+      if (k >= view.counts[i]! || (end - start === 4 && stored[start] === 110) /* n */) {
+        at += copySpan(NULL_BYTES, NULL_WORDS, 0, 4, buffer, bufferWords, at);
         nulls = true;
         continue;
       }
-      const at = (i * view.tokens + k) * 2;
-      const start = view.bounds[at]!;
-      const end = view.bounds[at + 1]!;
-      if (end - start === 4 && stored.charCodeAt(start) === 110 /* n */) {
-        cells[i] = 'null';
-        nulls = true;
-      } else {
-        cells[i] = int64 ? int64Json(feature.view, stored, start, end) : stored.slice(start, end);
+      isNull[i] = 0;
+      const trim = int64 ? int64Trim(stored, start, end) : 0;
+      if (trim >= 0) {
+        at += copySpan(stored, view.words[i]!, start + trim, end - trim, buffer, bufferWords, at);
+        continue;
       }
+      // Rare: the answer may be longer than the stored bytes, so back to the writer's checks.
+      out.length = at;
+      out.text(int64Json(feature.view, stored, start, end));
+      buffer = out.buffer;
+      bufferWords = out.words;
+      limit = buffer.length;
+      at = out.length;
     }
-    let statuses = view.statusesJson;
+    out.length = at;
     if (nulls) {
-      statuses = '[';
+      out.bytes(STATUSES_OPEN);
       for (let i = 0; i < n; i++) {
-        if (i > 0) statuses += ',';
-        statuses += cells[i] === 'null' ? view.nullStatus[i] : PRESENT;
+        if (i > 0) out.byte(COMMA);
+        out.bytes(isNull[i] === 1 ? view.nullStatus[i]! : PRESENT_BYTES);
       }
-      statuses += ']';
+      out.bytes(STATUSES_CLOSE);
+    } else {
+      out.bytes(view.statuses);
     }
-    results.push(
-      `{"values":[${cells.join(',')}],"statuses":${statuses},"event_timestamps":${view.timestampsJson}}`,
-    );
+    out.bytes(view.timestamps);
   });
-  return `{"metadata":{"feature_names":[${keyNames.map((name) => JSON.stringify(name)).join(',')}${
-    keyNames.length > 0 ? text.featureNamesJson : text.featureNamesJson.slice(1)
-  }]},"results":[${results.join(',')}]}`;
+  out.text(']}');
+  return out.result();
 }

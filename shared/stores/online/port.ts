@@ -9,19 +9,20 @@ export interface OnlineRecord {
 }
 
 /**
- * The latest value of one view for one entity with its values left as the stored JSON text, for
- * callers that copy values into a JSON answer rather than use them (the online lookup route).
+ * The latest value of one view for one entity with its values left as the stored JSON text, in
+ * UTF-8 bytes, for callers that copy values into a JSON answer rather than use them (the online
+ * lookup route, which writes its answer as bytes).
  */
 export interface OnlineRecordJson {
   eventTimestamp: number;
   created: number | null;
   /**
-   * The values as a JSON array in the view's schema order, as written: positional (shorter than
-   * the view's features when features were appended since; the missing ones are null), int64
-   * values as JSON strings of decimal digits, timestamps as epoch-ms numbers, the rest as
-   * `JSON.stringify` writes them.
+   * The values as a JSON array (UTF-8) in the view's schema order, as written: positional
+   * (shorter than the view's features when features were appended since; the missing ones are
+   * null), int64 values as JSON strings of decimal digits, timestamps as epoch-ms numbers, the
+   * rest as `JSON.stringify` writes them.
    */
-  valuesJson: string;
+  valuesJson: Uint8Array;
 }
 
 /** The Redis-backed latest value per (view, entity). */
@@ -35,7 +36,7 @@ export interface OnlineStore {
   read(requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[]): Promise<(OnlineRecord | null)[][]>;
   /**
    * `read` without decoding the values: the same records (same round trip, same nulls, same
-   * errors), each with its values as JSON text. Optional: callers fall back to `read`.
+   * errors), each with its values as JSON text in UTF-8 bytes. Optional: callers fall back to `read`.
    */
   readJson?(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],

@@ -22,6 +22,7 @@ interface WriteLatestPipeline {
 /** The slice of ioredis the store uses. */
 export interface RedisClient {
   mget(keys: string[]): Promise<(string | null)[]>;
+  mgetBuffer(keys: string[]): Promise<(Buffer | null)[]>;
   pipeline(): unknown;
   defineCommand(name: string, definition: { lua: string }): void;
   status: string;
@@ -183,27 +184,31 @@ export class RedisOnlineStore implements OnlineStore {
   async read(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
   ): Promise<(OnlineRecord | null)[][]> {
-    return this.readWith(requests, decodeValue);
+    return this.readWith(requests, (keys) => this.redis.mget(keys), decodeValue);
   }
 
-  /** `read` with each record's values left as the stored JSON text (see `OnlineStore.readJson`). */
+  /**
+   * `read` with each record's values left as the stored JSON text (see `OnlineStore.readJson`),
+   * in the bytes Redis sent: nothing is decoded to a string.
+   */
   async readJson(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
   ): Promise<(OnlineRecordJson | null)[][]> {
-    return this.readWith(requests, splitValue);
+    return this.readWith(requests, (keys) => this.redis.mgetBuffer(keys), splitValue);
   }
 
-  /** One MGET for every view and entity, each stored string handed to `decode`. */
-  private async readWith<R>(
+  /** One MGET (`fetch`) for every view and entity, each stored value handed to `decode`. */
+  private async readWith<S, R>(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
-    decode: (view: ViewLayout, stored: string) => R,
+    fetch: (keys: string[]) => Promise<(S | null)[]>,
+    decode: (view: ViewLayout, stored: S) => R,
   ): Promise<(R | null)[][]> {
     const keys: string[] = [];
     for (const { view, keys: entities } of requests) for (const k of entities) keys.push(this.keyOf(view, k));
     if (keys.length === 0) return requests.map(() => []);
-    let stored: (string | null)[];
+    let stored: (S | null)[];
     try {
-      stored = await this.redis.mget(keys);
+      stored = await fetch(keys);
     } catch (error) {
       throw onlineError(error);
     }
@@ -289,17 +294,46 @@ function encodeValue(view: ViewLayout, row: FeatureRow): string {
   return `${row.eventTimestamp}:${row.created ?? ''}:${JSON.stringify(values)}`;
 }
 
-/** The stored string's parts, the values left as JSON text. */
-function splitValue(_view: ViewLayout, stored: string): OnlineRecordJson {
-  const first = stored.indexOf(':');
-  const second = stored.indexOf(':', first + 1);
-  if (first <= 0 || second < 0) throw new Error(`not <eventTs>:<created>:<values>: ${stored.slice(0, 80)}`);
-  const eventTimestamp = Number(stored.slice(0, first));
-  if (!Number.isFinite(eventTimestamp)) throw new Error(`bad event timestamp: ${stored.slice(0, 80)}`);
+const COLON = 58; // :
+
+/** Index of the first `byte` in `bytes` at or after `from`, else -1 (the prefix is a few bytes: no native call). */
+function indexOfByte(bytes: Uint8Array, byte: number, from: number): number {
+  for (let i = from; i < bytes.length; i++) if (bytes[i] === byte) return i;
+  return -1;
+}
+
+/** `Number()` of the ASCII text `bytes[start..end)`; plain integers (what `write` stores) without making a string. */
+function numberAt(bytes: Buffer, start: number, end: number): number {
+  const negative = bytes[start] === 45; // -
+  const first = negative ? start + 1 : start;
+  // Up to 15 digits the running value stays an exact integer; anything else goes through Number().
+  if (end > first && end - first <= 15) {
+    let value = 0;
+    let i = first;
+    for (; i < end; i++) {
+      const digit = bytes[i]! - 48;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (i === end) return negative ? -value : value;
+  }
+  return Number(bytes.toString('utf8', start, end));
+}
+
+/** The stored value's parts, the values left as the JSON array's bytes. */
+function splitValue(_view: ViewLayout, stored: Buffer): OnlineRecordJson {
+  const first = indexOfByte(stored, COLON, 0);
+  const second = first < 0 ? -1 : indexOfByte(stored, COLON, first + 1);
+  if (first <= 0 || second < 0) {
+    throw new Error(`not <eventTs>:<created>:<values>: ${stored.toString('utf8', 0, 80)}`);
+  }
+  const eventTimestamp = numberAt(stored, 0, first);
+  if (!Number.isFinite(eventTimestamp))
+    throw new Error(`bad event timestamp: ${stored.toString('utf8', 0, 80)}`);
   return {
     eventTimestamp,
-    created: second === first + 1 ? null : Number(stored.slice(first + 1, second)),
-    valuesJson: stored.slice(second + 1),
+    created: second === first + 1 ? null : numberAt(stored, first + 1, second),
+    valuesJson: stored.subarray(second + 1),
   };
 }
 

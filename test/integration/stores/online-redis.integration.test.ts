@@ -63,6 +63,44 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
     expect(await redis.exists(`${prefix}:lay%3Aout:a%3Ab%25c:7`)).toBe(1);
   });
 
+  it('readJson answers the records read does, with the values as the stored UTF-8 bytes', async () => {
+    const view = viewNamed('read_json');
+    await store.write(view, [
+      row([1n], 1_700_000_000_000, [0.5, null, 9007199254740993n], 1_700_000_000_123),
+    ]);
+    await store.write(view, [row([2n], -5, [1, 2, 3n])]);
+    // Values the adapter does not write itself: any JSON array is handed back as it is stored,
+    // and an event time in another spelling reads as Number() reads it.
+    await redis.set(`${prefix}:read_json:3`, '1.5e3::["é🙂,\\"]"]');
+    const keys = [[1n], [2n], [3n], [4n]];
+    const [records] = await store.readJson([{ view, keys }]);
+    expect(
+      records!.map((r) => r && { ...r, valuesJson: Buffer.from(r.valuesJson).toString('utf8') }),
+    ).toEqual([
+      {
+        eventTimestamp: 1_700_000_000_000,
+        created: 1_700_000_000_123,
+        valuesJson: '[0.5,null,"9007199254740993"]',
+      },
+      { eventTimestamp: -5, created: null, valuesJson: '[1,2,"3"]' },
+      { eventTimestamp: 1_500, created: null, valuesJson: '["é🙂,\\"]"]' },
+      null,
+    ]);
+    const [decoded] = await store.read([{ view, keys: keys.slice(0, 2) }]);
+    expect(decoded!.map((r) => r && { eventTimestamp: r.eventTimestamp, created: r.created })).toEqual(
+      records!.slice(0, 2).map((r) => r && { eventTimestamp: r.eventTimestamp, created: r.created }),
+    );
+  });
+
+  it('readJson fails with TRIB_INTERNAL on a stored value without its prefix', async () => {
+    const view = viewNamed('read_json_bad');
+    for (const stored of ['[1,2,3]', 'x:1:[1]', ':1:[1]']) {
+      await redis.set(`${prefix}:read_json_bad:1`, stored);
+      const error = await store.readJson([{ view, keys: [[1n]] }]).catch((e: unknown) => e);
+      expect(isTributaryError(error, 'TRIB_INTERNAL'), stored).toBe(true);
+    }
+  });
+
   it('sets the expiry to event time + ttl, and a replay leaves it as it was', async () => {
     const view = viewNamed('expiry', 60_000);
     const now = Date.now();

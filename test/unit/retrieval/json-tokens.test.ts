@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { scanJsonArray } from '../../../shared/retrieval/json-tokens.ts';
 
-/** The elements' texts as the scanner finds them. */
+/** The elements' texts as the scanner finds them in the UTF-8 bytes of `text`. */
 function tokens(text: string, capacity = 64): string[] {
+  const bytes = Buffer.from(text, 'utf8');
   const bounds = new Int32Array(capacity * 2);
-  const count = scanJsonArray(text, bounds);
-  return Array.from({ length: count }, (_, k) => text.slice(bounds[2 * k], bounds[2 * k + 1]));
+  const count = scanJsonArray(bytes, bounds);
+  return Array.from({ length: count }, (_, k) => bytes.toString('utf8', bounds[2 * k], bounds[2 * k + 1]));
 }
 
 describe('scanJsonArray', () => {
@@ -45,6 +46,13 @@ describe('scanJsonArray', () => {
     ]);
   });
 
+  it('gives byte offsets, multi-byte characters counted in bytes', () => {
+    const bounds = new Int32Array(6);
+    // "é" is 2 bytes, "🙂" 4: the string spans bytes 1 to 9, the number after it 10 to 11.
+    expect(scanJsonArray(Buffer.from('["é🙂",7,"\\u00e9"]'), bounds)).toBe(3);
+    expect(Array.from(bounds)).toEqual([1, 9, 10, 11, 12, 20]);
+  });
+
   it('takes nested arrays and objects, nulls inside them, as one element each', () => {
     expect(tokens('[[null,[null]],{"a":[1,"]"],"b":null},null,[]]')).toEqual([
       '[null,[null]]',
@@ -68,7 +76,7 @@ describe('scanJsonArray', () => {
   it('records at most the capacity and stops there, at an offset when asked', () => {
     expect(tokens('[1,2,3,4]', 2)).toEqual(['1', '2']);
     const bounds = new Int32Array(10).fill(-1);
-    expect(scanJsonArray('[7,"8"]', bounds, 4, 3)).toBe(2);
+    expect(scanJsonArray(Buffer.from('[7,"8"]'), bounds, 4, 3)).toBe(2);
     expect(Array.from(bounds)).toEqual([-1, -1, -1, -1, 1, 2, 3, 6, -1, -1]);
     // Past the capacity the rest is not even looked at.
     expect(tokens('[1,2,"unterminated]', 2)).toEqual(['1', '2']);

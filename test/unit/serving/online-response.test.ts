@@ -52,7 +52,12 @@ const repo: RepoSpec = {
 /** What the route answered before values were copied as text: decode (JSON.parse, BigInt), then print. */
 function decode(plan: RetrievalPlan, v: number, record: OnlineRecordJson | null): OnlineRecord | null {
   if (record === null) return null;
-  const raw = JSON.parse(record.valuesJson) as (string | number | boolean | null)[];
+  const raw = JSON.parse(Buffer.from(record.valuesJson).toString('utf8')) as (
+    | string
+    | number
+    | boolean
+    | null
+  )[];
   return {
     eventTimestamp: record.eventTimestamp,
     created: record.created,
@@ -220,11 +225,11 @@ describe('onlineResponseJson', () => {
           return {
             eventTimestamp: NOW - age,
             created: rnd() < 0.5 ? null : NOW,
-            valuesJson: `[${values.join(',')}]`,
+            valuesJson: Buffer.from(`[${values.join(',')}]`),
           };
         }),
       );
-      const actual = onlineResponseJson(plan, keyNames, keyColumns, stored, n, NOW);
+      const actual = onlineResponseJson(plan, keyNames, keyColumns, stored, n, NOW).toString('utf8');
       expect(actual).toBe(reference(plan, keyNames, keyColumns, stored, n, NOW));
       expect(() => JSON.parse(actual)).not.toThrow();
     }
@@ -243,14 +248,16 @@ describe('onlineResponseJson', () => {
       '"-9007199254740992"',
     ];
     const stored = [
-      spellings.map((s): OnlineRecordJson => ({ eventTimestamp: NOW, created: null, valuesJson: `[${s}]` })),
+      spellings.map(
+        (s): OnlineRecordJson => ({ eventTimestamp: NOW, created: null, valuesJson: Buffer.from(`[${s}]`) }),
+      ),
     ];
     const keyColumns = new Map<string, KeyValue[]>([
       ['city', spellings.map(() => 'x')],
       ['driver_id', spellings.map(() => 1n)],
     ]);
     const n = spellings.length;
-    const body = onlineResponseJson(plan, ['city', 'driver_id'], keyColumns, stored, n, NOW);
+    const body = onlineResponseJson(plan, ['city', 'driver_id'], keyColumns, stored, n, NOW).toString('utf8');
     expect(body).toBe(reference(plan, ['city', 'driver_id'], keyColumns, stored, n, NOW));
     expect(JSON.parse(body).results[2].values).toEqual([
       7,
@@ -264,6 +271,28 @@ describe('onlineResponseJson', () => {
     ]);
   });
 
+  it('answers values longer than the answer was sized for (the buffer grows)', () => {
+    // The answer is sized from the average value scanned; only the long one is asked for.
+    const plan = planRetrieval(repo, { features: ['mixed:string_2', 'mixed:float64_0'] }, 'online');
+    const n = 40;
+    const stored = [
+      Array.from({ length: n }, (_, i): OnlineRecordJson | null =>
+        i % 7 === 3
+          ? null
+          : {
+              eventTimestamp: NOW - i,
+              created: null,
+              valuesJson: Buffer.from(JSON.stringify([i, String(i), `é${'x'.repeat(500 + i)}`])),
+            },
+      ),
+    ];
+    const keyColumns = new Map<string, KeyValue[]>([
+      ['driver_id', Array.from({ length: n }, (_, i) => BigInt(i))],
+    ]);
+    const body = onlineResponseJson(plan, ['driver_id'], keyColumns, stored, n, NOW).toString('utf8');
+    expect(body).toBe(reference(plan, ['driver_id'], keyColumns, stored, n, NOW));
+  });
+
   it('fails with TRIB_INTERNAL on a stored value it cannot read', () => {
     const plan = planRetrieval(repo, { features: ['pair:trips', 'pair:rate'] }, 'online');
     const keyColumns = new Map<string, KeyValue[]>([
@@ -271,7 +300,7 @@ describe('onlineResponseJson', () => {
       ['driver_id', [1n]],
     ]);
     for (const valuesJson of ['[1,2', '["1.5",2]', 'nope']) {
-      const stored = [[{ eventTimestamp: NOW, created: null, valuesJson }]];
+      const stored = [[{ eventTimestamp: NOW, created: null, valuesJson: Buffer.from(valuesJson) }]];
       let error: unknown;
       try {
         onlineResponseJson(plan, ['driver_id', 'city'], keyColumns, stored, 1, NOW);
@@ -290,7 +319,11 @@ describe('onlineResponseJson', () => {
       ]),
     ).toEqual([
       null,
-      { eventTimestamp: 1, created: 2, valuesJson: '[0.5,"9007199254740993","a,\\"b\\"",true,null]' },
+      {
+        eventTimestamp: 1,
+        created: 2,
+        valuesJson: Buffer.from('[0.5,"9007199254740993","a,\\"b\\"",true,null]'),
+      },
     ]);
   });
 });

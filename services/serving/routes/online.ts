@@ -3,17 +3,17 @@
  * first; one online-store round trip for every view and entity of the request.
  *
  * This is the hot path (docs/serving.md, Performance): plans are cached per definitions version
- * and feature selection; the store hands back each record's values as their stored JSON text
- * (`readJson`) and `online-response.ts` copies them into the answer, written as JSON text directly
- * (the response schema below still documents it), without parsing and printing every value.
+ * and feature selection (`plan-cache.ts`); the store hands back each record's values as their
+ * stored JSON bytes (`readJson`) and `online-response.ts` copies them into the answer, written
+ * as JSON bytes directly (the response schema below still documents it), without parsing and
+ * printing every value.
  */
 import type { FastifyInstance } from 'fastify';
-import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { TributaryError } from '../../../shared/errors.ts';
 import { coerceKey, type KeyValue } from '../../../shared/retrieval/entities.ts';
-import { planRetrieval, type RetrievalPlan } from '../../../shared/retrieval/plan.ts';
 import type { ServingContext } from '../context.ts';
 import { onlineResponseJson, recordsAsJson } from '../online-response.ts';
+import { PlanCache } from '../plan-cache.ts';
 import { entityColumns, errorResponses, featureSelection } from '../schemas.ts';
 
 export type FeatureStatus = 'PRESENT' | 'NOT_FOUND' | 'NULL_VALUE' | 'OUTSIDE_MAX_AGE';
@@ -23,39 +23,6 @@ interface OnlineBody {
   feature_service?: string;
   entities: Record<string, unknown[]>;
   full_feature_names?: boolean;
-}
-
-/** Plans by definitions version (a new spec object per version), then by selection. */
-const planCache = new WeakMap<RepoSpec, Map<string, RetrievalPlan>>();
-/** Distinct selections kept per version; past it the cache starts over, so odd clients cannot grow it. */
-const PLAN_CACHE_SIZE = 512;
-
-function cachedPlan(repo: RepoSpec, body: OnlineBody): RetrievalPlan {
-  let plans = planCache.get(repo);
-  if (!plans) {
-    plans = new Map();
-    planCache.set(repo, plans);
-  }
-  const key = JSON.stringify([
-    body.features ?? null,
-    body.feature_service ?? null,
-    body.full_feature_names === true,
-  ]);
-  let plan = plans.get(key);
-  if (!plan) {
-    plan = planRetrieval(
-      repo,
-      {
-        features: body.features,
-        featureService: body.feature_service,
-        fullFeatureNames: body.full_feature_names,
-      },
-      'online',
-    );
-    if (plans.size >= PLAN_CACHE_SIZE) plans.clear();
-    plans.set(key, plan);
-  }
-  return plan;
 }
 
 const schema = {
@@ -97,9 +64,14 @@ const schema = {
 } as const;
 
 export function registerOnlineRoutes(app: FastifyInstance, context: ServingContext): void {
+  const plans = new PlanCache();
   app.post<{ Body: OnlineBody }>('/get-online-features', { schema }, async (request, reply) => {
     const body = request.body;
-    const plan = cachedPlan(context.definitions.current(), body);
+    const plan = plans.plan(context.definitions.current(), {
+      features: body.features,
+      featureService: body.feature_service,
+      fullFeatureNames: body.full_feature_names,
+    });
     const names = Object.keys(body.entities);
     for (const name of names) {
       if (!plan.joinKeys.some((k) => k.name === name)) {

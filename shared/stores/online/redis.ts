@@ -62,9 +62,27 @@ export interface RedisOnlineStoreOptions {
 /** Values stay readable a week past their ttl, reported as OUTSIDE_MAX_AGE. */
 export const DEFAULT_TTL_GRACE_MS = 7 * 24 * 3_600_000;
 
+/**
+ * Reads of at most this many keys wait for the end of the event-loop turn and share one MGET
+ * with the other small reads of that turn: under load, lookups of one or a few entities cost a
+ * socket write and a command each otherwise (a third of a 1 × 50 lookup's CPU). Bigger reads
+ * go alone, as their replies are large already.
+ */
+const SHARED_READ_MAX_KEYS = 16;
+/** The most keys one shared MGET carries. */
+const SHARED_READ_BATCH_KEYS = 512;
+
+/** Small reads of one event-loop turn, sent as one MGET. */
+interface SharedRead {
+  keys: string[];
+  readers: { from: number; resolve: (values: (Buffer | null)[]) => void; reject: (error: unknown) => void }[];
+}
+
 export class RedisOnlineStore implements OnlineStore {
   readonly prefix: string;
   private readonly redis: RedisClient;
+  /** The shared read of this turn still taking keys. */
+  private sharedRead: SharedRead | null = null;
   private readonly ownsClient: boolean;
   private readonly rowsPerCall: number;
   private readonly ttlGraceMs: number;
@@ -194,7 +212,38 @@ export class RedisOnlineStore implements OnlineStore {
   async readJson(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
   ): Promise<(OnlineRecordJson | null)[][]> {
-    return this.readWith(requests, (keys) => this.redis.mgetBuffer(keys), splitValue);
+    return this.readWith(requests, (keys) => this.mgetBuffer(keys), splitValue);
+  }
+
+  /** `MGET` with Buffer replies; small reads share one with the other small reads of this turn. */
+  private mgetBuffer(keys: string[]): Promise<(Buffer | null)[]> {
+    if (keys.length > SHARED_READ_MAX_KEYS) return this.redis.mgetBuffer(keys);
+    let batch = this.sharedRead;
+    if (batch === null || batch.keys.length + keys.length > SHARED_READ_BATCH_KEYS) {
+      const next: SharedRead = { keys: [], readers: [] };
+      batch = this.sharedRead = next;
+      // After the I/O callbacks of this turn (the other requests that arrived with this one).
+      setImmediate(() => this.sendSharedRead(next));
+    }
+    const from = batch.keys.length;
+    for (const key of keys) batch.keys.push(key);
+    const { readers } = batch;
+    return new Promise((resolve, reject) => readers.push({ from, resolve, reject }));
+  }
+
+  private sendSharedRead(batch: SharedRead): void {
+    if (this.sharedRead === batch) this.sharedRead = null;
+    const { keys, readers } = batch;
+    this.redis.mgetBuffer(keys).then(
+      (values) => {
+        readers.forEach((reader, i) => {
+          reader.resolve(values.slice(reader.from, readers[i + 1]?.from ?? keys.length));
+        });
+      },
+      (error: unknown) => {
+        for (const reader of readers) reader.reject(error);
+      },
+    );
   }
 
   /** One MGET (`fetch`) for every view and entity, each stored value handed to `decode`. */

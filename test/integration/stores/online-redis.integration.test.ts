@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import {
@@ -90,6 +90,54 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
     expect(decoded!.map((r) => r && { eventTimestamp: r.eventTimestamp, created: r.created })).toEqual(
       records!.slice(0, 2).map((r) => r && { eventTimestamp: r.eventTimestamp, created: r.created }),
     );
+  });
+
+  it('readJson sends the small reads of one event-loop turn as one MGET, each reader getting its own records', async () => {
+    const client = new Redis(services().REDIS_URL);
+    const shared = newStore({ redis: client });
+    try {
+      const view = viewNamed('shared_read');
+      const other = viewNamed('shared_read_other');
+      const rows = Array.from({ length: 40 }, (_, i) => row([BigInt(i)], 1_000 + i, [i, i, BigInt(i)]));
+      await shared.write(view, rows);
+      await shared.write(other, rows.slice(0, 3));
+      const lookups = [
+        [{ view, keys: [[1n]] }],
+        [
+          { view, keys: [[2n], [99n]] },
+          { view: other, keys: [[2n]] },
+        ],
+        // Above the shared-read size: an MGET of its own.
+        [{ view, keys: rows.map((r) => r.keys) }],
+        [{ view: other, keys: [[0n], [1n]] }],
+      ];
+      const mget = vi.spyOn(client, 'mgetBuffer');
+      const together = await Promise.all(lookups.map((requests) => shared.readJson(requests)));
+      expect(mget).toHaveBeenCalledTimes(2);
+      const alone: typeof together = [];
+      for (const requests of lookups) alone.push(await shared.readJson(requests));
+      expect(together).toEqual(alone);
+      expect(together[1]!.map((records) => records.map((r) => r?.eventTimestamp ?? null))).toEqual([
+        [1_002, null],
+        [1_002],
+      ]);
+    } finally {
+      await shared.close();
+      await client.quit();
+    }
+  });
+
+  it('readJson fails every small read of a shared MGET that fails, retriably', async () => {
+    const down = new RedisOnlineStore({ url: `redis://127.0.0.1:${await closedPort()}`, prefix });
+    try {
+      const view = viewNamed('shared_down');
+      const errors = await Promise.all(
+        [[[1n]], [[2n], [3n]]].map((keys) => down.readJson([{ view, keys }]).catch((e: unknown) => e)),
+      );
+      for (const error of errors) expect(isTributaryError(error, 'TRIB_ONLINE_STORE_UNAVAILABLE')).toBe(true);
+    } finally {
+      await down.close();
+    }
   });
 
   it('readJson fails with TRIB_INTERNAL on a stored value without its prefix', async () => {

@@ -10,6 +10,7 @@ import {
 } from 'kafkajs';
 import { TributaryError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { offsetAfter } from './offsets.ts';
 import type {
   BatchHandler,
   ConsumerOptions,
@@ -115,7 +116,7 @@ class KafkaConsumer implements StreamConsumer {
         // A partition taken away mid-batch: its new owner redelivers; committing here could skip.
         if (isStale()) return;
         resolveOffset(batch.lastOffset());
-        const next = (BigInt(batch.lastOffset()) + 1n).toString();
+        const next = offsetAfter(batch.lastOffset());
         await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
       },
     });

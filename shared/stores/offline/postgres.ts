@@ -4,6 +4,7 @@ import pg from 'pg';
 import { type CopyStreamQuery, from as copyFrom } from 'pg-copy-streams';
 import { type ErrorCode, TributaryError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
+import { compareOffsets } from '../../stream/offsets.ts';
 import type { ColumnLayout, ViewLayout } from '../layout.ts';
 import { binaryCopyChunks } from './copy-binary.ts';
 import type { FeatureRow, OfflineStore } from './port.ts';
@@ -376,12 +377,6 @@ function originRanges(
   return ranges
     .map((r) => ({ topic: r.topic, partition: r.partition, min: BigInt(r.min), max: BigInt(r.max) }))
     .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-}
-
-/** Orders two non-negative offsets written without leading zeros (as Kafka writes them), without parsing them. */
-export function compareOffsets(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function isMissingPartition(error: unknown): boolean {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import { binaryCopyChunks } from '../../../shared/stores/offline/copy-binary.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
-import { compareOffsets } from '../../../shared/stores/offline/postgres.ts';
 import { includedFeatures } from '../../../shared/stores/offline/sql.ts';
+import { compareOffsets, offsetAfter } from '../../../shared/stream/offsets.ts';
 
 const view: ViewLayout = {
   name: 'typed',
@@ -114,6 +114,7 @@ describe('compareOffsets', () => {
     expect(compareOffsets('100', '99')).toBeGreaterThan(0);
     expect(compareOffsets('9007199254740993', '9007199254740992')).toBeGreaterThan(0);
     expect(compareOffsets('42', '42')).toBe(0);
+    expect(offsetAfter('9007199254740992')).toBe('9007199254740993');
   });
 });
 

@@ -285,6 +285,15 @@ function undecodable(viewName: string, cause: unknown): TributaryError {
 }
 
 /**
+ * Whether value `k` of a live record, found at `stored[start..end)` of its `count` values, answers
+ * null: a stored `null`, or a feature appended to the view after the value was written
+ * (values are positional).
+ */
+function isNullValue(stored: Uint8Array, start: number, end: number, k: number, count: number): boolean {
+  return k >= count || (end - start === 4 && stored[start] === 110); /* n */
+}
+
+/**
  * How an int64 value's answer is cut from its stored bytes `bytes[start..end)`: 1 (trim a byte
  * off each end) for a JSON string of canonical decimal digits with |v| < 2^53, which is answered
  * as those digits, a JSON number; 0 (as stored) for such a string past 2^53; -1 for any other
@@ -360,9 +369,9 @@ export function onlineResponseJson(
       out.text(`${position > 0 ? ',' : ''}{"values":[${cells.join(',')}${tail}`);
     });
   }
-  const isNull = new Uint8Array(n);
   plan.features.forEach((feature, f) => {
     const view = views[text.featureView[f]!]!;
+    const { texts, words, bounds, counts, tokens } = view;
     const int64 = text.featureInt64[f]!;
     const k = feature.schemaIndex;
     if (f > 0 || keyNames.length > 0) out.byte(COMMA);
@@ -375,7 +384,6 @@ export function onlineResponseJson(
     // Room for a comma and any value: none is longer than its stored array.
     const most = 1 + view.longest;
     for (let i = 0; i < n; i++) {
-      const stored = view.texts[i];
       if (at + most > limit) {
         out.length = at;
         out.reserve(most);
@@ -384,24 +392,19 @@ export function onlineResponseJson(
         limit = buffer.length;
       }
       if (i > 0) buffer[at++] = COMMA;
-      isNull[i] = 1;
-      if (stored === null || stored === undefined) {
+      const stored = texts[i];
+      const bound = (i * tokens + k) * 2;
+      const start = bounds[bound]!;
+      const end = bounds[bound + 1]!;
+      if (stored === null || stored === undefined || isNullValue(stored, start, end, k, counts[i]!)) {
+        // A live record's null value (not a missing or expired record's) changes the statuses.
+        nulls ||= stored !== null && stored !== undefined;
         at += copySpan(NULL_BYTES, NULL_WORDS, 0, 4, buffer, bufferWords, at);
         continue;
       }
-      const bound = (i * view.tokens + k) * 2;
-      const start = view.bounds[bound]!;
-      const end = view.bounds[bound + 1]!;
-      // Positional: a feature appended to the view after this value was written reads as null.
-      if (k >= view.counts[i]! || (end - start === 4 && stored[start] === 110) /* n */) {
-        at += copySpan(NULL_BYTES, NULL_WORDS, 0, 4, buffer, bufferWords, at);
-        nulls = true;
-        continue;
-      }
-      isNull[i] = 0;
       const trim = int64 ? int64Trim(stored, start, end) : 0;
       if (trim >= 0) {
-        at += copySpan(stored, view.words[i]!, start + trim, end - trim, buffer, bufferWords, at);
+        at += copySpan(stored, words[i]!, start + trim, end - trim, buffer, bufferWords, at);
         continue;
       }
       // Rare: the answer may be longer than the stored bytes, so back to the writer's checks.
@@ -417,7 +420,11 @@ export function onlineResponseJson(
       out.bytes(STATUSES_OPEN);
       for (let i = 0; i < n; i++) {
         if (i > 0) out.byte(COMMA);
-        out.bytes(isNull[i] === 1 ? view.nullStatus[i]! : PRESENT_BYTES);
+        const stored = texts[i];
+        const bound = (i * tokens + k) * 2;
+        const live = stored !== null && stored !== undefined;
+        const nullCell = !live || isNullValue(stored, bounds[bound]!, bounds[bound + 1]!, k, counts[i]!);
+        out.bytes(nullCell ? view.nullStatus[i]! : PRESENT_BYTES);
       }
       out.bytes(STATUSES_CLOSE);
     } else {

@@ -60,7 +60,9 @@ export function* binaryCopyChunks(view: ViewLayout, rows: readonly FeatureRow[])
     writer.int32(4);
     writer.int32(row.origin.partition);
     writer.int32(8);
-    writer.int64(BigInt(row.origin.offset));
+    const offset = row.origin.offset;
+    // Offsets below 10^15 are exact as numbers, which spares a bigint per row.
+    writer.int64(offset.length < 16 ? Number(offset) : BigInt(offset));
   }
   writer.reserve(2);
   writer.int16(-1);

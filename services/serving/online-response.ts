@@ -1,8 +1,9 @@
 /**
- * The text of a `POST /get-online-features` answer (Feast's shape, column-major, join keys first),
- * written from the online store's records with their values still as stored JSON text
- * (`OnlineRecordJson`): each value is copied from the stored array into the answer, never parsed
- * and printed again. docs/serving.md "Performance" has the figures.
+ * The JSON text of a `POST /get-online-features` answer (Feast's shape, column-major, join keys
+ * first), as UTF-8 bytes in one Buffer, written from the online store's records with their values
+ * still as the stored JSON's bytes (`OnlineRecordJson`): each value is copied from the stored
+ * array into the answer, never parsed and printed again, and the answer is never a string.
+ * docs/serving.md "Performance" has the figures.
  *
  * What the answer holds is exactly what decoding the values would give: float64, timestamp, bool
  * and string values are what `JSON.stringify` wrote, so copying their text is printing them

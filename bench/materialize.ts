@@ -4,7 +4,8 @@
  * 1. Pre-produces EVENTS driver events (DRIVERS drivers) to a fresh topic.
  * 2. Baseline, same run: consumes that topic with a no-op handler through the same stream
  *    adapter (same batch sizes, same commits): the raw consume rate.
- * 3. Materializes the topic into Postgres + Redis from the beginning; events/s until lag 0.
+ * 3. Materializes the topic into Postgres + Redis from the beginning; events/s until lag 0. Then
+ *    once more into stores that discard their rows (consume + decode only), for the breakdown.
  * 4. Freshness: produces at a steady RATE events/s for SECONDS seconds to a running
  *    materializer; each event carries its produce time, and a wrapper around the online
  *    store measures produce → written (visible) per row. Reports p50/p99.
@@ -16,6 +17,7 @@ import { Registry } from 'prom-client';
 import { Materializer } from '../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../services/materializer/metrics.ts';
 import { createLogger } from '../shared/logger.ts';
+import type { OfflineStore } from '../shared/stores/offline/port.ts';
 import { PostgresOfflineStore } from '../shared/stores/offline/postgres.ts';
 import type { OnlineStore } from '../shared/stores/online/port.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
@@ -104,6 +106,35 @@ const materializeSeconds = await profiled('materialize', async () => {
 });
 await materializer.stop();
 
+// 3b. The same with stores that do nothing: what consuming and decoding alone cost, so the gap
+// between raw consume and materialize splits into decoding and writing.
+const discardOffline: OfflineStore = {
+  ensureTable: async () => {},
+  archiveTable: async () => null,
+  write: async (_view, rows) => rows.length,
+  close: async () => {},
+};
+const discardOnline: OnlineStore = {
+  write: async (_view, rows) => rows.length,
+  read: async (requests) => requests.map(() => []),
+  close: async () => {},
+};
+const decodeStart = performance.now();
+const decodeOnly = new Materializer(
+  {
+    definitions: staticDefinitions(spec),
+    stream,
+    offline: discardOffline,
+    online: discardOnline,
+    metrics,
+    logger,
+  },
+  { groupPrefix: `${run}_decode` },
+);
+await decodeOnly.start();
+const decodeSeconds = await timeUntilCaughtUp(() => decodeOnly.lag(), decodeStart);
+await decodeOnly.stop();
+
 // 4. Freshness at a steady rate: produce time (in `created`) → online write resolved.
 const latencies: number[] = [];
 const measuredOnline: OnlineStore = {
@@ -160,6 +191,12 @@ const result = {
   raw_consume: { seconds: rawSeconds, events_per_s: Math.round(EVENTS / rawSeconds), counted: rawCount },
   materialize: { seconds: materializeSeconds, events_per_s: Math.round(EVENTS / materializeSeconds) },
   ratio_to_raw_consume: Number((rawSeconds / materializeSeconds).toFixed(3)),
+  decode_only: {
+    note: 'the materializer with stores that discard their rows: consume + decode + batching',
+    seconds: decodeSeconds,
+    events_per_s: Math.round(EVENTS / decodeSeconds),
+    ratio_to_raw_consume: Number((rawSeconds / decodeSeconds).toFixed(3)),
+  },
   offline_rows: offlineRows ?? null,
   freshness_ms: {
     rate_per_s: RATE,

@@ -186,8 +186,24 @@ export function kafkaLibs(): string {
   return libs;
 }
 
-async function startKafka(runDir: string): Promise<State['kafka']> {
-  const libs = kafkaLibs();
+export interface KafkaProcess {
+  pid: number;
+  port: number;
+}
+
+function kafkaJavaArgs(dir: string): string[] {
+  return [
+    '-Xms256m',
+    '-Xmx1g',
+    '-XX:+UseG1GC',
+    `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`,
+    '-cp',
+    `${kafkaLibs()}/*`,
+  ];
+}
+
+/** A single-node KRaft broker on free ports in `<runDir>/kafka`, formatted and started. */
+export async function startKafka(runDir: string): Promise<KafkaProcess> {
   const [port, controllerPort] = [await freePort(), await freePort()];
   const dir = join(runDir, 'kafka');
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -224,18 +240,22 @@ async function startKafka(runDir: string): Promise<State['kafka']> {
       '',
     ].join('\n'),
   );
-  const java = [
-    '-Xms256m',
-    '-Xmx1g',
-    '-XX:+UseG1GC',
-    `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`,
-    '-cp',
-    `${libs}/*`,
-  ];
+  const java = kafkaJavaArgs(dir);
   const clusterId = randomBytes(16).toString('base64url');
   execFileSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  return await launchKafka(runDir, port);
+}
+
+/**
+ * Starts the broker `startKafka` configured in `<runDir>/kafka` (again, after a stop: same
+ * ports, same data) and waits until it answers on `port`.
+ */
+export async function launchKafka(runDir: string, port: number): Promise<KafkaProcess> {
+  const dir = join(runDir, 'kafka');
+  const java = kafkaJavaArgs(dir);
+  const props = join(dir, 'server.properties');
   const logFile = join(dir, 'broker.log');
   const out = openSync(logFile, 'a');
   const child: ChildProcess = spawn('java', [...java, 'kafka.Kafka', props], {
@@ -445,7 +465,8 @@ export async function servicesUp(): Promise<ServicesHandle> {
   }
 }
 
-async function killAndWait(pid: number, timeoutMs = 15_000): Promise<void> {
+/** SIGTERM, then SIGKILL when `pid` has not exited within `timeoutMs`. */
+export async function killAndWait(pid: number, timeoutMs = 15_000): Promise<void> {
   if (!isAlive(pid)) return;
   try {
     process.kill(pid, 'SIGTERM');

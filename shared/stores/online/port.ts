@@ -23,6 +23,14 @@ export interface OnlineRecordJson {
    * rest as `JSON.stringify` writes them.
    */
   valuesJson: Uint8Array;
+  /**
+   * How long each value of `valuesJson` is, when the store kept that: the value lengths
+   * (shared/retrieval/value-lengths.ts) at `valueLengths[valueLengthsFrom..valueLengthsTo)`, so a
+   * reader cuts values out without scanning the JSON. Absent or null: scan `valuesJson`.
+   */
+  valueLengths?: Uint8Array | null;
+  valueLengthsFrom?: number;
+  valueLengthsTo?: number;
 }
 
 /** The Redis-backed latest value per (view, entity). */

@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { ValueType } from '../../definitions/types.ts';
 import { TributaryError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
+import { type JsonArrayValue, jsonArrayWithLengths, valueLengthsEnd } from '../../retrieval/value-lengths.ts';
 import type { ViewLayout } from '../layout.ts';
 import type { FeatureRow } from '../offline/port.ts';
 import type { OnlineRecord, OnlineRecordJson, OnlineStore } from './port.ts';
@@ -55,7 +56,7 @@ export interface RedisOnlineStoreOptions {
 
 /**
  * The online store on Redis: one string key per (view, entity) holding
- * `<eventTsMs>:<createdMs or empty>:<JSON values>`. Writes go through `write_latest.lua` in
+ * `<eventTsMs>:<createdMs or empty>:<value lengths><JSON values>`. Writes go through `write_latest.lua` in
  * chunks within one pipeline (one round trip per batch); reads are a single MGET across all
  * views and entities. Layout and ttl semantics: docs/online-store.md.
  */
@@ -331,16 +332,20 @@ function encodeKeyValue(value: KeyValue, type: ValueType, name: string): string 
   );
 }
 
-/** `<eventTsMs>:<createdMs or empty>:<JSON values>`; int64 values are JSON strings so they stay exact. */
+/**
+ * `<eventTsMs>:<createdMs or empty>:<value lengths><JSON values>`; int64 values are JSON strings
+ * so they stay exact. The value lengths (shared/retrieval/value-lengths.ts) let `readJson` readers
+ * cut out each value without scanning the JSON; values stored before them (none) still read.
+ */
 function encodeValue(view: ViewLayout, row: FeatureRow): string {
-  const values = view.features.map((feature, i): string | number | boolean | null => {
+  const values = view.features.map((feature, i): JsonArrayValue => {
     const value = row.values[i];
     if (value === null || value === undefined) return null;
     if (typeof value === 'bigint') return value.toString();
     if (feature.type === 'int64' && typeof value === 'number') return String(value);
     return value;
   });
-  return `${row.eventTimestamp}:${row.created ?? ''}:${JSON.stringify(values)}`;
+  return `${row.eventTimestamp}:${row.created ?? ''}:${jsonArrayWithLengths(values)}`;
 }
 
 const COLON = 58; // :
@@ -369,7 +374,7 @@ function numberAt(bytes: Buffer, start: number, end: number): number {
   return Number(bytes.toString('utf8', start, end));
 }
 
-/** The stored value's parts, the values left as the JSON array's bytes. */
+/** The stored value's parts, the values left as the JSON array's bytes (with their lengths when stored). */
 function splitValue(_view: ViewLayout, stored: Buffer): OnlineRecordJson {
   const first = indexOfByte(stored, COLON, 0);
   const second = first < 0 ? -1 : indexOfByte(stored, COLON, first + 1);
@@ -379,10 +384,16 @@ function splitValue(_view: ViewLayout, stored: Buffer): OnlineRecordJson {
   const eventTimestamp = numberAt(stored, 0, first);
   if (!Number.isFinite(eventTimestamp))
     throw new Error(`bad event timestamp: ${stored.toString('utf8', 0, 80)}`);
+  const lengthsFrom = second + 1;
+  const valuesAt = valueLengthsEnd(stored, lengthsFrom);
+  if (valuesAt < 0) throw new Error(`not <value lengths><JSON values>: ${stored.toString('utf8', 0, 80)}`);
   return {
     eventTimestamp,
     created: second === first + 1 ? null : numberAt(stored, first + 1, second),
-    valuesJson: stored.subarray(second + 1),
+    valuesJson: stored.subarray(valuesAt),
+    valueLengths: valuesAt > lengthsFrom ? stored : null,
+    valueLengthsFrom: lengthsFrom,
+    valueLengthsTo: valuesAt,
   };
 }
 
@@ -390,7 +401,8 @@ function decodeValue(view: ViewLayout, stored: string): OnlineRecord {
   const first = stored.indexOf(':');
   const second = stored.indexOf(':', first + 1);
   const created = stored.slice(first + 1, second);
-  const raw = JSON.parse(stored.slice(second + 1)) as (string | number | boolean | null)[];
+  // Past the value lengths, if any: they never hold a `[`.
+  const raw = JSON.parse(stored.slice(stored.indexOf('[', second + 1))) as JsonArrayValue[];
   return {
     eventTimestamp: Number(stored.slice(0, first)),
     created: created === '' ? null : Number(created),

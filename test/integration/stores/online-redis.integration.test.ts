@@ -1,7 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
+import { scanJsonArray } from '../../../shared/retrieval/json-tokens.ts';
+import { readValueLengths } from '../../../shared/retrieval/value-lengths.ts';
+import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import type { OnlineRecordJson } from '../../../shared/stores/online/port.ts';
 import {
   DEFAULT_TTL_GRACE_MS,
   RedisOnlineStore,
@@ -12,6 +17,35 @@ import { closedPort } from './closed-port.ts';
 import { DAY, describeOnlineStorePort, row, viewNamed } from './online-port.suite.ts';
 
 const prefix = uniqueName('online');
+const WRITE_LATEST_LUA = readFileSync(
+  new URL('../../../shared/stores/online/lua/write_latest.lua', import.meta.url),
+  'utf8',
+);
+
+/** A record's values' texts, cut by its stored value lengths. */
+function valueTexts(record: OnlineRecordJson): string[] {
+  const bounds = new Int32Array(64);
+  const { valueLengths, valueLengthsFrom, valueLengthsTo, valuesJson } = record;
+  const count = readValueLengths(
+    valueLengths!,
+    valueLengthsFrom!,
+    valueLengthsTo!,
+    valuesJson.length,
+    bounds,
+    0,
+    32,
+  );
+  const json = Buffer.from(record.valuesJson);
+  return Array.from({ length: count }, (_, k) => json.toString('utf8', bounds[2 * k], bounds[2 * k + 1]));
+}
+
+/** The values' texts as scanning the JSON finds them. */
+function scannedTexts(valuesJson: Uint8Array): string[] {
+  const bounds = new Int32Array(64);
+  const count = scanJsonArray(valuesJson, bounds);
+  const json = Buffer.from(valuesJson);
+  return Array.from({ length: count }, (_, k) => json.toString('utf8', bounds[2 * k], bounds[2 * k + 1]));
+}
 // Exact expiry (no grace) unless a test asks otherwise: the port suite checks the mechanism.
 const newStore = (options: Partial<RedisOnlineStoreOptions> = {}) =>
   new RedisOnlineStore({ url: services().REDIS_URL, prefix, ttlGraceMs: 0, ...options });
@@ -42,14 +76,15 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
   const readOne = async (s: RedisOnlineStore, view: ReturnType<typeof viewNamed>, keys: FeatureRow['keys']) =>
     (await s.read([{ view, keys: [keys] }]))[0]![0];
 
-  it('stores the documented layout: <prefix>:<view>:<keys> = <eventTs>:<created>:<json>', async () => {
+  it('stores the documented layout: <prefix>:<view>:<keys> = <eventTs>:<created>:<value lengths><json>', async () => {
     const view = viewNamed('layout');
     await store.write(view, [row([1001n], 1_700_000_000_000, [0.5, 0.25, 7n], 1_700_000_000_123)]);
     await store.write(view, [row([1002n], 1_700_000_000_000, [null, 0.75, null])]);
     await store.write(view, [row([9007199254740993n], 1, [0, 0, 9007199254740993n])]);
-    expect(await redis.get(`${prefix}:layout:1001`)).toBe('1700000000000:1700000000123:[0.5,0.25,"7"]');
-    expect(await redis.get(`${prefix}:layout:1002`)).toBe('1700000000000::[null,0.75,null]');
-    expect(await redis.get(`${prefix}:layout:9007199254740993`)).toBe('1::[0,0,"9007199254740993"]');
+    // Value lengths: one base-64 digit each (width 1), then the JSON array.
+    expect(await redis.get(`${prefix}:layout:1001`)).toBe('1700000000000:1700000000123:1343[0.5,0.25,"7"]');
+    expect(await redis.get(`${prefix}:layout:1002`)).toBe('1700000000000::1444[null,0.75,null]');
+    expect(await redis.get(`${prefix}:layout:9007199254740993`)).toBe('1::111I[0,0,"9007199254740993"]');
     expect(await redis.pttl(`${prefix}:layout:1001`)).toBe(-1);
     const composite = {
       ...view,
@@ -75,7 +110,14 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
     const keys = [[1n], [2n], [3n], [4n]];
     const [records] = await store.readJson([{ view, keys }]);
     expect(
-      records!.map((r) => r && { ...r, valuesJson: Buffer.from(r.valuesJson).toString('utf8') }),
+      records!.map(
+        (r) =>
+          r && {
+            eventTimestamp: r.eventTimestamp,
+            created: r.created,
+            valuesJson: Buffer.from(r.valuesJson).toString('utf8'),
+          },
+      ),
     ).toEqual([
       {
         eventTimestamp: 1_700_000_000_000,
@@ -90,6 +132,98 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
     expect(decoded!.map((r) => r && { eventTimestamp: r.eventTimestamp, created: r.created })).toEqual(
       records!.slice(0, 2).map((r) => r && { eventTimestamp: r.eventTimestamp, created: r.created }),
     );
+  });
+
+  it('round-trips every value type through the stored value lengths, cut as scanning would', async () => {
+    const view: ViewLayout = {
+      ...viewNamed('ends_types'),
+      features: (['float64', 'int64', 'string', 'bool', 'timestamp', 'string', 'float64'] as const).map(
+        (type, i) => ({ name: `f${i}`, type }),
+      ),
+    };
+    const strings = ['a,b', 'say "hi", then]', 'back\\slash\\', 'tab\tnew\nline', 'é🙂 ok', '', '\u2028'];
+    const rows = strings.map((text, i) =>
+      row([BigInt(i)], 1_000 + i, [
+        i % 2 ? null : 0.1 * i - 0.35,
+        9007199254740993n - BigInt(i),
+        text,
+        i % 2 === 0,
+        1_700_000_000_000 + i,
+        i % 3 ? text : null,
+        i === 3 ? null : 1e21,
+      ]),
+    );
+    await store.write(view, rows);
+    const keys = rows.map((r) => r.keys);
+    const [decoded] = await store.read([{ view, keys }]);
+    expect(decoded!.map((r) => r?.values)).toEqual(rows.map((r) => r.values));
+    const [records] = await store.readJson([{ view, keys }]);
+    for (const [i, record] of records!.entries()) {
+      const expected = JSON.stringify(rows[i]!.values.map((v) => (typeof v === 'bigint' ? String(v) : v)));
+      expect(Buffer.from(record!.valuesJson).toString('utf8')).toBe(expected);
+      expect(record!.valueLengths).not.toBeNull();
+      expect(valueTexts(record!)).toEqual(scannedTexts(record!.valuesJson));
+    }
+  });
+
+  it('reads values stored before the value lengths (a bare JSON array) by scanning them', async () => {
+    const view = viewNamed('ends_old');
+    await redis.set(`${prefix}:ends_old:1`, '1700000000000:1700000000123:[0.5,null,"9007199254740993"]');
+    await redis.set(`${prefix}:ends_old:2`, '5::["é🙂,\\"]",1]');
+    const keys = [[1n], [2n]];
+    const [decoded] = await store.read([{ view, keys }]);
+    expect(decoded).toEqual([
+      {
+        eventTimestamp: 1_700_000_000_000,
+        created: 1_700_000_000_123,
+        values: [0.5, null, 9007199254740993n],
+      },
+      { eventTimestamp: 5, created: null, values: ['é🙂,"]', 1, null] },
+    ]);
+    const [records] = await store.readJson([{ view, keys }]);
+    expect(
+      records!.map((r) => r && [Buffer.from(r.valuesJson).toString('utf8'), r.valueLengths ?? null]),
+    ).toEqual([
+      ['[0.5,null,"9007199254740993"]', null],
+      ['["é🙂,\\"]",1]', null],
+    ]);
+  });
+
+  it('keeps last-write-wins across values stored with and without value lengths', async () => {
+    const view = viewNamed('ends_lww');
+    const key = `${prefix}:ends_lww:1`;
+    // An older writer's value, without lengths: a later event (with lengths) replaces it.
+    await redis.set(key, '100::[1,1,"1"]');
+    expect(await store.write(view, [row([1n], 99, [2, 2, 2n], 5)])).toBe(0);
+    expect(await store.write(view, [row([1n], 100, [3, 3, 3n], 5)])).toBe(1);
+    expect((await readOne(store, view, [1n]))?.values).toEqual([3, 3, 3n]);
+    // An older writer's script call (bare arrays) against the value with lengths: same order.
+    const oldWrite = (value: string) => redis.eval(WRITE_LATEST_LUA, 1, key, value, '0') as Promise<number[]>;
+    expect(await oldWrite('100:5:[4,4,"4"]')).toEqual([0, 0]);
+    expect(await oldWrite('100:6:[5,5,"5"]')).toEqual([1, 0]);
+    expect(await redis.get(key)).toBe('100:6:[5,5,"5"]');
+    expect(await store.write(view, [row([1n], 100, [6, 6, 6n])])).toBe(0);
+    expect(await store.write(view, [row([1n], 101, [7, 7, 7n])])).toBe(1);
+    const record = (await store.readJson([{ view, keys: [[1n]] }]))[0]![0];
+    expect(valueTexts(record!)).toEqual(['7', '7', '"7"']);
+  });
+
+  it('reads a feature appended after values were written (with their lengths) as null', async () => {
+    const view = viewNamed('ends_wider');
+    await store.write(view, [row([1n], 1, [0.5, null, 3n])]);
+    const wider: ViewLayout = { ...view, features: [...view.features, { name: 'rating', type: 'float64' }] };
+    expect((await readOne(store, wider, [1n]))?.values).toEqual([0.5, null, 3n, null]);
+    const record = (await store.readJson([{ view: wider, keys: [[1n]] }]))[0]![0];
+    expect(valueTexts(record!)).toEqual(['0.5', 'null', '"3"']);
+  });
+
+  it('readJson fails with TRIB_INTERNAL on value lengths not followed by an array', async () => {
+    const view = viewNamed('lengths_bad');
+    for (const stored of ['1::134', '1::7343[0.5,0.25,"7"]', '1::2343[0.5,0.25,"7"]']) {
+      await redis.set(`${prefix}:lengths_bad:1`, stored);
+      const error = await store.readJson([{ view, keys: [[1n]] }]).catch((e: unknown) => e);
+      expect(isTributaryError(error, 'TRIB_INTERNAL'), stored).toBe(true);
+    }
   });
 
   it('readJson sends the small reads of one event-loop turn as one MGET, each reader getting its own records', async () => {

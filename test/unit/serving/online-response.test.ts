@@ -5,6 +5,11 @@ import { isTributaryError } from '../../../shared/errors.ts';
 import type { KeyValue } from '../../../shared/retrieval/entities.ts';
 import { isoTimestamp } from '../../../shared/retrieval/json.ts';
 import { planRetrieval, type RetrievalPlan } from '../../../shared/retrieval/plan.ts';
+import {
+  type JsonArrayValue,
+  jsonArrayWithLengths,
+  valueLengthsEnd,
+} from '../../../shared/retrieval/value-lengths.ts';
 import type { OnlineRecord, OnlineRecordJson } from '../../../shared/stores/online/port.ts';
 
 const DAY = 86_400_000;
@@ -171,6 +176,19 @@ function storedValue(type: ValueType, rnd: () => number): string {
   }
 }
 
+/** `record` as the Redis adapter reads it back when it stored the value lengths before the JSON. */
+function storedWithLengths(record: OnlineRecordJson | null): OnlineRecordJson | null {
+  if (record === null) return null;
+  const values = JSON.parse(Buffer.from(record.valuesJson).toString('utf8')) as JsonArrayValue[];
+  const stored = Buffer.from(`${record.eventTimestamp}::${jsonArrayWithLengths(values)}`);
+  const from = stored.indexOf('::') + 2;
+  const to = valueLengthsEnd(stored, from);
+  const valuesJson = stored.subarray(to);
+  // The stored JSON is the same text: only the lengths are new.
+  expect(Buffer.compare(valuesJson, record.valuesJson)).toBe(0);
+  return { ...record, valuesJson, valueLengths: stored, valueLengthsFrom: from, valueLengthsTo: to };
+}
+
 describe('onlineResponseJson', () => {
   it('answers exactly what decoding and printing every value answered', () => {
     const rnd = random(42);
@@ -232,6 +250,11 @@ describe('onlineResponseJson', () => {
       const actual = onlineResponseJson(plan, keyNames, keyColumns, stored, n, NOW).toString('utf8');
       expect(actual).toBe(reference(plan, keyNames, keyColumns, stored, n, NOW));
       expect(() => JSON.parse(actual)).not.toThrow();
+      // The same records with their value lengths stored (no scan): the same bytes.
+      const withLengths = stored.map((records) => records.map(storedWithLengths));
+      expect(onlineResponseJson(plan, keyNames, keyColumns, withLengths, n, NOW).toString('utf8')).toBe(
+        actual,
+      );
     }
   });
 
@@ -291,6 +314,10 @@ describe('onlineResponseJson', () => {
     ]);
     const body = onlineResponseJson(plan, ['driver_id'], keyColumns, stored, n, NOW).toString('utf8');
     expect(body).toBe(reference(plan, ['driver_id'], keyColumns, stored, n, NOW));
+    const withLengths = [stored[0]!.map(storedWithLengths)];
+    expect(onlineResponseJson(plan, ['driver_id'], keyColumns, withLengths, n, NOW).toString('utf8')).toBe(
+      body,
+    );
   });
 
   it('fails with TRIB_INTERNAL on a stored value it cannot read', () => {
@@ -299,15 +326,37 @@ describe('onlineResponseJson', () => {
       ['city', ['x']],
       ['driver_id', [1n]],
     ]);
-    for (const valuesJson of ['[1,2', '["1.5",2]', 'nope']) {
-      const stored = [[{ eventTimestamp: NOW, created: null, valuesJson: Buffer.from(valuesJson) }]];
+    const bare = (text: string): OnlineRecordJson => ({
+      eventTimestamp: NOW,
+      created: null,
+      valuesJson: Buffer.from(text),
+    });
+    // Stored lengths that do not fit their array (2 and 1 bytes for `[1,23]`) fail alike.
+    const withBadLengths = Buffer.from('1:2:121[1,23]');
+    const unreadable: [string, OnlineRecordJson][] = [
+      ['[1,2', bare('[1,2')],
+      ['["1.5",2]', bare('["1.5",2]')],
+      ['nope', bare('nope')],
+      [
+        'lengths 2, 1 of [1,23]',
+        {
+          ...bare(''),
+          valuesJson: withBadLengths.subarray(7),
+          valueLengths: withBadLengths,
+          valueLengthsFrom: 4,
+          valueLengthsTo: 7,
+        },
+      ],
+    ];
+    for (const [label, record] of unreadable) {
+      const stored = [[record]];
       let error: unknown;
       try {
         onlineResponseJson(plan, ['driver_id', 'city'], keyColumns, stored, 1, NOW);
       } catch (e) {
         error = e;
       }
-      expect(isTributaryError(error, 'TRIB_INTERNAL'), valuesJson).toBe(true);
+      expect(isTributaryError(error, 'TRIB_INTERNAL'), label).toBe(true);
     }
   });
 

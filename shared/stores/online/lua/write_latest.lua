@@ -1,11 +1,13 @@
 --[[
   write_latest.lua: last write wins by event time, then created; decided atomically per key.
 
-  Each stored value starts "<eventTsMs>:<createdMs or empty>:" followed by the JSON array of
-  feature values, so the ordering is read from the prefix without decoding JSON.
+  Each stored value starts "<eventTsMs>:<createdMs or empty>:" followed by the values (the
+  value lengths, then the JSON array of feature values; values written before the lengths have
+  the array alone), so the ordering is read from the prefix without looking at the values: both
+  forms compare alike.
 
   KEYS[i]       online key of row i: <prefix>:<view>:<encoded join keys>
-  ARGV[2i-1]    row i's encoded value: "<eventTsMs>:<createdMs or empty>:<json values>"
+  ARGV[2i-1]    row i's encoded value: "<eventTsMs>:<createdMs or empty>:<value lengths><json values>"
   ARGV[2i]      row i's expiry, epoch ms (its event time + the view's ttl), or "0" for no ttl
 
   A row replaces the stored value only when (eventTs, created) is strictly greater, a missing

@@ -335,7 +335,8 @@ function encodeKeyValue(value: KeyValue, type: ValueType, name: string): string 
 /**
  * `<eventTsMs>:<createdMs or empty>:<value lengths><JSON values>`; int64 values are JSON strings
  * so they stay exact. The value lengths (shared/retrieval/value-lengths.ts) let `readJson` readers
- * cut out each value without scanning the JSON; values stored before them (none) still read.
+ * cut out each value without scanning the JSON; values stored before there were lengths (a bare
+ * JSON array after the second `:`) still read.
  */
 function encodeValue(view: ViewLayout, row: FeatureRow): string {
   const values = view.features.map((feature, i): JsonArrayValue => {
@@ -402,7 +403,9 @@ function decodeValue(view: ViewLayout, stored: string): OnlineRecord {
   const second = stored.indexOf(':', first + 1);
   const created = stored.slice(first + 1, second);
   // Past the value lengths, if any: they never hold a `[`.
-  const raw = JSON.parse(stored.slice(stored.indexOf('[', second + 1))) as JsonArrayValue[];
+  const valuesAt = stored.indexOf('[', second + 1);
+  if (valuesAt < 0) throw new Error(`no JSON values: ${stored.slice(0, 80)}`);
+  const raw = JSON.parse(stored.slice(valuesAt)) as JsonArrayValue[];
   return {
     eventTimestamp: Number(stored.slice(0, first)),
     created: created === '' ? null : Number(created),

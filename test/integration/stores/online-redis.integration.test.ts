@@ -217,13 +217,16 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
     expect(valueTexts(record!)).toEqual(['0.5', 'null', '"3"']);
   });
 
-  it('readJson fails with TRIB_INTERNAL on value lengths not followed by an array', async () => {
+  it('read and readJson fail with TRIB_INTERNAL on value lengths not followed by an array', async () => {
     const view = viewNamed('lengths_bad');
     for (const stored of ['1::134', '1::7343[0.5,0.25,"7"]', '1::2343[0.5,0.25,"7"]']) {
       await redis.set(`${prefix}:lengths_bad:1`, stored);
       const error = await store.readJson([{ view, keys: [[1n]] }]).catch((e: unknown) => e);
       expect(isTributaryError(error, 'TRIB_INTERNAL'), stored).toBe(true);
     }
+    await redis.set(`${prefix}:lengths_bad:1`, '1::134');
+    const error = await store.read([{ view, keys: [[1n]] }]).catch((e: unknown) => e);
+    expect(isTributaryError(error, 'TRIB_INTERNAL')).toBe(true);
   });
 
   it('readJson sends the small reads of one event-loop turn as one MGET, each reader getting its own records', async () => {

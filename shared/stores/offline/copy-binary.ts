@@ -37,20 +37,13 @@ export function* binaryCopyChunks(view: ViewLayout, rows: readonly FeatureRow[])
   const fixedBytes = 2 + fieldCount * 12;
   const textKeys = indexesOf(keyTypes, 'string');
   const textFeatures = indexesOf(featureTypes, 'string');
-  const writer = new ChunkWriter();
-  writer.reserve(SIGNATURE.length + 8);
-  writer.pos += SIGNATURE.copy(writer.buffer, writer.pos);
-  writer.int32(0); // flags: no OIDs
-  writer.int32(0); // header extension length
+  const writer = new BinaryCopyWriter();
   for (const row of rows) {
     let rowBytes = fixedBytes;
     for (const i of textKeys) rowBytes += Buffer.byteLength(String(row.keys[i]));
     for (const i of textFeatures) rowBytes += textBytes(row.values[i]);
-    if (writer.pos + rowBytes > writer.buffer.length) {
-      const full = writer.take();
-      if (full) yield full;
-      writer.reserve(rowBytes);
-    }
+    const full = writer.room(rowBytes);
+    if (full) yield full;
     writer.int16(fieldCount);
     for (let i = 0; i < keyTypes.length; i++) writer.value(row.keys[i]!, keyTypes[i]!);
     writer.timestamp(row.eventTimestamp);
@@ -64,10 +57,7 @@ export function* binaryCopyChunks(view: ViewLayout, rows: readonly FeatureRow[])
     // Offsets below 10^15 are exact as numbers, which spares a bigint per row.
     writer.int64(offset.length < 16 ? Number(offset) : BigInt(offset));
   }
-  writer.reserve(2);
-  writer.int16(-1);
-  const last = writer.take();
-  if (last) yield last;
+  yield* writer.end();
 }
 
 function indexesOf(types: readonly ValueType[], type: ValueType): number[] {
@@ -82,24 +72,38 @@ function textBytes(value: Cell | undefined): number {
   return value === null || value === undefined ? 0 : Buffer.byteLength(String(value));
 }
 
-/** Appends fields to a buffer of about CHUNK_BYTES; `take` hands over what was written. */
-class ChunkWriter {
-  buffer: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  pos = 0;
+/**
+ * Writes a binary COPY stream into buffers of about CHUNK_BYTES: the header on creation, then
+ * rows field by field (`room` before each row, so a row never spans two buffers), then `end`.
+ */
+export class BinaryCopyWriter {
+  private buffer: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private pos = 0;
 
-  /** Makes room for `bytes` more (a new buffer when the current one is handed over or too small). */
-  reserve(bytes: number): void {
-    if (this.pos + bytes <= this.buffer.length) return;
-    this.buffer = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
-    this.pos = 0;
+  constructor() {
+    this.pos += SIGNATURE.copy(this.buffer, 0);
+    this.int32(0); // flags: no OIDs
+    this.int32(0); // header extension length
   }
 
-  take(): Buffer | null {
-    if (this.pos === 0) return null;
-    const written = this.buffer.subarray(0, this.pos);
-    this.buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  /**
+   * Makes room for a row of at most `bytes`; returns the buffer written so far when it had to
+   * start a new one (hand it to the stream), else null.
+   */
+  room(bytes: number): Buffer | null {
+    if (this.pos + bytes <= this.buffer.length) return null;
+    const full = this.pos > 0 ? this.buffer.subarray(0, this.pos) : null;
+    this.buffer = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
     this.pos = 0;
-    return written;
+    return full;
+  }
+
+  /** Writes the trailer and yields what is left. */
+  *end(): Generator<Buffer> {
+    const full = this.room(2);
+    if (full) yield full;
+    this.int16(-1);
+    yield this.buffer.subarray(0, this.pos);
   }
 
   int16(value: number): void {
@@ -128,6 +132,12 @@ class ChunkWriter {
     const micros = sincePgEpoch * 1000;
     // Beyond ±2^53 µs (about 285 years either side of 2000) a double loses microseconds.
     this.int64(Number.isSafeInteger(micros) ? micros : BigInt(sincePgEpoch) * 1000n);
+  }
+
+  /** timestamptz from epoch microseconds (exact while within ±2^53). */
+  timestampMicros(us: number): void {
+    this.int32(8);
+    this.int64(Math.trunc(us) - PG_EPOCH_MS * 1000);
   }
 
   value(value: Cell, type: ValueType): void {

@@ -76,7 +76,7 @@ function textBytes(value: Cell | undefined): number {
  * Writes a binary COPY stream into buffers of about CHUNK_BYTES: the header on creation, then
  * rows field by field (`room` before each row, so a row never spans two buffers), then `end`.
  */
-export class BinaryCopyWriter {
+class BinaryCopyWriter {
   private buffer: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   private pos = 0;
 
@@ -132,12 +132,6 @@ export class BinaryCopyWriter {
     const micros = sincePgEpoch * 1000;
     // Beyond ±2^53 µs (about 285 years either side of 2000) a double loses microseconds.
     this.int64(Number.isSafeInteger(micros) ? micros : BigInt(sincePgEpoch) * 1000n);
-  }
-
-  /** timestamptz from epoch microseconds (exact while within ±2^53). */
-  timestampMicros(us: number): void {
-    this.int32(8);
-    this.int64(Math.trunc(us) - PG_EPOCH_MS * 1000);
   }
 
   value(value: Cell, type: ValueType): void {

@@ -51,8 +51,8 @@ const DEFAULT_SCHEMA = 'tributary_offline';
 
 /**
  * The offline store on Postgres: one table per view, partitioned by month of event time, with
- * one index (`UNIQUE (keys, event_timestamp, _partition, _offset) INCLUDE (created, features)`,
- * see `sql.createTableSql`) for both idempotency and point-in-time probes. Wholly new batches
+ * one unique index on (keys, event_timestamp, created, origin) that carries the features (see
+ * `sql.createRowIndexSql`) for both idempotency and point-in-time probes. Wholly new batches
  * are copied straight in; others go through a session-local staging table and `INSERT ... ON
  * CONFLICT DO NOTHING`, so replayed batches add nothing.
  */
@@ -105,6 +105,7 @@ export class PostgresOfflineStore implements OfflineStore {
       const existing = await client.query(sql.tableColumnsSql(), [this.schema, view.name]);
       if (existing.rows.length === 0) {
         await client.query(sql.createTableSql(this.schema, view));
+        await client.query(sql.createRowIndexSql(this.schema, view));
       } else {
         const types = new Map(existing.rows.map((r) => [String(r['name']), String(r['type'])]));
         for (const key of view.joinKeys) this.checkColumn(view.name, key, types.get(key.name), true);
@@ -169,6 +170,8 @@ export class PostgresOfflineStore implements OfflineStore {
           await client.query(sql.renameConstraintSql(this.schema, name, from, constraint(name)));
         }
       }
+      // Tables of this version have a plain unique index there, not a constraint.
+      await client.query(sql.renameIndexSql(this.schema, sql.rowIndexName(viewName), sql.rowIndexName(name)));
       // Partitions stay attached through the rename; renaming them too frees their names for
       // the view's next table.
       for (const row of partitions.rows) {

@@ -63,8 +63,14 @@ export function partitionName(table: string, monthStartMs: number): string {
   );
 }
 
-/** The one index of a table made by this version: UNIQUE (keys, event_timestamp, origin) INCLUDE (created, features). */
-export const rowKeyConstraintName = (table: string) => derivedName(table, '__row');
+/** The one index of a table made by this version (`createRowIndexSql`). */
+export const rowIndexName = (table: string) => derivedName(table, '__row');
+/**
+ * Tables made before `created` joined the index key carry a constraint of the same name,
+ * `UNIQUE (keys, event_timestamp, _partition, _offset) INCLUDE (created, features)`: still correct,
+ * but each probe sorts the rows tied on event time.
+ */
+export const rowKeyConstraintName = rowIndexName;
 /** Earlier layout (tables created before the single index): a point-in-time index ... */
 export const pitIndexName = (table: string) => derivedName(table, '__pit');
 /** ... and the idempotency constraint UNIQUE (event_timestamp, _partition, _offset). */
@@ -93,16 +99,7 @@ export function createSchemaSql(schema: string): string {
 
 /**
  * The view's parent table: typed join keys, event and creation time, features, origin;
- * partitioned by month. Its one index is the constraint
- * `UNIQUE (keys…, event_timestamp, _partition, _offset) INCLUDE (created, features…)`, which does
- * both jobs:
- * - idempotency: a replayed row has the same keys, event time and origin, so ON CONFLICT skips
- *   it (a view has one source topic, so (partition, offset) names a message; event_timestamp is
- *   in the key because a partitioned table's unique keys must hold the partition key);
- * - point-in-time probes: a backward scan on (keys, event_timestamp) finds the latest row at or
- *   before t, and INCLUDE carries `created` (for ties) and the features, so the probe is
- *   index-only. Only fixed-width features fit (`includedFeatures`); probes reading the others, or
- *   features added later by ALTER TABLE ADD COLUMN, visit the heap (see docs/materializer.md).
+ * partitioned by month. Its one index is made next, by `createRowIndexSql`.
  */
 export function createTableSql(schema: string, view: ViewLayout): string {
   const columns = [
@@ -113,7 +110,6 @@ export function createTableSql(schema: string, view: ViewLayout): string {
     '_partition integer NOT NULL',
     '_offset bigint NOT NULL',
     '_ingested_at timestamptz NOT NULL DEFAULT now()',
-    `CONSTRAINT ${quoteIdent(rowKeyConstraintName(view.name))} ${rowKeySql(view)}`,
   ];
   return `CREATE TABLE IF NOT EXISTS ${qualified(schema, view.name)} (\n  ${columns.join(',\n  ')}\n) PARTITION BY RANGE (event_timestamp)`;
 }
@@ -139,7 +135,7 @@ const INDEX_MAX_COLUMNS = 32;
  * the partition.
  */
 export function includedFeatures(view: ViewLayout): ColumnLayout[] {
-  let bytes = 8 + 4 + 8 + 8; // event_timestamp, _partition, _offset, created
+  let bytes = 8 + 8 + 4 + 8; // event_timestamp, created, _partition, _offset
   for (const key of view.joinKeys) bytes += INDEX_BYTES[key.type];
   const room = INDEX_MAX_COLUMNS - (view.joinKeys.length + 4);
   const included: ColumnLayout[] = [];
@@ -152,10 +148,37 @@ export function includedFeatures(view: ViewLayout): ColumnLayout[] {
   return included;
 }
 
-function rowKeySql(view: ViewLayout): string {
-  const keys = [...view.joinKeys.map((k) => quoteIdent(k.name)), 'event_timestamp', '_partition', '_offset'];
-  const included = ['created', ...includedFeatures(view).map((f) => quoteIdent(f.name))];
-  return `UNIQUE (${keys.join(', ')}) INCLUDE (${included.join(', ')})`;
+/**
+ * The table's one index,
+ * `UNIQUE (keys…, event_timestamp, created NULLS FIRST, _partition, _offset) INCLUDE (features…) NULLS NOT DISTINCT`,
+ * which does both jobs:
+ * - idempotency: a replayed row has the same keys, times and origin, so ON CONFLICT skips it (a
+ *   view has one source topic, so (partition, offset) names a message; event_timestamp is in the
+ *   key because a partitioned table's unique keys must hold the partition key; NULLS NOT DISTINCT
+ *   because a row without `created` must still conflict with its replay);
+ * - point-in-time probes: a backward scan on (keys, event_timestamp, created) meets the rows at
+ *   or before t newest first, ties on event time by greatest `created` (nulls last), which is
+ *   the join's order, so a probe is `LIMIT 1` on the index with no sort; INCLUDE carries the
+ *   features, so the probe is index-only. Only fixed-width features fit (`includedFeatures`);
+ *   probes reading the others, or features added later by ALTER TABLE ADD COLUMN, visit the heap
+ *   (see docs/materializer.md).
+ * Made in the transaction that creates the table, so no IF NOT EXISTS: a name taken by another
+ * table's index must fail loudly, not leave this table without its index.
+ * Needs Postgres 15 (NULLS NOT DISTINCT).
+ */
+export function createRowIndexSql(schema: string, view: ViewLayout): string {
+  const keys = [
+    ...view.joinKeys.map((k) => quoteIdent(k.name)),
+    'event_timestamp',
+    'created NULLS FIRST',
+    '_partition',
+    '_offset',
+  ];
+  const included = includedFeatures(view).map((f) => quoteIdent(f.name));
+  return (
+    `CREATE UNIQUE INDEX ${quoteIdent(rowIndexName(view.name))} ON ${qualified(schema, view.name)} ` +
+    `(${keys.join(', ')})${included.length > 0 ? ` INCLUDE (${included.join(', ')})` : ''} NULLS NOT DISTINCT`
+  );
 }
 
 /** Earlier layout only: the point-in-time index of a table that still has the origin constraint. */

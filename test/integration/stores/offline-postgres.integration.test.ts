@@ -83,14 +83,14 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
       `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1`,
       [schema],
     );
-    // One index on the parent: idempotency (unique on keys, event time and origin) and
-    // point-in-time probes (keys, event time; created and the features included).
+    // One index on the parent: idempotency (unique on keys, times and origin, a null created
+    // included) and point-in-time probes (keys, event time, created; the features included).
     const defs = indexes
       .map((r) => r.indexdef as string)
       .filter((d) => d.includes(' ON ONLY ') && d.includes('.driver_hourly_stats '));
     expect(defs).toEqual([
       expect.stringMatching(
-        /^CREATE UNIQUE INDEX .* USING btree \(driver_id, event_timestamp, _partition, _offset\) INCLUDE \(created, conv_rate, acc_rate, avg_daily_trips\)$/,
+        /^CREATE UNIQUE INDEX driver_hourly_stats__row ON ONLY .* USING btree \(driver_id, event_timestamp, created NULLS FIRST, _partition, _offset\) INCLUDE \(conv_rate, acc_rate, avg_daily_trips\) NULLS NOT DISTINCT$/,
       ),
     ]);
   });
@@ -114,6 +114,42 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
     await db.query(`DELETE FROM "${schema}"."__tributary_progress" WHERE view = $1`, [view.name]);
     expect(await store.write(view, batch)).toBe(0);
     expect(await count('legacy_layout')).toBe(2);
+  });
+
+  it('keeps a table of the earlier one-constraint layout (created not in the key) as it is', async () => {
+    const table = `"${schema}"."constraint_layout"`;
+    await db.query(`CREATE TABLE ${table} (driver_id bigint NOT NULL, event_timestamp timestamptz NOT NULL,
+      created timestamptz, conv_rate double precision, acc_rate double precision, avg_daily_trips bigint,
+      _partition integer NOT NULL, _offset bigint NOT NULL, _ingested_at timestamptz NOT NULL DEFAULT now(),
+      CONSTRAINT constraint_layout__row UNIQUE (driver_id, event_timestamp, _partition, _offset)
+        INCLUDE (created, conv_rate, acc_rate, avg_daily_trips)) PARTITION BY RANGE (event_timestamp)`);
+    const view: ViewLayout = { ...driverStats, name: 'constraint_layout' };
+    await store.ensureTable(view);
+    const { rows: indexes } = await db.query(
+      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'constraint_layout'`,
+      [schema],
+    );
+    expect(indexes.map((r) => r.indexname)).toEqual(['constraint_layout__row']);
+    const batch = [row(1n, FEB_1, [0.1, 0.2, 1n]), row(2n, FEB_1 + 1, [0.3, 0.4, 2n])];
+    expect(await store.write(view, batch)).toBe(2);
+    await db.query(`DELETE FROM "${schema}"."__tributary_progress" WHERE view = $1`, [view.name]);
+    expect(await store.write(view, batch)).toBe(0);
+    expect(await count('constraint_layout')).toBe(2);
+  });
+
+  it('moves the row index with an archived table, so the view starts afresh with its own', async () => {
+    const view: ViewLayout = { ...driverStats, name: 'rearchived' };
+    await store.ensureTable(view);
+    const archived = await store.archiveTable(view.name, 'test');
+    await store.ensureTable(view);
+    const { rows } = await db.query(
+      `SELECT tablename, indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'rearchived%__row' ORDER BY 1`,
+      [schema],
+    );
+    expect(rows).toEqual([
+      { tablename: 'rearchived', indexname: 'rearchived__row' },
+      { tablename: archived, indexname: `${archived}__row` },
+    ]);
   });
 
   it('adds missing feature columns to an existing table and refuses a changed type', async () => {

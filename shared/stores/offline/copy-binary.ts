@@ -19,6 +19,30 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Postgres's timestamp epoch, 2000-01-01T00:00:00Z, in Unix ms. */
 const PG_EPOCH_MS = 946_684_800_000;
 const TWO_32 = 4_294_967_296;
+/** Unix epoch minus Postgres epoch, microseconds. */
+const PG_EPOCH_US = PG_EPOCH_MS * 1000;
+
+/** The binary COPY header: signature, flags 0, no extension. */
+export function copyHeader(): Buffer {
+  const header = Buffer.alloc(SIGNATURE.length + 8);
+  SIGNATURE.copy(header, 0);
+  return header;
+}
+
+/** The binary COPY trailer: a field count of -1. */
+export function copyTrailer(): Buffer {
+  return Buffer.from([0xff, 0xff]);
+}
+
+/** A timestamptz field (its length word and value, 12 bytes) at `at`, from epoch microseconds. */
+export function setTimestampField(view: DataView, at: number, unixMicros: number): void {
+  const us = unixMicros - PG_EPOCH_US;
+  const high = Math.floor(us / TWO_32);
+  view.setInt32(at, 8);
+  view.setInt32(at + 4, high);
+  view.setUint32(at + 8, us - high * TWO_32);
+}
+
 /** Chunks handed to the COPY stream are about this size (a row never spans two). */
 const CHUNK_BYTES = 256 * 1024;
 

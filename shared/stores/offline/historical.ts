@@ -5,23 +5,29 @@
  * temp table with binary COPY, each with its row number; the query walks them sorted by join key
  * and time and probes every view with a `LEFT JOIN LATERAL (… ORDER BY event_timestamp DESC,
  * created DESC NULLS LAST LIMIT 1)` over the table's one index, `UNIQUE (keys, event_timestamp,
- * _partition, _offset) INCLUDE (created, features)` (made by `PostgresOfflineStore.ensureTable`):
- * a backward index-only scan on (keys, event_timestamp) with an Incremental Sort that orders only
- * the rows tied on event_timestamp by created, so each probe is one descent into pages the
- * previous probe just touched; a final sort by row number restores input order.
- * The result leaves with binary `COPY (query) TO STDOUT`, which streams with TCP backpressure
- * (memory stays flat however large the result), and is decoded straight into Arrow buffers.
+ * created NULLS FIRST, _partition, _offset) INCLUDE (features)` (`sql.createRowIndexSql`): a
+ * backward index-only scan whose first entry is the answer, so each probe is one descent into
+ * pages the previous probe just touched.
+ * The answer leaves in probe order with binary `COPY (query) TO STDOUT`, which streams with TCP
+ * backpressure, is decoded straight into Arrow buffers, and is put back in input order here by
+ * row number (`ColumnWriter.take`): cheaper than a sort by row number in Postgres, which must
+ * hold the whole answer before its first row leaves.
+ * Large requests are cut into ranges of rows, each one query; ranges go round-robin to
+ * `parallelism` connections (one backend per core), each working one range ahead of the reader,
+ * so memory is bounded by a few ranges whatever the request's size.
  *
- * Alternatives measured and rejected: probing in input order (random index access, ~1.5× slower),
+ * Alternatives measured and rejected: probing in input order (random index access, ~1.3× slower),
  * Feast's union of entity and feature rows with window functions (sorts every feature row in range),
- * and DECLARE/FETCH text cursors (per-value parsing dominates).
+ * DECLARE/FETCH text cursors (per-value parsing dominates), `ORDER BY` row number in Postgres
+ * (a sort of the whole answer, about 15% of the query).
  */
 import type { Readable, Writable } from 'node:stream';
+import type { Data } from 'apache-arrow';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { ValueType } from '../../definitions/types.ts';
 import { TributaryError } from '../../errors.ts';
-import { type ColumnWriter, columnWriter } from '../../retrieval/columns.ts';
+import { columnWriter } from '../../retrieval/columns.ts';
 import type { EntityFrame, KeyColumn } from '../../retrieval/entities.ts';
 import type {
   FeatureChunk,
@@ -29,6 +35,8 @@ import type {
   HistoricalReadOptions,
 } from '../../retrieval/historical.ts';
 import type { RetrievalPlan } from '../../retrieval/plan.ts';
+import { copyHeader, copyTrailer, setTimestampField } from './copy-binary.ts';
+import { encodeRecords, sortedByKey } from './probe-order.ts';
 
 /** The slice of `pg.Pool` this module uses. */
 export type HistoricalPool = Pick<Pool, 'connect'>;
@@ -39,14 +47,24 @@ export interface PostgresHistoricalOptions {
   /** `work_mem` for the retrieval's sorts; default `256MB`. */
   workMem?: string;
   /**
-   * Replaces the point-in-time query (reading `pg_temp.trib_entities (rn, k0…, ts)`, returning the
-   * features in plan order, sorted by `rn`): how the benchmark runs other strategies through the
-   * same load and delivery path.
+   * Replaces the point-in-time query (reading `pg_temp.trib_entities (rn, k0…, ts)`, returning
+   * `rn` then the features in plan order, in any row order): how the benchmark runs other
+   * strategies through the same load and delivery path.
    */
   querySql?: typeof pointInTimeSql;
   /** Connections a large retrieval is split over; default 2. */
   parallelism?: number;
+  /** Entity rows per query; default: what fits `RANGE_BUDGET_BYTES` of decoded features. */
+  rangeRows?: number;
 }
+
+/**
+ * Decoded feature bytes a range may hold while it waits to be put in input order. Each
+ * connection holds about two ranges (the one being read and the one being probed).
+ */
+const RANGE_BUDGET_BYTES = 32 * 1024 * 1024;
+/** Bytes of a decoded value, for the budget (a string's is a guess). */
+const DECODED_BYTES: Record<ValueType, number> = { int64: 8, float64: 8, timestamp: 8, bool: 1, string: 32 };
 
 const PG_TYPE: Record<ValueType, string> = {
   int64: 'int8',
@@ -56,17 +74,24 @@ const PG_TYPE: Record<ValueType, string> = {
   timestamp: 'timestamptz',
 };
 
-/** Unix epoch minus Postgres epoch (2000-01-01), microseconds. */
-const PG_EPOCH_US = 946_684_800_000_000;
-const TWO_32 = 4_294_967_296;
-
 /** A double-quoted SQL identifier. */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Builds the point-in-time query; exported for the benchmark and for EXPLAIN in tests. */
-export function pointInTimeSql(plan: RetrievalPlan, schema: string, existing: ReadonlySet<string>): string {
+/**
+ * Builds the point-in-time query: `(rn, features in plan order)` for every row of
+ * `pg_temp.trib_entities`, in probe order. `loadedInProbeOrder`: the rows were copied in key
+ * order (`sortedByKey`), and a scan of the fresh temp table meets them in that order, so Postgres
+ * need not sort them (only speed depends on it; the answer is put in order by `rn`).
+ * Exported for the benchmark and for EXPLAIN in tests.
+ */
+export function pointInTimeSql(
+  plan: RetrievalPlan,
+  schema: string,
+  existing: ReadonlySet<string>,
+  loadedInProbeOrder = false,
+): string {
   const keyColumn = new Map(plan.joinKeys.map((k, i) => [k.name, `k${i}`]));
   const select: string[] = [];
   const joins: string[] = [];
@@ -98,13 +123,13 @@ export function pointInTimeSql(plan: RetrievalPlan, schema: string, existing: Re
   });
   // Probing in key order keeps consecutive probes on the same index pages.
   const probeOrder = (plan.views[0]?.layout.joinKeys ?? []).map((k) => keyColumn.get(k.name)).concat('ts');
-  return (
-    `SELECT ${select.join(', ')} FROM (SELECT * FROM pg_temp.trib_entities ORDER BY ${probeOrder.join(', ')}) e ` +
-    `${joins.join(' ')} ORDER BY e.rn`
-  );
+  const entityRows = loadedInProbeOrder
+    ? 'pg_temp.trib_entities'
+    : `(SELECT * FROM pg_temp.trib_entities ORDER BY ${probeOrder.join(', ')})`;
+  return `SELECT ${['e.rn', ...select].join(', ')} FROM ${entityRows} e ${joins.join(' ')}`;
 }
 
-/** Writes entity rows in Postgres binary COPY format: (rn int4, k0…, ts timestamptz). */
+/** Writes entity rows `from…to-1` in Postgres binary COPY format: (rn int4, k0…, ts timestamptz). */
 function* encodeEntities(
   plan: RetrievalPlan,
   entities: EntityFrame,
@@ -113,9 +138,13 @@ function* encodeEntities(
   rowsPerBuffer = 65_536,
 ): Generator<Buffer> {
   const keys = plan.joinKeys.map((k) => entities.keys.get(k.name)!);
-  const header = Buffer.alloc(19);
-  header.write('PGCOPY\n\xff\r\n\0', 0, 'latin1');
-  yield header;
+  // int64 keys as little-endian 32-bit word pairs, aligned with `keys`.
+  const int64Words = keys.map((k) =>
+    k.type === 'int64'
+      ? new Uint32Array(k.values.buffer, k.values.byteOffset, k.values.length * 2)
+      : undefined,
+  );
+  yield copyHeader();
   const encoder = new TextEncoder();
   for (let start = from; start < to; start += rowsPerBuffer) {
     const end = Math.min(to, start + rowsPerBuffer);
@@ -125,7 +154,7 @@ function* encodeEntities(
     const fixed = 2 + 8 + 12; // field count, rn, ts
     for (const key of keys) {
       if (key.type === 'string') {
-        const encoded = key.values.slice(start, end).map((s) => encoder.encode(s));
+        const encoded = key.values.slice(start, end).map((value) => encoder.encode(value));
         strings.push(encoded);
         for (const e of encoded) size += 4 + e.length;
       } else {
@@ -142,24 +171,15 @@ function* encodeEntities(
       view.setInt32(at + 2, 4);
       view.setInt32(at + 6, row);
       at += 10;
-      for (let k = 0; k < keys.length; k++)
-        at = writeKey(buf, view, at, keys[k]!, row, row - start, strings[k]);
-      writeTimestamp(view, at, entities.timestamps[row]!);
+      for (let k = 0; k < keys.length; k++) {
+        at = writeKey(buf, view, at, keys[k]!, row, row - start, strings[k], int64Words[k]);
+      }
+      setTimestampField(view, at, entities.timestamps[row]!);
       at += 12;
     }
     yield buf;
   }
-  const trailer = Buffer.alloc(2);
-  trailer.writeInt16BE(-1);
-  yield trailer;
-}
-
-function writeTimestamp(view: DataView, at: number, unixMicros: number): void {
-  const us = unixMicros - PG_EPOCH_US;
-  const hi = Math.floor(us / TWO_32);
-  view.setInt32(at, 8);
-  view.setInt32(at + 4, hi);
-  view.setUint32(at + 8, us - hi * TWO_32);
+  yield copyTrailer();
 }
 
 function writeKey(
@@ -170,18 +190,21 @@ function writeKey(
   row: number,
   local: number,
   strings: Uint8Array[] | undefined,
+  words: Uint32Array | undefined,
 ): number {
   switch (key.type) {
     case 'int64':
+      // Copied as its two 32-bit words: reading a BigInt64Array makes a BigInt per value.
       view.setInt32(at, 8);
-      view.setBigInt64(at + 4, key.values[row]!);
+      view.setUint32(at + 4, words![row * 2 + 1]!);
+      view.setUint32(at + 8, words![row * 2]!);
       return at + 12;
     case 'float64':
       view.setInt32(at, 8);
       view.setFloat64(at + 4, key.values[row]!);
       return at + 12;
     case 'timestamp':
-      writeTimestamp(view, at, key.values[row]!);
+      setTimestampField(view, at, key.values[row]!);
       return at + 12;
     case 'bool':
       view.setInt32(at, 1);
@@ -239,6 +262,7 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
   private readonly workMem: string;
   private readonly querySql: typeof pointInTimeSql;
   private readonly parallelism: number;
+  private readonly rangeRows: number | undefined;
 
   constructor(
     private readonly pool: HistoricalPool,
@@ -248,14 +272,16 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
     this.workMem = options.workMem ?? '256MB';
     this.querySql = options.querySql ?? pointInTimeSql;
     this.parallelism = Math.max(1, Math.trunc(options.parallelism ?? 2));
+    this.rangeRows = options.rangeRows === undefined ? undefined : Math.max(1, Math.trunc(options.rangeRows));
     if (!/^\d+(kB|MB|GB)$/.test(this.workMem)) {
       throw new TributaryError('TRIB_CONFIG_INVALID', `workMem '${this.workMem}' is not like '256MB'`);
     }
   }
 
   /**
-   * Splits large requests into `parallelism` contiguous ranges of entity rows, each probed on its
-   * own connection (one Postgres backend per core), all started at once and streamed in order.
+   * Cuts the entity rows into ranges and probes them on up to `parallelism` connections, range k
+   * on connection k mod parallelism. Each connection starts its next range as soon as the reader
+   * takes its current one, so all backends work while the caller consumes.
    */
   async *readFeatures(
     plan: RetrievalPlan,
@@ -263,191 +289,328 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
     options: HistoricalReadOptions = {},
   ): AsyncGenerator<FeatureChunk> {
     const chunkRows = options.chunkRows ?? 65_536;
-    const parts = entities.length >= 4 * chunkRows ? this.parallelism : 1;
-    const size = Math.ceil(entities.length / parts);
-    const generators: AsyncGenerator<FeatureChunk>[] = [];
-    const firsts: Promise<IteratorResult<FeatureChunk>>[] = [];
+    const ranges = this.ranges(plan, entities.length, chunkRows);
+    const lanes: ProbeLane[] = [];
+    for (let l = 0; l < Math.min(this.parallelism, ranges.length); l++) {
+      lanes.push(new ProbeLane(this.pool, this.settings, plan, entities, options.signal));
+    }
+    const probed: Promise<RangeAnswer>[] = [];
+    const start = (k: number) => {
+      const [from, to] = ranges[k]!;
+      probed[k] = lanes[k % lanes.length]!.probe(from, to);
+      // Awaited in turn below; until then a failure must not count as unhandled.
+      probed[k].catch(() => undefined);
+    };
     try {
-      for (let p = 0; p < parts; p++) {
-        const from = p * size;
-        const to = Math.min(entities.length, from + size);
-        const generator = this.readRange(plan, entities, from, to, {
-          ...options,
-          chunkRows,
-          onProgress: undefined,
-        });
-        generators.push(generator);
-        // Run every range up to its first chunk now, so all backends work at once.
-        const first = generator.next();
-        first.catch(() => undefined);
-        firsts.push(first);
-      }
-      for (let p = 0; p < parts; p++) {
-        let next = firsts[p]!;
-        for (;;) {
-          const result = await next;
-          if (result.done) break;
-          yield result.value;
-          options.onProgress?.(result.value.start + result.value.length);
-          next = generators[p]!.next();
+      for (let k = 0; k < lanes.length; k++) start(k);
+      for (let k = 0; k < ranges.length; k++) {
+        const range = await probed[k]!;
+        if (k + lanes.length < ranges.length) start(k + lanes.length);
+        for (let begin = 0; begin < range.length; begin += chunkRows) {
+          // Ranges already probed are not delivered to a client that has gone.
+          options.signal?.throwIfAborted();
+          const end = Math.min(range.length, begin + chunkRows);
+          yield { start: range.from + begin, length: end - begin, columns: range.decode(begin, end) };
+          options.onProgress?.(range.from + end);
         }
       }
+      for (const lane of lanes) await lane.commit();
+    } catch (error) {
+      if (options.signal?.aborted)
+        throw new TributaryError('TRIB_BAD_REQUEST', 'retrieval aborted by client');
+      throw unavailable(error);
     } finally {
-      await Promise.allSettled(generators.map((g) => g.return(undefined)));
+      await Promise.all(lanes.map((lane) => lane.close()));
     }
   }
 
-  private async *readRange(
-    plan: RetrievalPlan,
-    entities: EntityFrame,
-    from: number,
-    to: number,
-    options: HistoricalReadOptions & { chunkRows: number },
-  ): AsyncGenerator<FeatureChunk> {
-    const chunkRows = options.chunkRows;
-    let client: PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw unavailable(error);
+  /** `[from, to)` ranges: one below four chunks, else at least one per connection, each within the budget. */
+  private ranges(plan: RetrievalPlan, rows: number, chunkRows: number): [number, number][] {
+    let size = this.rangeRows;
+    if (size === undefined) {
+      const rowBytes = plan.features.reduce((sum, f) => sum + DECODED_BYTES[f.type], 4);
+      const fit = Math.max(chunkRows, Math.floor(RANGE_BUDGET_BYTES / rowBytes));
+      size = rows < 4 * chunkRows ? rows : Math.min(fit, Math.ceil(rows / this.parallelism));
     }
-    let failed: unknown;
-    let out: Readable | undefined;
-    const onAbort = () => out?.destroy(new Error('retrieval aborted'));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
+    const ranges: [number, number][] = [];
+    for (let from = 0; from < rows; from += size) ranges.push([from, Math.min(rows, from + size)]);
+    return ranges;
+  }
+
+  private get settings(): LaneSettings {
+    return { schema: this.schema, workMem: this.workMem, querySql: this.querySql };
+  }
+}
+
+/** What a lane needs of the reader's settings. */
+interface LaneSettings {
+  schema: string;
+  workMem: string;
+  querySql: typeof pointInTimeSql;
+}
+
+/**
+ * One connection of a retrieval: a transaction holding the entity temp table, probing the ranges
+ * given to it one after another. A lane left before `commit` (an error, an abort, a consumer that
+ * stopped) destroys its connection, so no query keeps running.
+ */
+class ProbeLane {
+  private client: Promise<PoolClient> | undefined;
+  private existing: Set<string> | undefined;
+  private stream: Readable | Writable | undefined;
+  private committed = false;
+  private closed = false;
+
+  constructor(
+    private readonly pool: HistoricalPool,
+    private readonly settings: LaneSettings,
+    private readonly plan: RetrievalPlan,
+    private readonly entities: EntityFrame,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  async probe(from: number, to: number): Promise<RangeAnswer> {
+    const { schema, workMem, querySql } = this.settings;
+    const first = this.client === undefined;
+    const client = await this.connect();
+    if (first) {
       await client.query('BEGIN');
-      await client.query(`SET LOCAL work_mem = '${this.workMem}'`);
+      await client.query(`SET LOCAL work_mem = '${workMem}'`);
       // JIT compiles this query for hundreds of ms and buys nothing for index probes.
       await client.query('SET LOCAL jit = off');
       await client.query(`SET LOCAL TimeZone = 'UTC'`);
       const tables = await client.query<{ name: string }>(
         'SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2)',
-        [this.schema, plan.views.map((v) => v.layout.name)],
+        [schema, this.plan.views.map((v) => v.layout.name)],
       );
-      const existing = new Set(tables.rows.map((r) => r.name));
-      const keyColumns = plan.joinKeys.map((k, i) => `k${i} ${PG_TYPE[k.type]} NOT NULL`);
+      this.existing = new Set(tables.rows.map((r) => r.name));
+      const keyColumns = this.plan.joinKeys.map((k, i) => `k${i} ${PG_TYPE[k.type]} NOT NULL`);
       await client.query(
         `CREATE TEMP TABLE trib_entities (rn int4 NOT NULL, ${keyColumns.join(', ')}${keyColumns.length > 0 ? ', ' : ''}ts timestamptz NOT NULL) ON COMMIT DROP`,
       );
-      const input = client.query(copyFrom('COPY pg_temp.trib_entities FROM STDIN (FORMAT binary)'));
-      await writeAll(input, encodeEntities(plan, entities, from, to));
-      await client.query('ANALYZE pg_temp.trib_entities');
-
-      const sql = this.querySql(plan, this.schema, existing);
-      out = client.query(copyTo(`COPY (${sql}) TO STDOUT (FORMAT binary)`));
-      const decoder = new BinaryCopyDecoder(plan.features.length);
-      const newWriters = () => plan.features.map((f) => columnWriter(f.type, chunkRows));
-      let writers = newWriters();
-      let start = from;
-      let filled = 0;
-      for await (const piece of out as AsyncIterable<Buffer>) {
-        decoder.feed(piece);
-        for (;;) {
-          filled += decoder.decode(writers, chunkRows - filled);
-          if (filled < chunkRows) break;
-          yield { start, length: filled, columns: writers.map((w) => w.finish()) };
-          start += filled;
-          writers = newWriters();
-          filled = 0;
-        }
-      }
-      if (filled > 0) {
-        yield { start, length: filled, columns: writers.map((w) => w.finish()) };
-        start += filled;
-      }
-      if (start !== to) {
-        throw new TributaryError(
-          'TRIB_INTERNAL',
-          `historical retrieval returned ${start - from} rows for ${to - from} entity rows`,
-        );
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      failed = error;
-      if (options.signal?.aborted)
-        throw new TributaryError('TRIB_BAD_REQUEST', 'retrieval aborted by client');
-      throw unavailable(error);
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      // A connection left mid-COPY or mid-transaction (error, or the consumer stopped early) is not reusable.
-      const clean = failed === undefined && out?.readableEnded === true;
-      if (!clean) out?.destroy();
-      client.release(clean ? undefined : true);
+    } else {
+      await client.query('TRUNCATE pg_temp.trib_entities');
     }
+    const [onlyKey] = this.plan.joinKeys;
+    const keys = this.plan.joinKeys.length === 1 ? this.entities.keys.get(onlyKey!.name) : undefined;
+    const sortedHere = keys?.type === 'int64';
+    const input = client.query(copyFrom('COPY pg_temp.trib_entities FROM STDIN (FORMAT binary)'));
+    this.stream = input;
+    await writeAll(
+      input,
+      sortedHere
+        ? encodeRecords(sortedByKey(keys.values, this.entities.timestamps, from, to))
+        : encodeEntities(this.plan, this.entities, from, to),
+    );
+    await client.query('ANALYZE pg_temp.trib_entities');
+
+    const sql = querySql(this.plan, schema, this.existing!, sortedHere);
+    const out: Readable = client.query(copyTo(`COPY (${sql}) TO STDOUT (FORMAT binary)`));
+    this.stream = out;
+    if (this.closed) out.destroy(new Error('retrieval stopped'));
+    const answer = new RangeAnswer(this.plan, from, to);
+    for await (const piece of out as AsyncIterable<Buffer>) answer.add(piece);
+    answer.finish();
+    this.stream = undefined;
+    return answer;
+  }
+
+  async commit(): Promise<void> {
+    if (this.client === undefined) return;
+    await (await this.client).query('COMMIT');
+    this.committed = true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.client === undefined) return;
+    this.stream?.destroy();
+    const client = await this.client.catch(() => undefined);
+    // A connection left mid-COPY or mid-transaction is not reusable.
+    client?.release(this.committed ? undefined : true);
+  }
+
+  private readonly onAbort = () => this.stream?.destroy(new Error('retrieval aborted'));
+
+  private connect(): Promise<PoolClient> {
+    if (this.closed) return Promise.reject(new Error('retrieval stopped'));
+    if (this.client === undefined) {
+      this.signal?.addEventListener('abort', this.onAbort, { once: true });
+      this.client = this.pool.connect();
+    }
+    return this.client;
   }
 }
 
+/** Entity rows per bucket of a range answer: a bucket's tuples fit in the CPU's cache. */
+const BUCKET_SHIFT = 11;
+const BUCKET_ROWS = 1 << BUCKET_SHIFT;
+
+/** A big-endian int32 at `at`, without `Buffer.readInt32BE`'s checks (the caller has checked the length). */
+function int32At(buf: Uint8Array, at: number): number {
+  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+}
+
 /**
- * Incremental decoder of `COPY … TO STDOUT (FORMAT binary)`: takes the stream's pieces as they
- * come, keeps a partial tuple across pieces, and appends each field to its column writer.
+ * One range's answer, `COPY … TO STDOUT (FORMAT binary)` of `(rn, features…)` in probe order,
+ * put back in input order.
+ *
+ * Probe order is a random permutation of input order, and reading a tuple at a random place in
+ * a large buffer is a cache and TLB miss (measured: three times the cost of decoding it). So as
+ * tuples arrive, their feature bytes are copied into buckets of 2,048 consecutive row numbers
+ * (a few hundred write streams, each in cache); `decode` then visits one bucket at a time, whose
+ * tuples fit in cache, and reads them in input order straight into Arrow column writers. Each
+ * value is decoded once and the writers fill in order.
  */
-class BinaryCopyDecoder {
-  private buf: Buffer = Buffer.alloc(0);
-  private at = 0;
+class RangeAnswer {
+  readonly length: number;
+  /** Per bucket: its tuples' feature bytes, in arrival order, and how many bytes are used. */
+  private readonly bucketData: Uint8Array[] = [];
+  private readonly bucketBytes: Int32Array;
+  /** Per bucket, in arrival order (slot `b * BUCKET_ROWS + k`): the row (`rn - from`) and where its bytes start. */
+  private readonly arrivedRow: Int32Array;
+  private readonly arrivedAt: Int32Array;
+  private readonly arrived: Int32Array;
+  private filed = 0;
   private headerDone = false;
   private ended = false;
+  private rest: Buffer | undefined;
 
-  constructor(private readonly fields: number) {}
-
-  feed(piece: Buffer): void {
-    if (this.at >= this.buf.length) this.buf = piece;
-    else this.buf = Buffer.concat([this.buf.subarray(this.at), piece]);
-    this.at = 0;
+  constructor(
+    private readonly plan: RetrievalPlan,
+    readonly from: number,
+    to: number,
+  ) {
+    this.length = to - from;
+    const buckets = Math.ceil(this.length / BUCKET_ROWS);
+    this.bucketBytes = new Int32Array(buckets);
+    this.arrived = new Int32Array(buckets);
+    this.arrivedRow = new Int32Array(buckets * BUCKET_ROWS);
+    this.arrivedAt = new Int32Array(buckets * BUCKET_ROWS);
+    const rowBytes = plan.features.reduce((sum, f) => sum + 4 + DECODED_BYTES[f.type], 0);
+    for (let b = 0; b < buckets; b++) {
+      this.bucketData.push(new Uint8Array(Math.min(BUCKET_ROWS, this.length - b * BUCKET_ROWS) * rowBytes));
+    }
   }
 
-  /** Decodes up to `limit` complete tuples into `writers`; returns how many. */
-  decode(writers: ColumnWriter[], limit: number): number {
-    const buf = this.buf;
-    let at = this.at;
+  /** Files the complete tuples of `piece`; a tuple cut at its end waits for the next piece. */
+  add(piece: Buffer): void {
+    const buf = this.rest === undefined ? piece : Buffer.concat([this.rest, piece]);
+    this.rest = undefined;
+    const fields = this.plan.features.length + 1;
+    let at = 0;
     if (!this.headerDone) {
-      if (buf.length - at < 19) return 0;
-      const extension = buf.readInt32BE(at + 15);
-      if (buf.length - at < 19 + extension) return 0;
-      at += 19 + extension;
+      if (buf.length < 19 || buf.length < 19 + buf.readInt32BE(15)) {
+        this.rest = buf;
+        return;
+      }
+      at = 19 + buf.readInt32BE(15);
       this.headerDone = true;
     }
-    let added = 0;
-    while (added < limit && !this.ended && buf.length - at >= 2) {
-      const fields = buf.readInt16BE(at);
-      if (fields === -1) {
+    while (!this.ended && buf.length - at >= 2) {
+      const count = (buf[at]! << 8) | buf[at + 1]!;
+      if (count === 0xffff) {
         this.ended = true;
         at += 2;
         break;
       }
-      if (fields !== this.fields) {
-        throw new TributaryError('TRIB_INTERNAL', `COPY row has ${fields} fields, expected ${this.fields}`);
+      if (count !== fields) {
+        throw new TributaryError('TRIB_INTERNAL', `COPY row has ${count} fields, expected ${fields}`);
       }
-      // The whole tuple must be here before any writer is touched.
+      // The whole tuple must be here before it is filed.
       let p = at + 2;
       let complete = true;
-      for (let f = 0; f < fields; f++) {
-        if (buf.length - p < 4) {
-          complete = false;
-          break;
-        }
-        const len = buf.readInt32BE(p);
-        p += 4 + Math.max(len, 0);
-        if (p > buf.length) {
-          complete = false;
-          break;
-        }
+      for (let f = 0; f < fields && complete; f++) {
+        complete = buf.length - p >= 4;
+        if (complete) p += 4 + Math.max(int32At(buf, p), 0);
+        complete &&= p <= buf.length;
       }
       if (!complete) break;
-      p = at + 2;
-      for (let f = 0; f < fields; f++) {
-        const len = buf.readInt32BE(p);
-        p += 4;
-        if (len < 0) writers[f]!.appendNull();
-        else {
-          writers[f]!.appendPgBinary(buf, p, len);
-          p += len;
+      if (int32At(buf, at + 2) !== 4) {
+        throw new TributaryError(
+          'TRIB_INTERNAL',
+          'historical retrieval returned a row without its row number',
+        );
+      }
+      const row = int32At(buf, at + 6) - this.from;
+      const bucket = row >> BUCKET_SHIFT;
+      if (row < 0 || row >= this.length || this.arrived[bucket]! === this.bucketRows(bucket)) {
+        throw new TributaryError(
+          'TRIB_INTERNAL',
+          `historical retrieval returned row ${row + this.from} out of place`,
+        );
+      }
+      this.file(bucket, row, buf, at + 10, p);
+      at = p;
+    }
+    if (at < buf.length && !this.ended) this.rest = buf.subarray(at);
+  }
+
+  private bucketRows(bucket: number): number {
+    return Math.min(BUCKET_ROWS, this.length - bucket * BUCKET_ROWS);
+  }
+
+  private file(bucket: number, row: number, buf: Uint8Array, begin: number, end: number): void {
+    const used = this.bucketBytes[bucket]!;
+    let data = this.bucketData[bucket]!;
+    if (used + end - begin > data.length) {
+      const grown = new Uint8Array(Math.max(data.length * 2, used + end - begin));
+      grown.set(data.subarray(0, used));
+      this.bucketData[bucket] = data = grown;
+    }
+    // Tuples are a few dozen bytes: a byte loop beats creating a subarray for each.
+    for (let i = begin, o = used; i < end; i++, o++) data[o] = buf[i]!;
+    const slot = bucket * BUCKET_ROWS + this.arrived[bucket]!++;
+    this.arrivedRow[slot] = row;
+    this.arrivedAt[slot] = used;
+    this.bucketBytes[bucket] = used + end - begin;
+    this.filed++;
+  }
+
+  /** Throws unless every entity row of the range came back. */
+  finish(): void {
+    if (this.filed !== this.length || !this.ended || this.rest !== undefined) {
+      throw new TributaryError(
+        'TRIB_INTERNAL',
+        `historical retrieval returned ${this.filed} rows for ${this.length} entity rows`,
+      );
+    }
+  }
+
+  /** The features of entity rows `from + begin … from + end - 1`, one Arrow column per feature. */
+  decode(begin: number, end: number): Data[] {
+    const writers = this.plan.features.map((f) => columnWriter(f.type, end - begin));
+    const fields = writers.length;
+    const startOf = new Int32Array(BUCKET_ROWS);
+    for (let bucket = begin >> BUCKET_SHIFT; bucket << BUCKET_SHIFT < end; bucket++) {
+      // Where each row of the bucket starts in its data; every row exactly once.
+      startOf.fill(-1);
+      const base = bucket << BUCKET_SHIFT;
+      for (let k = 0; k < this.arrived[bucket]!; k++) {
+        const local = this.arrivedRow[base + k]! - base;
+        if (startOf[local] !== -1) {
+          throw new TributaryError(
+            'TRIB_INTERNAL',
+            `historical retrieval returned row ${this.from + base + local} twice`,
+          );
+        }
+        startOf[local] = this.arrivedAt[base + k]!;
+      }
+      const data = this.bucketData[bucket]!;
+      for (let row = Math.max(begin, base); row < Math.min(end, base + BUCKET_ROWS); row++) {
+        let p = startOf[row - base]!;
+        for (let f = 0; f < fields; f++) {
+          const len = int32At(data, p);
+          p += 4;
+          if (len < 0) writers[f]!.appendNull();
+          else {
+            writers[f]!.appendPgBinary(data, p, len);
+            p += len;
+          }
         }
       }
-      at = p;
-      added++;
     }
-    this.at = at;
-    return added;
+    return writers.map((w) => w.finish());
   }
 }

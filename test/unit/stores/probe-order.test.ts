@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { encodeRecords, sortedByKey } from '../../../shared/stores/offline/probe-order.ts';
+
+const PG_EPOCH_US = 946_684_800_000_000n;
+
+/** Parses `(rn int4, k0 int8, ts timestamptz)` binary COPY back into [rn, key, epoch µs] triples. */
+function parse(buffers: Buffer[]): [number, bigint, number][] {
+  const all = Buffer.concat(buffers);
+  expect(all.subarray(0, 11).toString('latin1')).toBe('PGCOPY\n\xff\r\n\0');
+  let at = 19;
+  const out: [number, bigint, number][] = [];
+  while (all.readInt16BE(at) !== -1) {
+    expect(all.readInt16BE(at)).toBe(3);
+    expect([all.readInt32BE(at + 2), all.readInt32BE(at + 10), all.readInt32BE(at + 22)]).toEqual([4, 8, 8]);
+    out.push([
+      all.readInt32BE(at + 6),
+      all.readBigInt64BE(at + 14),
+      Number(all.readBigInt64BE(at + 26) + PG_EPOCH_US),
+    ]);
+    at += 34;
+  }
+  expect(at + 2).toBe(all.length);
+  return out;
+}
+
+/** The same rows ordered by comparison: key, then input position. */
+function reference(
+  keys: BigInt64Array,
+  times: Float64Array,
+  from: number,
+  to: number,
+): [number, bigint, number][] {
+  const rows = Array.from({ length: to - from }, (_, i) => from + i);
+  rows.sort((a, b) => (keys[a]! !== keys[b]! ? (keys[a]! < keys[b]! ? -1 : 1) : a - b));
+  return rows.map((row) => [row, keys[row]!, times[row]!]);
+}
+
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+}
+
+describe('sortedByKey + encodeRecords', () => {
+  const next = random(3);
+  const extremes = [
+    0n,
+    1n,
+    -1n,
+    9_223_372_036_854_775_807n,
+    -9_223_372_036_854_775_808n,
+    4_294_967_296n,
+    4_294_967_295n,
+    -4_294_967_296n,
+    65_536n,
+    255n,
+    256n,
+  ];
+  const n = 5_000;
+  const keys = BigInt64Array.from({ length: n }, () =>
+    next() < 0.5 ? extremes[Math.floor(next() * extremes.length)]! : BigInt(Math.floor(next() * 200)) - 100n,
+  );
+  // Epoch microseconds on both sides of 1970 and of 2000, with sub-second parts.
+  const times = Float64Array.from({ length: n }, () => Math.floor((next() - 0.3) * 2 ** 52));
+
+  it('orders rows by signed 64-bit key, stable on ties, and encodes row number, key and time', () => {
+    expect(parse([...encodeRecords(sortedByKey(keys, times, 0, n), 777)])).toEqual(
+      reference(keys, times, 0, n),
+    );
+  });
+
+  it('takes a sub-range of rows, keeping their absolute row numbers', () => {
+    expect(parse([...encodeRecords(sortedByKey(keys, times, 1_234, 4_321))])).toEqual(
+      reference(keys, times, 1_234, 4_321),
+    );
+  });
+
+  it('gives a header and trailer alone for no rows, and one row as it is', () => {
+    expect(parse([...encodeRecords(sortedByKey(keys, times, 0, 0))])).toEqual([]);
+    expect(parse([...encodeRecords(sortedByKey(keys, times, 7, 8))])).toEqual([[7, keys[7]!, times[7]!]]);
+  });
+});

@@ -21,10 +21,10 @@
  * DECLARE/FETCH text cursors (per-value parsing dominates), `ORDER BY` row number in Postgres
  * (a sort of the whole answer, about 15% of the query).
  */
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Data } from 'apache-arrow';
 import type { Pool, PoolClient } from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { ValueType } from '../../definitions/types.ts';
 import { TributaryError } from '../../errors.ts';
 import { columnWriter } from '../../retrieval/columns.ts';
@@ -36,6 +36,7 @@ import type {
 } from '../../retrieval/historical.ts';
 import type { RetrievalPlan } from '../../retrieval/plan.ts';
 import { copyHeader, copyTrailer, setTimestampField } from './copy-binary.ts';
+import { CopyOutQuery } from './copy-out.ts';
 import { encodeRecords, sortedByKey } from './probe-order.ts';
 
 /** The slice of `pg.Pool` this module uses. */
@@ -357,7 +358,9 @@ interface LaneSettings {
 class ProbeLane {
   private client: Promise<PoolClient> | undefined;
   private existing: Set<string> | undefined;
-  private stream: Readable | Writable | undefined;
+  /** The COPY in flight: entity rows going in, or the answer coming out. */
+  private stream: Writable | undefined;
+  private copy: CopyOutQuery | undefined;
   private committed = false;
   private closed = false;
 
@@ -395,6 +398,9 @@ class ProbeLane {
     const keys = this.plan.joinKeys.length === 1 ? this.entities.keys.get(onlyKey!.name) : undefined;
     const sortedHere = keys?.type === 'int64';
     const input = client.query(copyFrom('COPY pg_temp.trib_entities FROM STDIN (FORMAT binary)'));
+    // writeAll reports the stream's errors; one after it (the connection closed under a COPY
+    // that had not yet completed) must not be an uncaught 'error' event.
+    input.on('error', () => undefined);
     this.stream = input;
     await writeAll(
       input,
@@ -402,16 +408,28 @@ class ProbeLane {
         ? encodeRecords(sortedByKey(keys.values, this.entities.timestamps, from, to))
         : encodeEntities(this.plan, this.entities, from, to),
     );
+    this.stream = undefined;
     await client.query('ANALYZE pg_temp.trib_entities');
 
     const sql = querySql(this.plan, schema, this.existing!, sortedHere);
-    const out: Readable = client.query(copyTo(`COPY (${sql}) TO STDOUT (FORMAT binary)`));
-    this.stream = out;
-    if (this.closed) out.destroy(new Error('retrieval stopped'));
     const answer = new RangeAnswer(this.plan, from, to);
-    for await (const piece of out as AsyncIterable<Buffer>) answer.add(piece);
+    // A tuple Postgres sent wrong must fail the read, not throw inside the socket's handler.
+    let decodeError: unknown;
+    const copy = new CopyOutQuery(`COPY (${sql}) TO STDOUT (FORMAT binary)`, (buf, start, end) => {
+      if (decodeError !== undefined) return;
+      try {
+        answer.add(buf, start, end);
+      } catch (error) {
+        decodeError = error;
+        copy.cancel(error as Error);
+      }
+    });
+    this.copy = copy;
+    if (this.closed) copy.cancel(new Error('retrieval stopped'));
+    client.query(copy as never);
+    await copy.done;
+    this.copy = undefined;
     answer.finish();
-    this.stream = undefined;
     return answer;
   }
 
@@ -426,12 +444,16 @@ class ProbeLane {
     this.signal?.removeEventListener('abort', this.onAbort);
     if (this.client === undefined) return;
     this.stream?.destroy();
+    this.copy?.cancel(new Error('retrieval stopped'));
     const client = await this.client.catch(() => undefined);
     // A connection left mid-COPY or mid-transaction is not reusable.
     client?.release(this.committed ? undefined : true);
   }
 
-  private readonly onAbort = () => this.stream?.destroy(new Error('retrieval aborted'));
+  private readonly onAbort = () => {
+    this.stream?.destroy(new Error('retrieval aborted'));
+    this.copy?.cancel(new Error('retrieval aborted'));
+  };
 
   private connect(): Promise<PoolClient> {
     if (this.closed) return Promise.reject(new Error('retrieval stopped'));
@@ -494,21 +516,32 @@ class RangeAnswer {
     }
   }
 
-  /** Files the complete tuples of `piece`; a tuple cut at its end waits for the next piece. */
-  add(piece: Buffer): void {
-    const buf = this.rest === undefined ? piece : Buffer.concat([this.rest, piece]);
+  /**
+   * Files the complete tuples in `buf[start…end)`, a part of the COPY data; a tuple cut at its
+   * end is kept until the next part completes it.
+   */
+  add(buf: Buffer, start: number, end: number): void {
+    if (this.rest === undefined) {
+      this.fileTuples(buf, start, end);
+      return;
+    }
+    const joined = Buffer.concat([this.rest, buf.subarray(start, end)]);
     this.rest = undefined;
+    this.fileTuples(joined, 0, joined.length);
+  }
+
+  private fileTuples(buf: Buffer, start: number, end: number): void {
     const fields = this.plan.features.length + 1;
-    let at = 0;
+    let at = start;
     if (!this.headerDone) {
-      if (buf.length < 19 || buf.length < 19 + buf.readInt32BE(15)) {
-        this.rest = buf;
+      if (end - at < 19 || end - at < 19 + buf.readInt32BE(at + 15)) {
+        this.rest = Buffer.from(buf.subarray(at, end));
         return;
       }
-      at = 19 + buf.readInt32BE(15);
+      at += 19 + buf.readInt32BE(at + 15);
       this.headerDone = true;
     }
-    while (!this.ended && buf.length - at >= 2) {
+    while (!this.ended && end - at >= 2) {
       const count = (buf[at]! << 8) | buf[at + 1]!;
       if (count === 0xffff) {
         this.ended = true;
@@ -522,9 +555,9 @@ class RangeAnswer {
       let p = at + 2;
       let complete = true;
       for (let f = 0; f < fields && complete; f++) {
-        complete = buf.length - p >= 4;
+        complete = end - p >= 4;
         if (complete) p += 4 + Math.max(int32At(buf, p), 0);
-        complete &&= p <= buf.length;
+        complete &&= p <= end;
       }
       if (!complete) break;
       if (int32At(buf, at + 2) !== 4) {
@@ -544,7 +577,7 @@ class RangeAnswer {
       this.file(bucket, row, buf, at + 10, p);
       at = p;
     }
-    if (at < buf.length && !this.ended) this.rest = buf.subarray(at);
+    if (at < end && !this.ended) this.rest = Buffer.from(buf.subarray(at, end));
   }
 
   private bucketRows(bucket: number): number {

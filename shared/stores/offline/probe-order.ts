@@ -72,6 +72,16 @@ export function sortedByKey(keys: BigInt64Array, times: Float64Array, from: numb
   return records;
 }
 
+/** Cuts sorted records into `count` runs of (nearly) equal length, in order. */
+export function splitRecords(records: Uint32Array, count: number): Uint32Array[] {
+  const n = records.length / RECORD_WORDS;
+  const size = Math.ceil(n / count);
+  return Array.from({ length: count }, (_, p) => {
+    const begin = Math.min(n, p * size);
+    return records.subarray(begin * RECORD_WORDS, Math.min(n, begin + size) * RECORD_WORDS);
+  });
+}
+
 /**
  * The records as binary COPY tuples `(rn int4, k0 int8, ts timestamptz)`, header and trailer
  * included, in buffers of at most `rowsPerBuffer` rows.

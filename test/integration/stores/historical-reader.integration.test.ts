@@ -168,6 +168,36 @@ describe('PostgresHistoricalReader', () => {
     );
   });
 
+  it('matches it for a string join key, which Postgres sorts, split over two connections', async () => {
+    const spend: FeatureRow[] = [];
+    for (let c = 0; c < 20; c++) {
+      for (let i = 0; i < 5; i++) spend.push(row([`c-${c}-ü`], T0 + Math.floor(next() * 10 * DAY), [next()]));
+    }
+    await h.write('customer_stats', spend);
+    const customers = Array.from({ length: 600 }, () => `c-${Math.floor(next() * 22)}-ü`);
+    const at = customers.map(() => T0 + Math.floor(next() * 12 * DAY));
+    const p = planRetrieval(h.spec, { features: ['customer_stats:spend'] }, 'offline');
+    const entities = entitiesFromColumns({ customer_id: customers, event_timestamp: at }, p.joinKeys);
+    const reader = new PostgresHistoricalReader(h.pool, { schema: h.schema, rangeRows: 250 });
+    const got: unknown[] = [];
+    for await (const chunk of reader.readFeatures(p, entities, { chunkRows: 40 })) {
+      got.push(...makeVector(chunk.columns[0]!));
+    }
+    const want = customers.map((c, j) => {
+      let best: FeatureRow | undefined;
+      for (const r of spend) {
+        if (
+          r.keys[0] === c &&
+          r.eventTimestamp <= at[j]! &&
+          (!best || r.eventTimestamp > best.eventTimestamp)
+        )
+          best = r;
+      }
+      return best ? best.values[0] : null;
+    });
+    expect(got).toEqual(want);
+  });
+
   it('leaves no connection or query behind when the consumer stops after the first chunk', async () => {
     const reader = new PostgresHistoricalReader(h.pool, { schema: h.schema, rangeRows: 100 });
     const p = plan();

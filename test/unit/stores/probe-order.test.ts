@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeRecords, sortedByKey } from '../../../shared/stores/offline/probe-order.ts';
+import { encodeRecords, sortedByKey, splitRecords } from '../../../shared/stores/offline/probe-order.ts';
 
 const PG_EPOCH_US = 946_684_800_000_000n;
 
@@ -80,5 +80,12 @@ describe('sortedByKey + encodeRecords', () => {
   it('gives a header and trailer alone for no rows, and one row as it is', () => {
     expect(parse([...encodeRecords(sortedByKey(keys, times, 0, 0))])).toEqual([]);
     expect(parse([...encodeRecords(sortedByKey(keys, times, 7, 8))])).toEqual([[7, keys[7]!, times[7]!]]);
+  });
+
+  it('cuts sorted records into nearly equal runs that keep their order', () => {
+    const records = sortedByKey(keys, times, 0, 10);
+    const runs = splitRecords(records, 3);
+    expect(runs.map((r) => parse([...encodeRecords(r)]).length)).toEqual([4, 4, 2]);
+    expect(runs.flatMap((r) => parse([...encodeRecords(r)]))).toEqual(reference(keys, times, 0, 10));
   });
 });

@@ -1,21 +1,21 @@
 /**
  * Point-in-time historical retrieval from the Postgres offline store.
  *
- * Strategy (measured in `bench/historical.ts`, see docs/serving.md): the entity rows go into a
- * temp table with binary COPY, each with its row number; the query walks them sorted by join key
- * and time and probes every view with a `LEFT JOIN LATERAL (… ORDER BY event_timestamp DESC,
- * created DESC NULLS LAST LIMIT 1)` over the table's one index, `UNIQUE (keys, event_timestamp,
- * created NULLS FIRST, _partition, _offset) INCLUDE (features)` (`sql.createRowIndexSql`): a
- * backward index-only scan whose first entry is the answer, so each probe is one descent into
- * pages the previous probe just touched.
- * The answer leaves in probe order with binary `COPY (query) TO STDOUT`, which streams with TCP
- * backpressure, is decoded straight into Arrow buffers, and is put back in input order here by
- * row number (`ColumnWriter.take`): cheaper than a sort by row number in Postgres, which must
- * hold the whole answer before its first row leaves.
- * Large requests are cut into ranges of rows within a memory budget. Each range is split over
- * `parallelism` connections (one backend per core; with an int64 key, by key), which file their
- * answers into the range's one `RangeAnswer`; the next range is probed while one is delivered,
- * so memory is bounded by two ranges whatever the request's size.
+ * Strategy (measured in `bench/historical.ts`, see docs/serving.md):
+ * - The entity rows go into a temp table with binary COPY, each with its row number, in join-key
+ *   order (sorted here for one int64 key, `probe-order.ts`; by Postgres otherwise).
+ * - The query probes every view with a `LEFT JOIN LATERAL (… ORDER BY event_timestamp DESC,
+ *   created DESC NULLS LAST LIMIT 1)` over the table's one index, `UNIQUE (keys,
+ *   event_timestamp, created NULLS FIRST, _partition, _offset) INCLUDE (features)`
+ *   (`sql.createRowIndexSql`): a backward index-only scan whose first entry is the answer, so
+ *   each probe is one descent into pages the previous probe just touched.
+ * - The answer leaves in probe order with binary `COPY (query) TO STDOUT`, read off the socket
+ *   (`copy-out.ts`) and put back in input order here by row number (`RangeAnswer`): cheaper than
+ *   a sort by row number in Postgres, which also holds the whole answer before its first row.
+ * - Large requests are cut into ranges of rows within a memory budget. Each range is split over
+ *   `parallelism` connections (one backend per core; by key with an int64 key), which file
+ *   their answers into the range's one `RangeAnswer`; the next range is probed while one is
+ *   delivered, so memory is bounded by two ranges whatever the request's size.
  *
  * Alternatives measured and rejected: probing in input order (random index access, ~1.3× slower),
  * Feast's union of entity and feature rows with window functions (sorts every feature row in range),

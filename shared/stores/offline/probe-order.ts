@@ -72,6 +72,83 @@ export function sortedByKey(keys: BigInt64Array, times: Float64Array, from: numb
   return records;
 }
 
+/** Past this many months between the earliest and latest row, rows are not grouped by month. */
+const MAX_MONTH_GROUPS = 36;
+
+/** The UTC month start at or before `us` (epoch microseconds), in microseconds. */
+function monthStartUs(us: number): number {
+  const day = new Date(Math.floor(us / 1000));
+  return Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1) * 1000;
+}
+
+/** Records of one month group: their probe windows all lie in `[from, to)` (epoch µs), or anywhere when null. */
+export interface MonthGroup {
+  month: [from: number, to: number] | null;
+  records: Uint32Array;
+}
+
+/**
+ * Regroups records (sorted by key) by the UTC month their probe window `(t - windowUs, t]` lies
+ * in, each group still sorted by key; rows whose window reaches into an earlier month form a last
+ * group with no month. Offline tables are partitioned by month, so a probe bounded by constant
+ * month bounds lets Postgres keep one partition at plan time, instead of an `Append` pruned again
+ * on every probe (measured: about a tenth of a probing query). Rows spread over more than
+ * `MAX_MONTH_GROUPS` months are left as one group: a query per month would cost more.
+ */
+export function byWindowMonth(records: Uint32Array, windowUs: number): MonthGroup[] {
+  const n = records.length / RECORD_WORDS;
+  const times = new Float64Array(records.buffer, records.byteOffset, n * 3);
+  const timeAt = (i: number) => times[(i * RECORD_WORDS + TIME_WORD) / 2]!;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    min = Math.min(min, timeAt(i));
+    max = Math.max(max, timeAt(i));
+  }
+  if (n === 0) return [];
+  // Month starts from the earliest row's month to the first one after the latest row.
+  const starts = [monthStartUs(min)];
+  while (starts[starts.length - 1]! <= max) {
+    if (starts.length > MAX_MONTH_GROUPS) return [{ month: null, records }];
+    // A month start plus 32 days falls in the next month.
+    starts.push(monthStartUs(starts[starts.length - 1]! + 32 * 86_400_000_000));
+  }
+  const months = starts.length - 1;
+  // Group `months` holds the rows whose window crosses a month start.
+  const groupOf = new Int32Array(n);
+  const counts = new Int32Array(months + 1);
+  for (let i = 0; i < n; i++) {
+    const t = timeAt(i);
+    let lo = 0;
+    let hi = months - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    const group = t - windowUs >= starts[lo]! ? lo : months;
+    groupOf[i] = group;
+    counts[group]!++;
+  }
+  const offsets = new Int32Array(months + 1);
+  for (let g = 1; g <= months; g++) offsets[g] = offsets[g - 1]! + counts[g - 1]!;
+  const grouped = new Uint32Array(records.length);
+  const next = offsets.slice();
+  for (let i = 0; i < n; i++) {
+    const to = next[groupOf[i]!]!++ * RECORD_WORDS;
+    for (let w = 0; w < RECORD_WORDS; w++) grouped[to + w] = records[i * RECORD_WORDS + w]!;
+  }
+  const groups: MonthGroup[] = [];
+  for (let g = 0; g <= months; g++) {
+    if (counts[g] === 0) continue;
+    groups.push({
+      month: g < months ? [starts[g]!, starts[g + 1]!] : null,
+      records: grouped.subarray(offsets[g]! * RECORD_WORDS, (offsets[g]! + counts[g]!) * RECORD_WORDS),
+    });
+  }
+  return groups;
+}
+
 /** Cuts sorted records into `count` runs of (nearly) equal length, in order. */
 export function splitRecords(records: Uint32Array, count: number): Uint32Array[] {
   const n = records.length / RECORD_WORDS;

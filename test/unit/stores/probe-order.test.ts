@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { encodeRecords, sortedByKey, splitRecords } from '../../../shared/stores/offline/probe-order.ts';
+import {
+  byWindowMonth,
+  encodeRecords,
+  sortedByKey,
+  splitRecords,
+} from '../../../shared/stores/offline/probe-order.ts';
 
 const PG_EPOCH_US = 946_684_800_000_000n;
 
@@ -87,5 +92,49 @@ describe('sortedByKey + encodeRecords', () => {
     const runs = splitRecords(records, 3);
     expect(runs.map((r) => parse([...encodeRecords(r)]).length)).toEqual([4, 4, 2]);
     expect(runs.flatMap((r) => parse([...encodeRecords(r)]))).toEqual(reference(keys, times, 0, 10));
+  });
+
+  describe('byWindowMonth', () => {
+    const us = (iso: string) => Date.parse(iso) * 1000;
+    const DAY_US = 86_400_000_000;
+    const rows = (times: number[]) =>
+      sortedByKey(
+        BigInt64Array.from(times, (_, i) => BigInt(i % 3)),
+        Float64Array.from(times),
+        0,
+        times.length,
+      );
+
+    it('groups rows by the UTC month their window lies in, key order kept; windows reaching back a month go last', () => {
+      const times = [
+        us('2024-01-20T00:00:00Z'),
+        us('2024-02-01T12:00:00Z'), // window reaches into January
+        us('2024-02-10T00:00:00Z'),
+        us('2024-01-31T23:59:59.999Z'),
+        us('2024-02-02T00:00:00Z'), // window starts exactly at 1 February: fits
+        us('2024-03-05T00:00:00Z'),
+      ];
+      const groups = byWindowMonth(rows(times), DAY_US);
+      expect(groups.map((g) => g.month?.map((m) => new Date(m / 1000).toISOString()) ?? null)).toEqual([
+        ['2024-01-01T00:00:00.000Z', '2024-02-01T00:00:00.000Z'],
+        ['2024-02-01T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
+        ['2024-03-01T00:00:00.000Z', '2024-04-01T00:00:00.000Z'],
+        null,
+      ]);
+      expect(groups.map((g) => parse([...encodeRecords(g.records)]).map(([rn]) => rn))).toEqual([
+        [0, 3],
+        [4, 2],
+        [5],
+        [1],
+      ]);
+    });
+
+    it('leaves rows spread over more than 36 months as one group, and gives none for no rows', () => {
+      const times = [us('2020-01-15T00:00:00Z'), us('2023-06-15T00:00:00Z')];
+      const groups = byWindowMonth(rows(times), DAY_US);
+      expect(groups).toHaveLength(1);
+      expect(groups[0]!.month).toBeNull();
+      expect(byWindowMonth(rows([]), DAY_US)).toEqual([]);
+    });
   });
 });

@@ -74,6 +74,7 @@ export function sortedByKey(keys: BigInt64Array, times: Float64Array, from: numb
 
 /** Past this many months between the earliest and latest row, rows are not grouped by month. */
 const MAX_MONTH_GROUPS = 36;
+const DAY_US = 86_400_000_000;
 
 /** The UTC month start at or before `us` (epoch microseconds), in microseconds. */
 function monthStartUs(us: number): number {
@@ -97,13 +98,14 @@ export interface MonthGroup {
  */
 export function byWindowMonth(records: Uint32Array, windowUs: number): MonthGroup[] {
   const n = records.length / RECORD_WORDS;
+  // A record's time is float64 number `i * 3 + 1` of its buffer (RECORD_WORDS = 6, TIME_WORD = 2).
   const times = new Float64Array(records.buffer, records.byteOffset, n * 3);
-  const timeAt = (i: number) => times[(i * RECORD_WORDS + TIME_WORD) / 2]!;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
-    min = Math.min(min, timeAt(i));
-    max = Math.max(max, timeAt(i));
+    const t = times[i * 3 + 1]!;
+    if (t < min) min = t;
+    if (t > max) max = t;
   }
   if (n === 0) return [];
   // Month starts from the earliest row's month to the first one after the latest row.
@@ -111,22 +113,20 @@ export function byWindowMonth(records: Uint32Array, windowUs: number): MonthGrou
   while (starts[starts.length - 1]! <= max) {
     if (starts.length > MAX_MONTH_GROUPS) return [{ month: null, records }];
     // A month start plus 32 days falls in the next month.
-    starts.push(monthStartUs(starts[starts.length - 1]! + 32 * 86_400_000_000));
+    starts.push(monthStartUs(starts[starts.length - 1]! + 32 * DAY_US));
   }
   const months = starts.length - 1;
+  // The month of each day since the first month start: a row's month in one lookup.
+  const monthOfDay = new Uint8Array(Math.ceil((starts[months]! - starts[0]!) / DAY_US));
+  for (let m = 0; m < months; m++)
+    monthOfDay.fill(m, (starts[m]! - starts[0]!) / DAY_US, (starts[m + 1]! - starts[0]!) / DAY_US);
   // Group `months` holds the rows whose window crosses a month start.
-  const groupOf = new Int32Array(n);
+  const groupOf = new Uint8Array(n);
   const counts = new Int32Array(months + 1);
   for (let i = 0; i < n; i++) {
-    const t = timeAt(i);
-    let lo = 0;
-    let hi = months - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= t) lo = mid;
-      else hi = mid - 1;
-    }
-    const group = t - windowUs >= starts[lo]! ? lo : months;
+    const t = times[i * 3 + 1]!;
+    const month = monthOfDay[Math.floor((t - starts[0]!) / DAY_US)]!;
+    const group = t - windowUs >= starts[month]! ? month : months;
     groupOf[i] = group;
     counts[group]!++;
   }

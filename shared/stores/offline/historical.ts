@@ -61,8 +61,9 @@ export interface PostgresHistoricalOptions {
 }
 
 /**
- * Feature bytes a range may hold while it waits to be put in input order. A retrieval holds at
- * most two ranges: the one being delivered and the one being probed.
+ * Feature bytes a range may hold while it waits to be put in input order, counted at their
+ * decoded size (a range keeps them in COPY form, about 1.5× that for numeric features). A
+ * retrieval holds at most two ranges: the one being delivered and the one being probed.
  */
 const RANGE_BUDGET_BYTES = 32 * 1024 * 1024;
 /** Bytes of a decoded value, for the budget (a string's is a guess). */
@@ -410,7 +411,7 @@ interface LaneSettings {
 }
 
 /**
- * One connection of a retrieval: a transaction holding the entity temp table, probing the ranges
+ * One connection of a retrieval: a transaction holding the entity temp table, probing the batches
  * given to it one after another. A lane left before `commit` (an error, an abort, a consumer that
  * stopped) destroys its connection, so no query keeps running.
  */
@@ -435,7 +436,7 @@ class ProbeLane {
     for (const batch of batches) await this.probe(batch, answer);
   }
 
-  private async probe(part: ProbeBatch, answer: RangeAnswer): Promise<void> {
+  private async probe(batch: ProbeBatch, answer: RangeAnswer): Promise<void> {
     const { schema, workMem, querySql } = this.settings;
     const first = this.client === undefined;
     const client = await this.connect();
@@ -462,12 +463,12 @@ class ProbeLane {
     // that had not yet completed) must not be an uncaught 'error' event.
     input.on('error', () => undefined);
     this.stream = input;
-    await writeAll(input, part.encode());
+    await writeAll(input, batch.encode());
     this.stream = undefined;
     // No ANALYZE: each LATERAL … LIMIT 1 makes the plan a nested loop over the entity rows
     // whatever their statistics, and it took a tenth of a second per half-million rows.
 
-    const sql = querySql(this.plan, schema, this.existing!, part.inProbeOrder, part.month);
+    const sql = querySql(this.plan, schema, this.existing!, batch.inProbeOrder, batch.month);
     const tuples = new CopyTuples(this.plan.features.length + 1, answer);
     // A tuple Postgres sent wrong must fail the read, not throw inside the socket's handler.
     let decodeError: unknown;

@@ -49,6 +49,17 @@ export interface PostgresOfflineStoreOptions {
 
 const DEFAULT_SCHEMA = 'tributary_offline';
 
+/** The row index needs NULLS NOT DISTINCT (Postgres 15): say so, rather than fail on its syntax. */
+export function requireIndexSupport(serverVersionNum: number): void {
+  if (serverVersionNum >= 150_000) return;
+  const major = Math.floor(serverVersionNum / 10_000);
+  throw new TributaryError(
+    'TRIB_CONFIG_INVALID',
+    `the offline store needs Postgres 15 or later (DATABASE_URL points at Postgres ${major}): its row index uses NULLS NOT DISTINCT`,
+    { details: { serverVersionNum } },
+  );
+}
+
 /**
  * The offline store on Postgres: one table per view, partitioned by month of event time, with
  * one unique index on (keys, event_timestamp, created, origin) that carries the features (see
@@ -104,6 +115,8 @@ export class PostgresOfflineStore implements OfflineStore {
       await client.query(sql.createProgressTableSql(this.schema));
       const existing = await client.query(sql.tableColumnsSql(), [this.schema, view.name]);
       if (existing.rows.length === 0) {
+        const version = await client.query(sql.serverVersionSql());
+        requireIndexSupport(Number(version.rows[0]?.['version']));
         await client.query(sql.createTableSql(this.schema, view));
         await client.query(sql.createRowIndexSql(this.schema, view));
       } else {

@@ -200,6 +200,11 @@ export function tableColumnsSql(): string {
    WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`;
 }
 
+/** The server's version as a number (150004 for 15.4). */
+export function serverVersionSql(): string {
+  return `SELECT current_setting('server_version_num')::int AS version`;
+}
+
 export function schemaExistsSql(): string {
   return `SELECT 1 FROM pg_namespace WHERE nspname = $1`;
 }

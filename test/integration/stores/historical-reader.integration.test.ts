@@ -218,6 +218,38 @@ describe('PostgresHistoricalReader', () => {
     check(await readAll(reader, 64));
   });
 
+  it('fails with TRIB_OFFLINE_STORE_UNAVAILABLE, without hanging, when Postgres ends a backend mid-answer', async () => {
+    const n = 400_000;
+    const p = plan();
+    const entities = entitiesFromColumns(
+      {
+        driver_id: Array.from({ length: n }, (_, j) => BigInt(1 + (j % DRIVERS))),
+        event_timestamp: Array.from({ length: n }, (_, j) => T0 + (j % 1000) * 60_000),
+      },
+      p.joinKeys,
+    );
+    const reader = new PostgresHistoricalReader(h.pool, { schema: h.schema });
+    const reading = (async () => {
+      for await (const _ of reader.readFeatures(p, entities)) {
+        // consumed
+      }
+    })().catch((e: unknown) => e);
+    // Terminate the first backend seen answering a probe query.
+    let terminated = 0;
+    for (let tries = 0; tries < 2_000 && terminated === 0; tries++) {
+      const { rows } = await h.pool.query(
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT e.rn%' AND pid <> pg_backend_pid()`,
+      );
+      terminated = rows[0].n;
+    }
+    expect(terminated).toBeGreaterThan(0);
+    const error = await reading;
+    expect(isTributaryError(error, 'TRIB_OFFLINE_STORE_UNAVAILABLE')).toBe(true);
+    await expect.poll(() => h.pool.totalCount - h.pool.idleCount).toBe(0);
+    // The pool still serves a full read.
+    check(await readAll(reader, 64));
+  });
+
   it('fails with TRIB_BAD_REQUEST when aborted, and leaves no connection checked out', async () => {
     const reader = new PostgresHistoricalReader(h.pool, { schema: h.schema, rangeRows: 100 });
     const p = plan();

@@ -78,7 +78,9 @@ export function coerceKey(type: ValueType, value: unknown): KeyValue | undefined
       return typeof value === 'boolean' ? value : undefined;
     case 'timestamp': {
       const ms = epochMsOf(value);
-      return Number.isNaN(ms) ? undefined : ms;
+      // Years 1 to 9999: what ISO-8601 writes, and well inside what Postgres and Date can hold
+      // (a number far outside would otherwise reach Postgres and fail the whole retrieval).
+      return ms >= ENTITY_TIME_MIN_MS && ms < ENTITY_TIME_MAX_MS ? ms : undefined;
     }
   }
 }
@@ -88,8 +90,12 @@ const EXPECTED: Record<ValueType, string> = {
   float64: 'a finite number',
   string: 'a string',
   bool: 'a boolean',
-  timestamp: 'an ISO-8601 timestamp or epoch milliseconds',
+  timestamp: 'an ISO-8601 timestamp or epoch milliseconds, in years 1 to 9999',
 };
+
+/** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z, epoch ms. */
+const ENTITY_TIME_MIN_MS = -62_135_596_800_000;
+const ENTITY_TIME_MAX_MS = 253_402_300_800_000;
 
 function keyColumn(layout: ColumnLayout, values: { length: number }, get: (i: number) => unknown): KeyColumn {
   const n = values.length;
@@ -264,7 +270,11 @@ function timestampsOfVector(vector: Vector): Float64Array {
       const values = data.values as unknown as BigInt64Array;
       for (let i = 0; i < data.length; i++) {
         if (!data.getValid(i)) throw badValue(ENTITY_TIMESTAMP_COLUMN, at + i, 'a timestamp', null);
-        out[at + i] = Math.floor(Number(values[i]!) * scale);
+        const us = Math.floor(Number(values[i]!) * scale);
+        if (!(us >= ENTITY_TIME_MIN_MS * 1000 && us < ENTITY_TIME_MAX_MS * 1000)) {
+          throw badValue(ENTITY_TIMESTAMP_COLUMN, at + i, 'a timestamp in years 1 to 9999', values[i]);
+        }
+        out[at + i] = us;
       }
       at += data.length;
     }
@@ -274,9 +284,9 @@ function timestampsOfVector(vector: Vector): Float64Array {
     let v: unknown = vector.get(i);
     if (DataType.isDate(type) && v instanceof Date) v = v.getTime();
     if (typeof v === 'bigint') v = Number(v);
-    const ms = epochMsOf(v);
-    if (Number.isNaN(ms)) throw badValue(ENTITY_TIMESTAMP_COLUMN, i, EXPECTED.timestamp, v);
-    out[i] = ms * 1000;
+    const ms = coerceKey('timestamp', v);
+    if (ms === undefined) throw badValue(ENTITY_TIMESTAMP_COLUMN, i, EXPECTED.timestamp, v);
+    out[i] = (ms as number) * 1000;
   }
   return out;
 }

@@ -1,7 +1,8 @@
+import { Int64, Table, TimestampMillisecond, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
-import { coerceKey, entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
+import { coerceKey, entitiesFromArrow, entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
 import { outputNameOf, parseFeatureRef, planRetrieval } from '../../../shared/retrieval/plan.ts';
 import { driverEntity, statsView } from '../../support/driver-spec.ts';
 
@@ -153,6 +154,27 @@ describe('entity rows', () => {
       expect((error as Error).message).toContain('entities.driver_id[1]');
     }
     expect(codeOf(() => entitiesFromColumns({ event_timestamp: [0] }, keys))).toBe('TRIB_MISSING_ENTITY');
+    for (const outside of [1e18, -1e18, 253_402_300_800_000, -62_135_596_800_001]) {
+      expect(codeOf(() => entitiesFromColumns({ driver_id: [1], event_timestamp: [outside] }, keys))).toBe(
+        'TRIB_BAD_REQUEST',
+      );
+    }
+    expect(
+      entitiesFromColumns(
+        { driver_id: [1, 2], event_timestamp: [-62_135_596_800_000, 253_402_300_799_999] },
+        keys,
+      ).timestamps,
+    ).toEqual(Float64Array.from([-62_135_596_800_000_000, 253_402_300_799_999_000]));
+    // The same bound for an Arrow timestamp column.
+    const arrow = (ms: number) =>
+      new Table({
+        driver_id: vectorFromArray([1n], new Int64()),
+        event_timestamp: vectorFromArray([ms], new TimestampMillisecond()),
+      });
+    expect(codeOf(() => entitiesFromArrow(arrow(1e17), keys))).toBe('TRIB_BAD_REQUEST');
+    expect([...entitiesFromArrow(arrow(1_715_342_400_000), keys).timestamps]).toEqual([
+      1_715_342_400_000_000,
+    ]);
     expect(codeOf(() => entitiesFromColumns({ driver_id: [1], event_timestamp: ['soon'] }, keys))).toBe(
       'TRIB_BAD_REQUEST',
     );

@@ -136,23 +136,40 @@ describe('tributary serve + materialize, end to end', () => {
     });
     expect(online.results[2]?.values).toEqual([10, 20, 30, null]);
 
-    // The offline write is committed with the online one (both stores, then the offset).
-    const historical = await fetch(`${base}/get-historical-features`, {
-      method: 'POST',
-      headers: { ...headers, accept: ARROW },
-      body: JSON.stringify({
-        entities: {
-          driver_id: [7002, 7001, 7003, 7001],
-          event_timestamp: [at + 1_000, at + 1_000, at - 1_000, at],
-          label: [1, 0, 1, 1],
-        },
-        features: ['driver_hourly_stats:conv_rate', 'driver_hourly_stats:acc_rate'],
-        full_feature_names: true,
-      }),
-    });
-    expect(historical.status).toBe(200);
-    expect(historical.headers.get('content-type')).toContain(ARROW);
-    const table = tableFromIPC(new Uint8Array(await historical.arrayBuffer()));
+    // Both stores are written at once (the offset is committed after both), so the offline rows
+    // may land a moment after the online ones: wait for them too.
+    const fetched = await until(
+      `pushed rows offline (materialize output: ${materialize.output()})`,
+      async () => {
+        const historical = await fetch(`${base}/get-historical-features`, {
+          method: 'POST',
+          headers: { ...headers, accept: ARROW },
+          body: JSON.stringify({
+            entities: {
+              driver_id: [7002, 7001, 7003, 7001],
+              event_timestamp: [at + 1_000, at + 1_000, at - 1_000, at],
+              label: [1, 0, 1, 1],
+            },
+            features: ['driver_hourly_stats:conv_rate', 'driver_hourly_stats:acc_rate'],
+            full_feature_names: true,
+          }),
+        });
+        // Anything but a 200 is returned at once, for the assertions below to report.
+        if (historical.status !== 200)
+          return {
+            status: historical.status,
+            type: historical.headers.get('content-type'),
+            table: undefined,
+          };
+        const answer = tableFromIPC(new Uint8Array(await historical.arrayBuffer()));
+        if (answer.getChild('driver_hourly_stats__conv_rate')?.get(0) === null) return undefined;
+        return { status: historical.status, type: historical.headers.get('content-type'), table: answer };
+      },
+      30_000,
+    );
+    expect(fetched.status).toBe(200);
+    expect(fetched.type).toContain(ARROW);
+    const table = fetched.table!;
     expect(table.schema.fields.map((f) => f.name)).toEqual([
       'driver_id',
       'event_timestamp',

@@ -105,9 +105,7 @@ class BinaryCopyWriter {
   private pos = 0;
 
   constructor() {
-    this.pos += SIGNATURE.copy(this.buffer, 0);
-    this.int32(0); // flags: no OIDs
-    this.int32(0); // header extension length
+    this.pos += copyHeader().copy(this.buffer, 0);
   }
 
   /**

@@ -176,15 +176,10 @@ export class PostgresOfflineStore implements OfflineStore {
       }
       const partitions = await client.query(sql.partitionsSql(), [this.schema, viewName]);
       await client.query(sql.renameTableSql(this.schema, viewName, name));
-      await client.query(sql.renameIndexSql(this.schema, sql.pitIndexName(viewName), sql.pitIndexName(name)));
-      for (const constraint of [sql.rowKeyConstraintName, sql.originConstraintName]) {
-        const from = constraint(viewName);
-        if ((await client.query(sql.constraintExistsSql(), [this.schema, name, from])).rows.length > 0) {
-          await client.query(sql.renameConstraintSql(this.schema, name, from, constraint(name)));
-        }
+      // Whichever layout the table has: renaming a constraint's index renames the constraint too.
+      for (const index of [sql.rowIndexName, sql.pitIndexName, sql.originConstraintName]) {
+        await client.query(sql.renameIndexSql(this.schema, index(viewName), index(name)));
       }
-      // Tables of this version have a plain unique index there, not a constraint.
-      await client.query(sql.renameIndexSql(this.schema, sql.rowIndexName(viewName), sql.rowIndexName(name)));
       // Partitions stay attached through the rename; renaming them too frees their names for
       // the view's next table.
       for (const row of partitions.rows) {

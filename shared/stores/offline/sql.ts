@@ -63,14 +63,13 @@ export function partitionName(table: string, monthStartMs: number): string {
   );
 }
 
-/** The one index of a table made by this version (`createRowIndexSql`). */
-export const rowIndexName = (table: string) => derivedName(table, '__row');
 /**
- * Tables made before `created` joined the index key carry a constraint of the same name,
- * `UNIQUE (keys, event_timestamp, _partition, _offset) INCLUDE (created, features)`: still correct,
- * but each probe sorts the rows tied on event time.
+ * The one index of a table made by this version (`createRowIndexSql`). Tables made before
+ * `created` joined the index key carry a constraint of the same name, `UNIQUE (keys,
+ * event_timestamp, _partition, _offset) INCLUDE (created, features)`: still correct, but each
+ * probe sorts the rows tied on event time.
  */
-export const rowKeyConstraintName = rowIndexName;
+export const rowIndexName = (table: string) => derivedName(table, '__row');
 /** Earlier layout (tables created before the single index): a point-in-time index ... */
 export const pitIndexName = (table: string) => derivedName(table, '__pit');
 /** ... and the idempotency constraint UNIQUE (event_timestamp, _partition, _offset). */
@@ -244,10 +243,6 @@ export function renameTableSql(schema: string, from: string, to: string): string
 
 export function renameIndexSql(schema: string, from: string, to: string): string {
   return `ALTER INDEX IF EXISTS ${qualified(schema, from)} RENAME TO ${quoteIdent(to)}`;
-}
-
-export function renameConstraintSql(schema: string, table: string, from: string, to: string): string {
-  return `ALTER TABLE ${qualified(schema, table)} RENAME CONSTRAINT ${quoteIdent(from)} TO ${quoteIdent(to)}`;
 }
 
 export function commentOnTableSql(schema: string, table: string, comment: string): string {

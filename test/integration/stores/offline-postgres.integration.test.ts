@@ -95,46 +95,52 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
     ]);
   });
 
-  it('keeps a table of the earlier two-index layout working: no migration, replays still skipped', async () => {
-    const table = `"${schema}"."legacy_layout"`;
-    await db.query(`CREATE TABLE ${table} (driver_id bigint NOT NULL, event_timestamp timestamptz NOT NULL,
+  /** A driver-stats table made by hand, as an earlier version made it, with these constraints. */
+  async function handMadeTable(name: string, constraints: string): Promise<ViewLayout> {
+    await db.query(`CREATE TABLE "${schema}"."${name}" (driver_id bigint NOT NULL, event_timestamp timestamptz NOT NULL,
       created timestamptz, conv_rate double precision, acc_rate double precision, avg_daily_trips bigint,
       _partition integer NOT NULL, _offset bigint NOT NULL, _ingested_at timestamptz NOT NULL DEFAULT now(),
-      CONSTRAINT legacy_layout__origin UNIQUE (event_timestamp, _partition, _offset)) PARTITION BY RANGE (event_timestamp)`);
-    const view: ViewLayout = { ...driverStats, name: 'legacy_layout' };
-    await store.ensureTable(view);
-    await store.ensureTable(view);
-    const { rows: indexes } = await db.query(
-      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'legacy_layout' ORDER BY 1`,
-      [schema],
+      ${constraints}) PARTITION BY RANGE (event_timestamp)`);
+    return { ...driverStats, name };
+  }
+
+  async function indexesOf(table: string): Promise<string[]> {
+    const { rows } = await db.query(
+      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY 1`,
+      [schema, table],
     );
-    expect(indexes.map((r) => r.indexname)).toEqual(['legacy_layout__origin', 'legacy_layout__pit']);
+    return rows.map((r) => r.indexname as string);
+  }
+
+  /** Writes two rows, then the same batch again as a restarted materializer would: nothing added. */
+  async function expectReplaySkipped(view: ViewLayout): Promise<void> {
     const batch = [row(1n, FEB_1, [0.1, 0.2, 1n]), row(2n, FEB_1 + 1, [0.3, 0.4, 2n])];
     expect(await store.write(view, batch)).toBe(2);
     await db.query(`DELETE FROM "${schema}"."__tributary_progress" WHERE view = $1`, [view.name]);
     expect(await store.write(view, batch)).toBe(0);
-    expect(await count('legacy_layout')).toBe(2);
+    expect(await count(view.name)).toBe(2);
+  }
+
+  it('keeps a table of the earlier two-index layout working: no migration, replays still skipped', async () => {
+    const view = await handMadeTable(
+      'legacy_layout',
+      'CONSTRAINT legacy_layout__origin UNIQUE (event_timestamp, _partition, _offset)',
+    );
+    await store.ensureTable(view);
+    await store.ensureTable(view);
+    expect(await indexesOf('legacy_layout')).toEqual(['legacy_layout__origin', 'legacy_layout__pit']);
+    await expectReplaySkipped(view);
   });
 
   it('keeps a table of the earlier one-constraint layout (created not in the key) as it is', async () => {
-    const table = `"${schema}"."constraint_layout"`;
-    await db.query(`CREATE TABLE ${table} (driver_id bigint NOT NULL, event_timestamp timestamptz NOT NULL,
-      created timestamptz, conv_rate double precision, acc_rate double precision, avg_daily_trips bigint,
-      _partition integer NOT NULL, _offset bigint NOT NULL, _ingested_at timestamptz NOT NULL DEFAULT now(),
-      CONSTRAINT constraint_layout__row UNIQUE (driver_id, event_timestamp, _partition, _offset)
-        INCLUDE (created, conv_rate, acc_rate, avg_daily_trips)) PARTITION BY RANGE (event_timestamp)`);
-    const view: ViewLayout = { ...driverStats, name: 'constraint_layout' };
-    await store.ensureTable(view);
-    const { rows: indexes } = await db.query(
-      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'constraint_layout'`,
-      [schema],
+    const view = await handMadeTable(
+      'constraint_layout',
+      `CONSTRAINT constraint_layout__row UNIQUE (driver_id, event_timestamp, _partition, _offset)
+        INCLUDE (created, conv_rate, acc_rate, avg_daily_trips)`,
     );
-    expect(indexes.map((r) => r.indexname)).toEqual(['constraint_layout__row']);
-    const batch = [row(1n, FEB_1, [0.1, 0.2, 1n]), row(2n, FEB_1 + 1, [0.3, 0.4, 2n])];
-    expect(await store.write(view, batch)).toBe(2);
-    await db.query(`DELETE FROM "${schema}"."__tributary_progress" WHERE view = $1`, [view.name]);
-    expect(await store.write(view, batch)).toBe(0);
-    expect(await count('constraint_layout')).toBe(2);
+    await store.ensureTable(view);
+    expect(await indexesOf('constraint_layout')).toEqual(['constraint_layout__row']);
+    await expectReplaySkipped(view);
   });
 
   it('moves the row index with an archived table, so the view starts afresh with its own', async () => {
@@ -150,6 +156,34 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
       { tablename: 'rearchived', indexname: 'rearchived__row' },
       { tablename: archived, indexname: `${archived}__row` },
     ]);
+  });
+
+  it('renames the constraints and indexes of earlier layouts with an archived table', async () => {
+    const twoIndex = await handMadeTable(
+      'old_two',
+      'CONSTRAINT old_two__origin UNIQUE (event_timestamp, _partition, _offset)',
+    );
+    const oneConstraint = await handMadeTable(
+      'old_one',
+      'CONSTRAINT old_one__row UNIQUE (driver_id, event_timestamp, _partition, _offset) INCLUDE (created)',
+    );
+    await store.ensureTable(twoIndex);
+    for (const view of [twoIndex, oneConstraint]) {
+      const archived = (await store.archiveTable(view.name, 'test'))!;
+      const { rows } = await db.query(
+        `SELECT conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+        [schema, archived],
+      );
+      const suffix = view === twoIndex ? '__origin' : '__row';
+      expect(rows.map((r) => r.conname)).toEqual([`${archived}${suffix}`]);
+      expect(await indexesOf(archived)).toEqual(
+        view === twoIndex ? [`${archived}__origin`, `${archived}__pit`] : [`${archived}__row`],
+      );
+      // The view's names are free again: it starts afresh in this version's layout.
+      await store.ensureTable(view);
+      expect(await indexesOf(view.name)).toEqual([`${view.name}__row`]);
+    }
   });
 
   it('adds missing feature columns to an existing table and refuses a changed type', async () => {

@@ -1,6 +1,6 @@
 /**
  * The drift monitor's event bodies, identical on the topics `tributary.drift` / `tributary.retrain`
- * and in webhook requests (DESIGN.md, "Drift monitor").
+ * and in webhook requests (docs/monitor.md, "Events").
  */
 
 import type { ColumnKind } from '../profiles/types.ts';

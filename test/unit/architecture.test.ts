@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-/** DESIGN.md's dependency rules, checked on the import lines of every source file. */
+/** The dependency rules of docs/architecture.md, checked on the import lines of every source file. */
 const ROOT = resolve(import.meta.dirname, '../..');
 
 function sources(dir: string): string[] {
@@ -64,6 +65,19 @@ describe('dependency direction', () => {
         .filter((target) => DRIVERS.includes(target))
         .map((target) => `${file} -> ${target}`),
     );
+    expect(offending).toEqual([]);
+  });
+});
+
+describe('the repository stands on its own', () => {
+  it('no committed file reads or cites a file outside the repository', () => {
+    const tracked = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((file) => /\.(ts|mjs|js|md|json|py|sh|yml|yaml)$/.test(file) && existsSync(join(ROOT, file)))
+      .filter((file) => file !== 'package-lock.json' && file !== 'test/unit/architecture.test.ts');
+    // The reference folder beside the clone (DESIGN.md, golden/) is not there on a user's machine.
+    const outside = /\.\.\/shared\/golden|\bDESIGN\.md\b|\bSTYLE\.md\b/;
+    const offending = tracked.filter((file) => outside.test(readFileSync(join(ROOT, file), 'utf8')));
     expect(offending).toEqual([]);
   });
 });

@@ -45,7 +45,7 @@ export interface RedisOnlineStoreOptions {
   /**
    * How long a value outlives its view's ttl before Redis drops it; default 7 days. Reads
    * return a value past its ttl during the grace, so serving answers OUTSIDE_MAX_AGE (what
-   * DESIGN.md promises) instead of NOT_FOUND; the grace bounds the memory of entities that
+   * docs/architecture.md promises) instead of NOT_FOUND; the grace bounds the memory of entities that
    * stop sending events. 0 expires values exactly at event time + ttl.
    */
   ttlGraceMs?: number;

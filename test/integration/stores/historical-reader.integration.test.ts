@@ -31,7 +31,7 @@ function random(seed: number): () => number {
 
 type Value = number | bigint | string | boolean | null;
 
-/** The row a view contributes for (driver, t), per DESIGN.md's definition, by scanning every row. */
+/** The row a view contributes for (driver, t), per the point-in-time definition of docs/architecture.md, by scanning every row. */
 function expected(rows: FeatureRow[], driver: bigint, t: number, ttlMs: number): FeatureRow | undefined {
   let best: FeatureRow | undefined;
   for (const r of rows) {

@@ -36,7 +36,7 @@ export function row(
   } satisfies FeatureRow;
 }
 
-/** The OfflineStore contract, run against every adapter: DESIGN.md "Delivery" and the port's TSDoc. */
+/** The OfflineStore contract, run against every adapter: docs/architecture.md "Delivery" and the port's TSDoc. */
 export function describeOfflineStorePort(name: string, harness: OfflineStoreHarness) {
   describe(`${name} (OfflineStore port)`, () => {
     let store: OfflineStore;

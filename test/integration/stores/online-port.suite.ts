@@ -25,7 +25,7 @@ import { featureRow as row } from '../../support/rows.ts';
 
 export { row };
 
-/** The OnlineStore contract, run against every adapter: DESIGN.md "Online store". */
+/** The OnlineStore contract, run against every adapter: docs/architecture.md "Online store". */
 export function describeOnlineStorePort(name: string, harness: OnlineStoreHarness) {
   describe(`${name} (OnlineStore port)`, () => {
     let store: OnlineStore;

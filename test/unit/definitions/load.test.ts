@@ -43,7 +43,7 @@ export const source = kafkaSource({ name: 'src', topic: 'stats' });
 `;
 
 describe('loadRepo', () => {
-  it('loads the example repository as DESIGN.md lists it', async () => {
+  it('loads the example repository as docs/definitions.md lists it', async () => {
     const saved = {
       url: process.env['TRIBUTARY_WEBHOOK_URL'],
       secret: process.env['TRIBUTARY_WEBHOOK_SECRET'],

@@ -1,27 +1,19 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { scoreWindow } from '../../../services/monitor/scoring.ts';
 import { WindowState } from '../../../services/monitor/window.ts';
 import type { DriftMethod } from '../../../shared/definitions/types.ts';
 import { ProfileBuilder } from '../../../shared/profiles/builder.ts';
+import {
+  categoricalCases as categorical,
+  type GoldenCase,
+  numericCases as numeric,
+} from '../stats/golden.ts';
 
 /**
  * The monitor's whole scoring path — profile builder, window state, scoring — against the
  * scipy-computed golden values: binned methods exactly, KS and Wasserstein within the grid's
  * documented error.
  */
-interface GoldenCase {
-  name: string;
-  kind: 'numeric' | 'categorical';
-  reference: (number | string)[];
-  current: (number | string)[];
-  expected: Record<string, number | number[] | string[]>;
-}
-
-const golden = JSON.parse(
-  readFileSync(new URL('../../../../shared/golden/drift-stats.json', import.meta.url), 'utf8'),
-) as { cases: GoldenCase[] };
-
 function scoreAs(c: GoldenCase, method: DriftMethod): number | null {
   const builder = new ProfileBuilder({ model: 'm', modelVersion: '1', source: c.name, topK: 1_000 });
   builder.add({
@@ -36,9 +28,6 @@ function scoreAs(c: GoldenCase, method: DriftMethod): number | null {
   const scored = scoreWindow(window, { overrides: { x: { method } }, datasetDriftThreshold: 0.5 });
   return scored.features[0]!.score;
 }
-
-const numeric = golden.cases.filter((c) => c.kind === 'numeric');
-const categorical = golden.cases.filter((c) => c.kind === 'categorical');
 
 describe.each(numeric)('monitor scoring on numeric golden case $name', (c) => {
   it('matches PSI, Jensen–Shannon and Hellinger exactly', () => {

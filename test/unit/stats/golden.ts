@@ -1,4 +1,4 @@
-/** Loads the scipy-computed golden file that CI copies beside the clone (../shared/golden). */
+/** Loads the scipy-computed golden file, test/fixtures/golden/drift-stats.json (compute.py beside it regenerates it). */
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,7 @@ export interface CategoricalCase {
 export type GoldenCase = NumericCase | CategoricalCase;
 
 export const golden = JSON.parse(
-  readFileSync(path.resolve(repoRoot, '../shared/golden/drift-stats.json'), 'utf8'),
+  readFileSync(path.resolve(repoRoot, 'test/fixtures/golden/drift-stats.json'), 'utf8'),
 ) as { generator: string; definitions: Record<string, string>; cases: GoldenCase[] };
 
 export const numericCases = golden.cases.filter((c): c is NumericCase => c.kind === 'numeric');

@@ -191,6 +191,18 @@ export interface KafkaProcess {
   port: number;
 }
 
+/**
+ * A random KRaft cluster id: 16 bytes in base64url, as Kafka's own `Uuid.randomUuid()`, which
+ * also draws again when the id starts with '-' — StorageTool would read such an id (one in 64)
+ * as an option and refuse to format.
+ */
+export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 function kafkaJavaArgs(dir: string): string[] {
   return [
     '-Xms256m',
@@ -241,7 +253,7 @@ export async function startKafka(runDir: string): Promise<KafkaProcess> {
     ].join('\n'),
   );
   const java = kafkaJavaArgs(dir);
-  const clusterId = randomBytes(16).toString('base64url');
+  const clusterId = kafkaClusterId();
   execFileSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });

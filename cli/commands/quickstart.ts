@@ -108,6 +108,7 @@ async function quickstart(events: number, drivers: number): Promise<number> {
   await materializer.stop();
 
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  pool.on('error', () => undefined); // an idle connection lost is reopened on the next query
   const app = await buildApp({
     definitions,
     online,

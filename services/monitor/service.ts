@@ -55,6 +55,9 @@ export interface MonitorService {
   close(): Promise<void>;
 }
 
+/** The most monitors one process runs: each holds one Postgres connection for its lock. */
+export const MAX_MONITORS_PER_PROCESS = 64;
+
 /** The default ops port: METRICS_PORT + 1, where METRICS_PORT defaults to 9464. */
 export function defaultOpsPort(env: NodeJS.ProcessEnv = process.env): number {
   const base = Number(env['METRICS_PORT'] || 9464);
@@ -64,8 +67,16 @@ export function defaultOpsPort(env: NodeJS.ProcessEnv = process.env): number {
 export async function startMonitorService(options: MonitorServiceOptions): Promise<MonitorService> {
   const { logger, stream } = options;
   const schema = options.schema ?? DEFAULT_MONITOR_SCHEMA;
-  const pool: PgPool = createPool(options.databaseUrl, 6);
-  const store = new PostgresMonitorStore(pool, schema);
+  const pool: PgPool = createPool(options.databaseUrl, 6, (error) =>
+    logger.warn({ err: error }, 'monitor: idle Postgres connection lost'),
+  );
+  // Advisory locks get connections of their own (one per running monitor), so any number of
+  // monitors leaves the work pool free; the bound fails a start loudly instead of exhausting
+  // Postgres, and the connect timeout turns a full pool into an error instead of a silent wait.
+  const lockPool: PgPool = createPool(options.databaseUrl, MAX_MONITORS_PER_PROCESS, (error) =>
+    logger.warn({ err: error }, 'monitor: lock connection lost'),
+  );
+  const store = new PostgresMonitorStore(pool, schema, lockPool);
   const profiles = new PostgresProfileStore(pool, schema);
   await profiles.ensureSchema();
   await store.ensureSchema();
@@ -141,7 +152,8 @@ export async function startMonitorService(options: MonitorServiceOptions): Promi
     const missing = options.only.filter((n) => !initial.some((s) => s.name === n));
     if (missing.length > 0) logger.warn({ monitors: missing }, 'monitor: not declared (yet) in the registry');
   }
-  for (const spec of initial) await startOne(spec);
+  // Started side by side: each joins a consumer group of its own, which takes seconds.
+  await Promise.all(initial.map(startOne));
   const unsubscribe = options.definitions.onChange((repo) => void apply(repo.monitors));
   if (initial.length === 0) logger.warn('monitor: no monitor declared; waiting for one to be applied');
 
@@ -188,6 +200,7 @@ export async function startMonitorService(options: MonitorServiceOptions): Promi
       await ops?.close();
       await producer.close().catch(() => undefined);
       await pool.end();
+      await lockPool.end();
     },
   };
 }

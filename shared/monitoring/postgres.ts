@@ -41,12 +41,23 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
   private readonly ownsPool: boolean;
   readonly pool: PgPool;
 
+  /** Where advisory locks are held: one connection per running monitor, for as long as it runs. */
+  private readonly locks: PgPool;
+
+  /**
+   * `locks` is the pool the monitors' advisory locks take their connections from. It must not
+   * be the work pool in a process running many monitors: each lock holds its connection for
+   * the monitor's lifetime, so N monitors on a pool of N connections left none for the work
+   * and the process hung at start. Defaults to the work pool (a single monitor, tests).
+   */
   constructor(
     poolOrUrl: PgPool | string,
     readonly schema = DEFAULT_MONITOR_SCHEMA,
+    locks?: PgPool,
   ) {
     this.ownsPool = typeof poolOrUrl === 'string';
     this.pool = typeof poolOrUrl === 'string' ? createPool(poolOrUrl, 4) : poolOrUrl;
+    this.locks = locks ?? this.pool;
     this.s = quoteSchema(schema);
   }
 
@@ -61,7 +72,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
   async tryLock(monitor: string): Promise<(() => Promise<void>) | null> {
     // A session-level advisory lock on a connection of its own, held while the monitor runs: it
     // goes away with the process, so a crashed monitor never blocks its successor.
-    const client = await this.pool.connect().catch((error: unknown) => {
+    const client = await this.locks.connect().catch((error: unknown) => {
       throw storeError(error, 'cannot lock the monitor');
     });
     try {
@@ -78,6 +89,14 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
       throw storeError(error, 'cannot lock the monitor');
     }
     let released = false;
+    // A checked-out connection reports its own loss on the client, not the pool: unhandled,
+    // that ends the process. The lock went with the connection; the monitor's offsets are
+    // checkpointed with its state in one transaction, so a standby taking over meanwhile
+    // counts nothing twice.
+    client.on('error', () => {
+      released = true;
+      client.release(true);
+    });
     return async () => {
       if (released) return;
       released = true;

@@ -20,9 +20,25 @@ export interface PgPool extends Queryable {
   end(): Promise<void>;
 }
 
-/** A pool for `databaseUrl`, with int8 (bigint) columns parsed as JS numbers where they fit. */
-export function createPool(databaseUrl: string, max = 4): PgPool {
-  return new pg.Pool({ connectionString: databaseUrl, max, application_name: 'tributary-monitor' });
+/**
+ * A pool for `databaseUrl`. An idle connection that dies (Postgres restarted, a proxy cut,
+ * pg_terminate_backend) makes the pool emit `error`; unhandled, that event ends the process,
+ * so it is always handled here: the pool drops the connection and opens a new one on demand,
+ * and the queries that were running fail on their own promises.
+ */
+export function createPool(
+  databaseUrl: string,
+  max = 4,
+  onIdleError: (error: Error) => void = () => undefined,
+): PgPool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max,
+    application_name: 'tributary-monitor',
+    connectionTimeoutMillis: 10_000,
+  });
+  pool.on('error', onIdleError);
+  return pool;
 }
 
 const SCHEMA_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;

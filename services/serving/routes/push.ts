@@ -8,6 +8,12 @@
  * only to the stores it names. A message without the header goes to both.
  */
 import type { FastifyInstance } from 'fastify';
+import type {
+  EntitySpec,
+  FeatureViewSpec,
+  KafkaSourceSpec,
+  ValueType,
+} from '../../../shared/definitions/types.ts';
 import { TributaryError } from '../../../shared/errors.ts';
 import { createDecoder, rejectionError } from '../../../shared/events/decode.ts';
 import type { ServingContext } from '../context.ts';
@@ -95,6 +101,7 @@ export function registerPushRoutes(app: FastifyInstance, context: ServingContext
       }
     }
     if (rows === 0) throw new TributaryError('TRIB_BAD_REQUEST', 'df has no rows');
+    checkColumns(df, fed, repo.entities, source);
     const decoders = fed.map((view) => createDecoder(view, repo.entities, source));
     const messages = [];
     for (let i = 0; i < rows; i++) {
@@ -124,4 +131,72 @@ export function registerPushRoutes(app: FastifyInstance, context: ServingContext
     context.metrics.rows.inc({ route: '/push' }, rows);
     return { status: 'ok', rows, topic: source.topic, to };
   });
+}
+
+/**
+ * The df's columns against what the fed views read, before any row is produced: a column no
+ * view reads (a typo) would be ignored, and a feature column left out would write NULL over
+ * the stored value, so both are refused, naming the columns. An int64 sent as a JSON number
+ * beyond 2^53 has already been rounded by JSON parsing and would land under another entity:
+ * refused too, as /get-online-features does, with the exact way to send it.
+ */
+function checkColumns(
+  df: Record<string, unknown[]>,
+  fed: readonly FeatureViewSpec[],
+  entities: readonly EntitySpec[],
+  source: KafkaSourceSpec,
+): void {
+  const types = new Map<string, ValueType>();
+  const required = new Set<string>();
+  for (const view of fed) {
+    for (const name of view.entities) {
+      const entity = entities.find((e) => e.name === name);
+      if (entity) {
+        types.set(entity.joinKey, entity.valueType);
+        required.add(entity.joinKey);
+      }
+    }
+    for (const field of view.schema) {
+      types.set(field.name, field.type);
+      required.add(field.name);
+    }
+  }
+  const eventField = source.timestampField || 'event_timestamp';
+  types.set(eventField, 'timestamp');
+  required.add(eventField);
+  types.set(source.createdField || 'created', 'timestamp');
+
+  const unknown = Object.keys(df).filter((column) => !types.has(column));
+  if (unknown.length > 0) {
+    throw new TributaryError(
+      'TRIB_BAD_REQUEST',
+      `df has column(s) no feature view of this push source reads: ${unknown.join(', ')}; ` +
+        `expected ${[...types.keys()].join(', ')}`,
+      { details: { columns: unknown } },
+    );
+  }
+  const missing = [...required].filter((column) => !Object.hasOwn(df, column));
+  if (missing.length > 0) {
+    throw new TributaryError(
+      'TRIB_MISSING_FIELD',
+      `df lacks column(s) ${missing.join(', ')}: a missing feature would overwrite the stored value ` +
+        'with null; send the column, with explicit nulls where a value is unknown',
+      { details: { columns: missing } },
+    );
+  }
+  for (const [column, type] of types) {
+    if (type !== 'int64' || !Object.hasOwn(df, column)) continue;
+    const values = df[column]!;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+        throw new TributaryError(
+          'TRIB_BAD_REQUEST',
+          `df.${column}[${i}]: ${v} is beyond 2^53, where a JSON number cannot carry an int64 exactly; ` +
+            'send it as a decimal string',
+          { details: { column, row: i } },
+        );
+      }
+    }
+  }
 }

@@ -186,7 +186,59 @@ describe('serving: online lookups, push, auth, ops (Redis, Kafka)', () => {
       { push_source_name: 'driver_stats_push', df: { driver_id: [1] }, to: 'both' },
       'TRIB_BAD_REQUEST',
     );
+    const named = async (df: Record<string, unknown[]>, code: string, ...words: string[]) => {
+      const r = await h.app.inject({
+        method: 'POST',
+        url: '/push',
+        headers: { ...auth, 'content-type': 'application/json' },
+        // Sent as text so that an int64 beyond 2^53 reaches the server as the JSON number it is.
+        payload: JSON.stringify({ push_source_name: 'driver_stats_push', df }).replace(
+          '"9007199254740993"',
+          '9007199254740993',
+        ),
+      });
+      expect(r.statusCode, r.body).toBe(400);
+      expect(r.json().error.code).toBe(code);
+      for (const word of words) expect(r.json().error.message).toContain(word);
+    };
+    // A typo: accepted silently before, and the real column then written as NULL.
+    await named(
+      { driver_id: [1], event_timestamp: [now], conv_rate: [0.1], avg_daily_trip: [1] },
+      'TRIB_BAD_REQUEST',
+      'avg_daily_trip',
+    );
+    // A feature left out would overwrite the stored value with NULL.
+    await named(
+      { driver_id: [1], event_timestamp: [now], conv_rate: [0.1] },
+      'TRIB_MISSING_FIELD',
+      'avg_daily_trips',
+    );
+    // 9007199254740993 parses to ...992: another driver.
+    await named(
+      { driver_id: ['9007199254740993'], event_timestamp: [now], conv_rate: [0.1], avg_daily_trips: [1] },
+      'TRIB_BAD_REQUEST',
+      'driver_id[0]',
+      'decimal string',
+    );
     expect(await admin.topicSize(topic)).toBe(before + 2);
+
+    // The same driver as a decimal string is read exactly.
+    const exact = await h.app.inject({
+      method: 'POST',
+      url: '/push',
+      headers: auth,
+      payload: {
+        push_source_name: 'driver_stats_push',
+        df: {
+          driver_id: ['9007199254740993'],
+          event_timestamp: [now],
+          conv_rate: [0.3],
+          avg_daily_trips: [3],
+        },
+      },
+    });
+    expect(exact.statusCode, exact.body).toBe(200);
+    expect(await admin.topicSize(topic)).toBe(before + 3);
   });
 
   it('lists views and services, serves metrics, the OpenAPI document and the docs page', async () => {

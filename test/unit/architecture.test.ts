@@ -75,7 +75,8 @@ describe('the repository stands on its own', () => {
       .split('\n')
       .filter((file) => /\.(ts|mjs|js|md|json|py|sh|yml|yaml)$/.test(file) && existsSync(join(ROOT, file)))
       .filter((file) => file !== 'package-lock.json' && file !== 'test/unit/architecture.test.ts');
-    // The reference folder beside the clone (DESIGN.md, golden/) is not there on a user's machine.
+    // The reference folder beside a developer's clone (its design notes, golden/) is not there on a
+    // user's machine, so nothing tracked may name it.
     const outside = /\.\.\/shared\/golden|\bDESIGN\.md\b|\bSTYLE\.md\b/;
     const offending = tracked.filter((file) => outside.test(readFileSync(join(ROOT, file), 'utf8')));
     expect(offending).toEqual([]);

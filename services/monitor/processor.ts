@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
 import type { DriftEvent, RetrainEvent } from '../../shared/monitoring/events.ts';
-import { PREDICTION_COLUMN, type ReferenceProfile } from '../../shared/profiles/types.ts';
+import { monitoredColumns } from '../../shared/monitoring/prediction-decode.ts';
+import type { ReferenceProfile } from '../../shared/profiles/types.ts';
 import type { Prediction } from './decode.ts';
 import { decideRetrain, INITIAL_POLICY_STATE, type PolicyState } from './policy.ts';
 import { scoreWindow } from './scoring.ts';
@@ -37,15 +38,8 @@ export interface ProcessorOptions {
   now?: () => number;
 }
 
-/** The monitored columns of a spec: features by bare name, then `prediction` when monitored. */
-export function monitoredColumns(spec: Pick<MonitorSpec, 'features' | 'monitorPrediction'>): string[] {
-  const names = spec.features.map((ref) => {
-    const at = ref.indexOf(':');
-    return at === -1 ? ref : ref.slice(at + 1);
-  });
-  if (spec.monitorPrediction) names.push(PREDICTION_COLUMN);
-  return [...new Set(names)];
-}
+// In shared/ with the decoder: serving's POST /predictions decodes the same columns.
+export { monitoredColumns };
 
 export class WindowProcessor {
   readonly columns: string[];

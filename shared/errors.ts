@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   TRIB_UNKNOWN_PUSH_SOURCE: { retriable: false, http: 400 },
   TRIB_MISSING_ENTITY: { retriable: false, http: 400 },
   TRIB_BODY_TOO_LARGE: { retriable: false, http: 413 },
+  TRIB_HEADERS_TOO_LARGE: { retriable: false, http: 431 },
   TRIB_UNSUPPORTED_MEDIA_TYPE: { retriable: false, http: 415 },
   // drift monitor
   TRIB_PROFILE_NOT_FOUND: { retriable: false, http: 404 },

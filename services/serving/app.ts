@@ -13,9 +13,16 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import { type ErrorCode, httpStatusOf, isTributaryError, type TributaryError } from '../../shared/errors.ts';
 import { registerMonitorRoutes } from '../../shared/monitoring/routes.ts';
 import { DEFAULT_LIMITS, type ServingContext, type ServingDeps, type ServingLimits } from './context.ts';
-import { registerHistoricalRoutes } from './routes/historical.ts';
+import {
+  clientErrorHandler,
+  formatSchemaErrors,
+  parseJsonBody,
+  unsupportedMediaTypeMessage,
+} from './request-errors.ts';
+import { ARROW_STREAM, registerHistoricalRoutes } from './routes/historical.ts';
 import { registerOnlineRoutes } from './routes/online.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
+import { registerPredictionRoutes } from './routes/predictions.ts';
 import { registerPushRoutes } from './routes/push.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
 import { errorResponse } from './schemas.ts';
@@ -97,7 +104,18 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
     ajv: {
       customOptions: { coerceTypes: false, allErrors: false, removeAdditional: false, keywords: ['example'] },
     },
+    schemaErrorFormatter: formatSchemaErrors,
+    clientErrorHandler,
+    frameworkErrors: (error, request, reply) => {
+      sendError(
+        reply,
+        'TRIB_BAD_REQUEST',
+        `the URL ${JSON.stringify(request.url)} is not valid: ${error.message}`,
+      );
+    },
   }) as unknown as FastifyInstance;
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 
   await app.register(swagger, {
     openapi: {
@@ -165,6 +183,12 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
       return sendError(reply, error.code, error.message);
     }
     const code = codeOfFastifyError(error as FastifyError);
+    if (code === 'TRIB_UNSUPPORTED_MEDIA_TYPE') {
+      const accepted = request.url.startsWith('/get-historical-features')
+        ? ['application/json', ARROW_STREAM]
+        : ['application/json'];
+      return sendError(reply, code, unsupportedMediaTypeMessage(request.headers['content-type'], accepted));
+    }
     if (code === 'TRIB_INTERNAL') {
       request.log.error({ err: error }, 'unexpected error');
       return sendError(reply, code, 'internal error');
@@ -177,6 +201,7 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
 
   registerOnlineRoutes(app, context);
   registerPushRoutes(app, context);
+  registerPredictionRoutes(app, context);
   registerHistoricalRoutes(app, context);
   registerRegistryRoutes(app, context);
   registerOpsRoutes(app, context);

@@ -5,6 +5,7 @@
  * flat memory.
  */
 import { type Data, Field, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
+import { TributaryError } from '../errors.ts';
 import { arrowTypeOf } from './columns.ts';
 import { type EntityFrame, sliceColumn } from './entities.ts';
 import type { RetrievalPlan } from './plan.ts';
@@ -40,6 +41,17 @@ export interface HistoricalFeatureSource {
 
 /** The output schema: the entity columns as given, then the features in request order. */
 export function historicalSchema(plan: RetrievalPlan, entities: EntityFrame): Schema {
+  // An entity column named like a feature would give the row two values under one name.
+  const features = new Set(plan.features.map((f) => f.outputName));
+  const clashes = entities.columns.map((c) => c.name).filter((name) => features.has(name));
+  if (clashes.length > 0) {
+    throw new TributaryError(
+      'TRIB_BAD_REQUEST',
+      `entity column(s) ${clashes.join(', ')} have the name of a requested feature: rename them, ` +
+        'or set full_feature_names to name features <view>__<feature>',
+      { details: { columns: clashes } },
+    );
+  }
   return new Schema([
     ...entities.columns.map((c) => new Field(c.name, c.vector.type, true)),
     ...plan.features.map((f) => new Field(f.outputName, arrowTypeOf(f.type), true)),

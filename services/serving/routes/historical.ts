@@ -129,6 +129,13 @@ export function registerHistoricalRoutes(app: FastifyInstance, context: ServingC
     '/get-historical-features',
     { schema, bodyLimit: context.limits.historicalBodyLimitBytes },
     async (request, reply) => {
+      if (request.body === undefined || request.body === null) {
+        throw new TributaryError(
+          'TRIB_BAD_REQUEST',
+          `the body is empty: send {"features" | "feature_service", "entities"} as application/json, ` +
+            `or the entity rows as ${ARROW_STREAM} with the features in the query string`,
+        );
+      }
       const repo = context.definitions.current();
       const isArrow = Buffer.isBuffer(request.body);
       let entities: EntityFrame;
@@ -155,6 +162,7 @@ export function registerHistoricalRoutes(app: FastifyInstance, context: ServingC
         );
         entities = entitiesFromColumns(body.entities, plan.joinKeys);
       }
+      historicalSchema(plan, entities); // refuses entity columns that clash with features, before any query
       const wantsArrow = (request.headers.accept ?? '').includes(ARROW_STREAM);
       if (!wantsArrow && entities.length > context.limits.maxJsonResultRows) {
         throw new TributaryError(

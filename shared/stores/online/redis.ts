@@ -431,9 +431,14 @@ export function onlineError(error: unknown): TributaryError {
   const message = error instanceof Error ? error.message : String(error);
   const isReply = error instanceof Error && error.name === 'ReplyError';
   if (!isReply || UNAVAILABLE_REPLIES.test(message)) {
-    return new TributaryError('TRIB_ONLINE_STORE_UNAVAILABLE', `online store unavailable: ${message}`, {
-      cause: error,
-    });
+    // The driver's own text ("Reached the max retries per request limit (which is 1)...") says
+    // nothing a client can act on; it stays in `cause` for the logs.
+    const reason = isReply ? message.split(' ')[0] : 'cannot reach Redis';
+    return new TributaryError(
+      'TRIB_ONLINE_STORE_UNAVAILABLE',
+      `online store unavailable (${reason}); retry shortly, and check REDIS_URL if it persists`,
+      { cause: error },
+    );
   }
   return new TributaryError('TRIB_INTERNAL', `online store: ${message}`, { cause: error });
 }

@@ -210,6 +210,8 @@ export function describeOnlineStorePort(name: string, harness: OnlineStoreHarnes
           const error = await attempt().catch((e: unknown) => e);
           expect(isTributaryError(error, 'TRIB_ONLINE_STORE_UNAVAILABLE')).toBe(true);
           expect((error as { retriable: boolean }).retriable).toBe(true);
+          // What a client sees: no driver internals (ioredis's "maxRetriesPerRequest").
+          expect((error as Error).message).not.toMatch(/maxRetriesPerRequest|max retries/i);
         }
       } finally {
         await down.close();

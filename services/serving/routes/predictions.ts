@@ -29,7 +29,7 @@ const schema = {
     additionalProperties: false,
     properties: {
       model: { type: 'string', minLength: 1, example: 'driver_model' },
-      model_version: { type: ['string', 'number'], example: '3' },
+      model_version: { anyOf: [{ type: 'string' }, { type: 'number' }], example: '3' },
       rows: {
         type: 'array',
         description:

@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { applyCommand } from './apply.ts';
 import { getHistoricalFeaturesCommand } from './get-historical-features.ts';
+import { initCommand } from './init.ts';
 import { materializeCommand } from './materialize.ts';
 import { monitorCommand } from './monitor.ts';
 import { planCommand } from './plan.ts';
@@ -10,6 +11,7 @@ import { serveCommand } from './serve.ts';
 
 /** Every command, in the order `tributary --help` lists them. */
 export const commands: readonly Command[] = [
+  initCommand,
   planCommand,
   applyCommand,
   materializeCommand,

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
+import module from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { register } from 'tsx/esm/api';
@@ -58,12 +59,23 @@ export function displayPath(file: string): string {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
+let selfResolution = false;
+
+/** Makes 'tributary' resolve to the running package where a repository has no copy of its own. */
+function resolveTributaryToSelf(): void {
+  if (selfResolution) return;
+  selfResolution = true;
+  const self = new URL('../index.ts', import.meta.url);
+  module.register('./resolve-self.mjs', import.meta.url, { data: { selfUrl: self.href } });
+}
+
 /**
  * Imports the repository's files and returns their exported declarations with the file of each.
  * Every call uses a fresh module namespace, so a changed file is read again.
  */
 export async function loadDeclarations(dir: string): Promise<LocatedDeclaration[]> {
   const files = await repoFiles(dir);
+  resolveTributaryToSelf();
   const api = register({ namespace: `tributary-repo-${randomBytes(6).toString('hex')}` });
   const found: LocatedDeclaration[] = [];
   try {

@@ -31,6 +31,19 @@ function scoreColumn(
 }
 
 function toColumnDrift(name: string, r: DriftResult): ColumnDrift {
+  // Not measured: no method is named, so nobody reads the column as measured and found stable.
+  if (!r.applicable)
+    return {
+      name,
+      kind: r.kind,
+      method: null,
+      score: null,
+      threshold: null,
+      drifted: false,
+      missing_share: r.missingShare,
+      measured: false,
+      reason: r.reason ?? 'not measurable',
+    };
   return {
     name,
     kind: r.kind,
@@ -39,10 +52,11 @@ function toColumnDrift(name: string, r: DriftResult): ColumnDrift {
     threshold: r.threshold,
     drifted: r.drifted,
     missing_share: r.missingShare,
+    measured: true,
   };
 }
 
-/** The verdicts of a window. Columns that could not be scored count as not drifted but stay in the denominator. */
+/** The verdicts of a window. Columns that could not be measured count as not drifted but stay in the denominator. */
 export function scoreWindow(
   window: WindowState,
   spec: Pick<MonitorSpec, 'overrides' | 'datasetDriftThreshold'>,

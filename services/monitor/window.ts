@@ -9,7 +9,7 @@ import type {
   NumericColumnProfile,
   ReferenceProfile,
 } from '../../shared/profiles/types.ts';
-import { WindowHistogram } from '../../shared/stats/index.ts';
+import { categoryKey, WindowHistogram } from '../../shared/stats/index.ts';
 
 /** Reference-side bucket for categories beyond the profile's top-K. */
 export const OTHER_CATEGORY = '\u0000other';
@@ -47,7 +47,8 @@ export class CategoricalWindow {
   private unseen = 0;
 
   constructor(readonly profile: CategoricalColumnProfile) {
-    this.known = new Set(profile.categories.map((c) => c.value));
+    // Through categoryKey: a profile stored before booleans had one spelling may hold `True`.
+    this.known = new Set(profile.categories.map((c) => categoryKey(c.value)));
     this.complete = profile.otherCount === 0;
   }
 
@@ -56,7 +57,8 @@ export class CategoricalWindow {
       this.missing++;
       return;
     }
-    let key = typeof value === 'string' ? value : String(value);
+    // JSON true and the reference's `True` (pandas CSV) are one category.
+    let key = categoryKey(value);
     if (!this.known.has(key)) {
       if (!this.complete) key = OTHER_CATEGORY;
       else if (!this.counts.has(key)) {
@@ -68,14 +70,21 @@ export class CategoricalWindow {
   }
 
   /** Puts back a checkpointed count. */
-  restoreCount(key: string, count: number): void {
-    this.counts.set(key, count);
-    if (!this.known.has(key) && key !== OTHER_CATEGORY && key !== UNSEEN_OVERFLOW) this.unseen++;
+  restoreCount(saved: string, count: number): void {
+    const key = categoryKey(saved); // leaves OTHER_CATEGORY and UNSEEN_OVERFLOW as they are
+    const had = this.counts.get(key);
+    this.counts.set(key, (had ?? 0) + count);
+    if (had === undefined && !this.known.has(key) && key !== OTHER_CATEGORY && key !== UNSEEN_OVERFLOW)
+      this.unseen++;
   }
 
   /** The reference's counts in the same keys the window uses. */
   referenceCounts(): Map<string, number> {
-    const counts = new Map(this.profile.categories.map((c) => [c.value, c.count] as [string, number]));
+    const counts = new Map<string, number>();
+    for (const c of this.profile.categories) {
+      const key = categoryKey(c.value);
+      counts.set(key, (counts.get(key) ?? 0) + c.count);
+    }
     if (this.profile.otherCount > 0) counts.set(OTHER_CATEGORY, this.profile.otherCount);
     return counts;
   }
@@ -213,7 +222,8 @@ export class WindowState {
         h.max = saved.max ?? Number.NEGATIVE_INFINITY;
         for (let i = 0; i + 2 < saved.cells.length; i += 3) {
           h.counts[saved.cells[i]!] = saved.cells[i + 1]!;
-          h.sums[saved.cells[i]!] = saved.cells[i + 2]!;
+          // JSON stores an overflowed (∞) sum as null: NaN keeps it unknown, as ∞ was, instead of 0.
+          h.sums[saved.cells[i]!] = saved.cells[i + 2] ?? Number.NaN;
         }
       } else if (column.kind === 'categorical' && saved.kind === 'categorical') {
         column.missing = saved.missing;

@@ -8,19 +8,30 @@ import type { ColumnKind } from '../profiles/types.ts';
 export const DRIFT_TOPIC = 'tributary.drift';
 export const RETRAIN_TOPIC = 'tributary.retrain';
 
-/** One column's verdict in a window. */
+/**
+ * One column's verdict in a window. A column that could not be measured — the window has no value
+ * for it (empty, or every value missing), or its statistic is undefined for these data — says so
+ * with `measured: false` and a `reason`, and names no method, score or threshold.
+ */
 export interface ColumnDrift {
   name: string;
   kind: ColumnKind;
-  method: string;
+  /** The method that measured the column; null when it was not measured. */
+  method: string | null;
   /**
    * The method's score: a p-value for ks, chisquare and z (drift when below the threshold), else a
-   * distance (drift at or above it). Null when it cannot be computed (empty window, every value missing).
+   * distance (drift at or above it). Null when the column was not measured.
    */
   score: number | null;
-  threshold: number;
+  /** Null when the column was not measured. */
+  threshold: number | null;
+  /** Always false when the column was not measured. */
   drifted: boolean;
   missing_share: number;
+  /** False when no method could measure the column in this window (see `reason`). */
+  measured: boolean;
+  /** Why the column was not measured, e.g. `every value missing`; only when `measured` is false. */
+  reason?: string;
 }
 
 export interface DriftEvent {

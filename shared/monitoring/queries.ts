@@ -59,7 +59,8 @@ function parseLimit(value: string | number | undefined): number {
 export interface ColumnDriftSummary {
   name: string;
   kind: string;
-  method: string;
+  /** The latest method that measured the column; null when no window measured it. */
+  method: string | null;
   windows: number;
   drifted_windows: number;
   drift_rate: number;
@@ -141,7 +142,7 @@ export class MonitorQueries {
         s.windows++;
         if (c.drifted) s.drifted_windows++;
         s.drift_rate = s.drifted_windows / s.windows;
-        s.method = c.method;
+        if (c.method !== null) s.method = c.method;
         s.latest_score = c.score;
         s.latest_drifted = c.drifted;
         columns.set(c.name, s);

@@ -25,11 +25,13 @@ const columnDrift = {
   properties: {
     name: { type: 'string' },
     kind: { type: 'string', enum: ['numeric', 'categorical'] },
-    method: { type: 'string' },
+    method: { type: ['string', 'null'] },
     score: { type: ['number', 'null'] },
-    threshold: { type: 'number' },
+    threshold: { type: ['number', 'null'] },
     drifted: { type: 'boolean' },
     missing_share: { type: 'number' },
+    measured: { type: 'boolean' },
+    reason: { type: 'string' },
   },
 } as const;
 
@@ -204,7 +206,7 @@ export function registerMonitorRoutes(app: FastifyInstance, deps: MonitorRoutesD
                   properties: {
                     name: { type: 'string' },
                     kind: { type: 'string' },
-                    method: { type: 'string' },
+                    method: { type: ['string', 'null'] },
                     windows: { type: 'integer' },
                     drifted_windows: { type: 'integer' },
                     drift_rate: { type: 'number' },

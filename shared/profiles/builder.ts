@@ -7,6 +7,7 @@
  */
 
 import { TributaryError } from '../errors.ts';
+import { categoryKey } from '../stats/categories.ts';
 import { binCounts } from '../stats/quantiles.ts';
 import { DEFAULT_GRID_STEPS, referenceGrid } from '../stats/sketch.ts';
 import { Accumulator } from '../stats/sum.ts';
@@ -113,7 +114,7 @@ class ColumnAccumulator {
         }
         this.toCategorical();
       }
-      this.countCategory(raw);
+      this.countCategory(categoryKey(raw));
       return;
     }
     if (typeof raw === 'number' || typeof raw === 'bigint') {
@@ -125,7 +126,7 @@ class ColumnAccumulator {
     }
     if (typeof raw === 'boolean') {
       if (this.numeric !== null) this.toCategorical();
-      this.countCategory(raw ? 'true' : 'false');
+      this.countCategory(categoryKey(raw));
       return;
     }
     this.missing++; // dates and anything else cannot be profiled

@@ -16,7 +16,7 @@ import { psi } from './psi.ts';
 import { binCounts, binEdges, sortFinite } from './quantiles.ts';
 import type { ReferenceGrid, WindowHistogram } from './sketch.ts';
 import { ksFromGrid, wassersteinFromGrid } from './sketch.ts';
-import { wassersteinNormed } from './wasserstein.ts';
+import { stdPopulation, wassersteinNormed } from './wasserstein.ts';
 import { twoProportionZ } from './ztest.ts';
 
 /** The verdict for one column in one window. */
@@ -48,6 +48,10 @@ export interface DriftOptions {
   method?: DriftMethod;
   threshold?: number;
 }
+
+/** Why normed Wasserstein is not computed when the reference's std overflows (exact and grid alike). */
+export const STD_UNDEFINED =
+  "the reference's standard deviation is not a finite number (its values overflow a double), so the normed Wasserstein distance is undefined";
 
 function notApplicable(
   base: Omit<DriftResult, 'applicable' | 'score' | 'drifted'>,
@@ -103,6 +107,7 @@ export function numericDrift(
       return verdict(base, r.pValue, { statistic: r.statistic, pValue: r.pValue });
     }
     case 'wasserstein':
+      if (!Number.isFinite(stdPopulation(ref))) return notApplicable(base, STD_UNDEFINED);
       return verdict(base, wassersteinNormed(ref, cur));
     default: {
       const edges = reference.edges ?? binEdges(ref);
@@ -150,6 +155,8 @@ export function numericDriftFromGrid(
       });
     }
     case 'wasserstein': {
+      // Number.isFinite, not isNaN: a profile stores an overflowed std (NaN, ∞) as null.
+      if (!Number.isFinite(reference.std)) return notApplicable(base, STD_UNDEFINED);
       const r = wassersteinFromGrid(reference, window);
       return verdict(base, r.normed, { errorBound: r.normedErrorBound });
     }

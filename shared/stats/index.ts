@@ -4,11 +4,11 @@
  */
 
 export type { AlignedCounts, CategoryCounts } from './categories.ts';
-export { alignCounts, countCategories } from './categories.ts';
+export { alignCounts, categoryKey, countCategories } from './categories.ts';
 export type { ChiSquareResult } from './chisquare.ts';
 export { chiSquareContingency, chiSquareGoodnessOfFit } from './chisquare.ts';
 export type { DriftOptions, DriftResult, NumericReference } from './drift.ts';
-export { categoricalDrift, numericDrift, numericDriftFromGrid } from './drift.ts';
+export { categoricalDrift, numericDrift, numericDriftFromGrid, STD_UNDEFINED } from './drift.ts';
 export { hellinger } from './hellinger.ts';
 export { jensenShannon } from './jensenshannon.ts';
 export type { KsMode, KsResult } from './ks.ts';
@@ -38,6 +38,6 @@ export { kolmogn, kolmogorovSf, kstwoSf } from './special/kolmogorov.ts';
 export { ksTwoSampleExact } from './special/ks-two-sample.ts';
 export { erf, erfc, normalSf, normalTwoSided } from './special/normal.ts';
 export { smirnov } from './special/smirnov.ts';
-export { STD_FLOOR, stdPopulation, wasserstein, wassersteinNormed } from './wasserstein.ts';
+export { normingScale, STD_FLOOR, stdPopulation, wasserstein, wassersteinNormed } from './wasserstein.ts';
 export type { ZTestResult } from './ztest.ts';
 export { twoProportionZ } from './ztest.ts';

@@ -35,6 +35,8 @@ export function quantileLinear(sorted: ArrayLike<number>, p: number): number {
   const a = sorted[lo]!;
   const b = sorted[lo + 1]!;
   const diff = b - a;
+  // Two values near ±1.8e308 overflow b − a; weighting each end stays finite (numpy gives ±inf).
+  if (!Number.isFinite(diff)) return a * (1 - t) + b * t;
   return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 

@@ -23,7 +23,7 @@ import type { KsMode } from './ks.ts';
 import { ksPValue } from './ks.ts';
 import { binEdges, binIndex, quantileGrid } from './quantiles.ts';
 import { Accumulator } from './sum.ts';
-import { STD_FLOOR, stdPopulation } from './wasserstein.ts';
+import { normingScale, stdPopulation } from './wasserstein.ts';
 
 /** Default number of reference quantile steps. */
 export const DEFAULT_GRID_STEPS = 1000;
@@ -200,8 +200,21 @@ export function wassersteinFromGrid(
   }
   // Upper tail, x > e[last]: F_ref = 1 there.
   dist.add((window.sums[last + 1]! - window.counts[last + 1]! * e[last]!) / nc);
-  const scale = Math.max(reference.std, STD_FLOOR);
-  const distance = dist.value();
-  const errorBound = bound.value();
-  return { distance, normed: distance / scale, errorBound, normedErrorBound: errorBound / scale };
+  const scale = normingScale(reference.std);
+  // A cell sum that overflowed is ∞ in memory and null once stored: either way the integral is unknown.
+  const sumsFinite = finiteAll(reference.sums) && finiteAll(window.sums);
+  const distance = sumsFinite ? dist.value() : Number.NaN;
+  const errorBound = sumsFinite ? bound.value() : Number.NaN;
+  const normed = distance / scale;
+  return {
+    distance,
+    normed: Number.isFinite(normed) ? normed : Number.NaN,
+    errorBound,
+    normedErrorBound: errorBound / scale,
+  };
+}
+
+function finiteAll(values: readonly number[]): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
 }

@@ -44,10 +44,20 @@ export function wasserstein(sortedA: ArrayLike<number>, sortedB: ArrayLike<numbe
   return acc.value();
 }
 
-/** W1 divided by max(std(reference, ddof 0), 0.001). */
+/**
+ * What W1 is divided by: max(std, 0.001); NaN when the std is not a finite number — values whose
+ * spread overflows a double (|x| near 1e154 and beyond) give NaN or ∞, and a profile stores it as
+ * null — so the normed distance is undefined rather than 0 or huge.
+ */
+export function normingScale(std: number): number {
+  return Number.isFinite(std) ? Math.max(std, STD_FLOOR) : Number.NaN;
+}
+
+/** W1 divided by max(std(reference, ddof 0), 0.001); NaN when either is not a finite number. */
 export function wassersteinNormed(
   sortedReference: ArrayLike<number>,
   sortedCurrent: ArrayLike<number>,
 ): number {
-  return wasserstein(sortedReference, sortedCurrent) / Math.max(stdPopulation(sortedReference), STD_FLOOR);
+  const normed = wasserstein(sortedReference, sortedCurrent) / normingScale(stdPopulation(sortedReference));
+  return Number.isFinite(normed) ? normed : Number.NaN;
 }

@@ -1,5 +1,10 @@
 import type { RepoSpec } from '../../shared/definitions/types.ts';
-import { deadLetterMessage, dlqTopicOf } from '../../shared/events/dead-letter.ts';
+import {
+  DLQ_HEADERS,
+  deadLetterMessage,
+  dlqTopicOf,
+  publishDeadLetters,
+} from '../../shared/events/dead-letter.ts';
 import { parseEvent } from '../../shared/events/decode.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
@@ -160,7 +165,6 @@ export class Materializer {
             reason: `header ${TARGET_HEADER} must be online, offline or online_and_offline, not ${JSON.stringify(target)}`,
           }),
         );
-        this.deps.metrics.deadLetters.inc({ source: route.source.name, reason: 'TRIB_WRONG_TYPE' });
         continue;
       }
       // A topic feeding several views parses each message once, and a message that is not
@@ -168,7 +172,6 @@ export class Materializer {
       const parsed = route.views.length > 1 ? parseEvent(message) : undefined;
       if (parsed && !parsed.ok) {
         deadLetters.push(deadLetterMessage(message, parsed));
-        this.deps.metrics.deadLetters.inc({ source: route.source.name, reason: parsed.code });
         continue;
       }
       const origin = { topic: message.topic, partition: message.partition, offset: message.offset };
@@ -183,7 +186,6 @@ export class Materializer {
           // A topic may feed several views: say which one refused the message.
           letter.headers![FEATURE_VIEW_HEADER] = view.name;
           deadLetters.push(letter);
-          this.deps.metrics.deadLetters.inc({ source: route.source.name, reason: result.code });
           continue;
         }
         if (view.offline && target !== 'online') offlineRows[i]!.push(result.row);
@@ -221,7 +223,17 @@ export class Materializer {
       }
     });
     if (deadLetters.length > 0) {
-      writes.push({ target: 'dlq', run: () => this.producer!.send(dlqTopicOf(batch.topic), deadLetters) });
+      writes.push({
+        target: 'dlq',
+        run: async () => {
+          // Counted once published (a retried batch counts its letters once, when they land).
+          const published = await publishDeadLetters(this.producer!, dlqTopicOf(batch.topic), deadLetters);
+          for (const letter of published) {
+            const reason = letter.headers?.[DLQ_HEADERS.errorCode] ?? 'unknown';
+            this.deps.metrics.deadLetters.inc({ source: route.source.name, reason });
+          }
+        },
+      });
     }
     await Promise.all(writes.map((write) => this.untilDone(write.target, write.run, context)));
 

@@ -16,7 +16,12 @@
 
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
 import { TributaryError } from '../../shared/errors.ts';
-import { type DeadLetterCause, deadLetterMessage, dlqTopicOf } from '../../shared/events/dead-letter.ts';
+import {
+  type DeadLetterCause,
+  deadLetterMessage,
+  dlqTopicOf,
+  publishDeadLetters,
+} from '../../shared/events/dead-letter.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { DRIFT_TOPIC, RETRAIN_TOPIC } from '../../shared/monitoring/events.ts';
 import type { MonitorStateStore, OutboxEntry } from '../../shared/monitoring/store.ts';
@@ -316,7 +321,9 @@ export class DriftMonitor {
     }
 
     if (dlq.length > 0)
-      await this.retrying(context, 'dead-letter', () => this.options.producer.send(this.dlqTopic, dlq));
+      await this.retrying(context, 'dead-letter', async () => {
+        await publishDeadLetters(this.options.producer, this.dlqTopic, dlq);
+      });
     const outbox: OutboxEntry[] = [];
     for (const c of closed) {
       outbox.push(...outboxEntries(c.drift, spec.webhooks));

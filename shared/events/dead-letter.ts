@@ -3,8 +3,9 @@
  * reason in headers, so nothing is dropped silently and the message can be fixed and replayed.
  */
 
-import type { ErrorCode } from '../errors.ts';
-import type { IncomingMessage, OutgoingMessage } from '../stream/port.ts';
+import { createHash } from 'node:crypto';
+import { type ErrorCode, isTributaryError, TributaryError } from '../errors.ts';
+import type { IncomingMessage, OutgoingMessage, StreamProducer } from '../stream/port.ts';
 
 /** The headers Tributary sets on a dead-lettered message. */
 export const DLQ_HEADERS = {
@@ -15,6 +16,10 @@ export const DLQ_HEADERS = {
   sourceOffset: 'x-tributary-source-offset',
   field: 'x-tributary-field',
   failedAt: 'x-tributary-failed-at',
+  /** Set on a letter whose payload was cut to fit the dead-letter topic: the payload's original byte size… */
+  originalSize: 'x-tributary-original-size',
+  /** …and the sha256 (hex) of the original payload, to find or check the original. */
+  originalSha256: 'x-tributary-original-sha256',
 } as const;
 
 const OWN_HEADERS = new Set<string>(Object.values(DLQ_HEADERS));
@@ -57,4 +62,98 @@ export function deadLetterMessage(
   if (cause.field !== undefined) headers[DLQ_HEADERS.field] = cause.field;
   headers[DLQ_HEADERS.failedAt] = new Date(failedAt).toISOString();
   return { key: message.key, value: message.value, headers };
+}
+
+/**
+ * What one produce request of dead letters may weigh at most, before the broker's own limit
+ * (1 MB by default for a topic, `max.message.bytes`) is learnt from a refusal. Letters of a
+ * batch used to go out in one request: three 900 KB letters were refused as too large, the
+ * refusal was retried as an outage, and the partition never moved again.
+ */
+export const DEAD_LETTER_REQUEST_BYTES = 512 * 1024;
+
+/** A record's weight on the wire, near enough to pack requests: payload, key, headers, framing. */
+function recordBytes(letter: OutgoingMessage): number {
+  let bytes = 70 + Buffer.byteLength(letter.value ?? '') + Buffer.byteLength(letter.key ?? '');
+  for (const [name, value] of Object.entries(letter.headers ?? {}))
+    bytes += 4 + name.length + Buffer.byteLength(value);
+  return bytes;
+}
+
+/** Letters in runs whose summed weight stays within `budget` (a heavier letter goes alone). */
+export function packDeadLetters(
+  letters: readonly OutgoingMessage[],
+  budget = DEAD_LETTER_REQUEST_BYTES,
+): OutgoingMessage[][] {
+  const requests: OutgoingMessage[][] = [];
+  let current: OutgoingMessage[] = [];
+  let weight = 0;
+  for (const letter of letters) {
+    const bytes = recordBytes(letter);
+    if (current.length > 0 && weight + bytes > budget) {
+      requests.push(current);
+      current = [];
+      weight = 0;
+    }
+    current.push(letter);
+    weight += bytes;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+/**
+ * The letter with its payload cut to `maxBytes` bytes, and headers giving the original's size
+ * and sha256: a letter is never dropped for its size, and the original can still be found
+ * (in the source topic, at the offset the headers give) and checked.
+ */
+export function truncateDeadLetter(letter: OutgoingMessage, maxBytes: number): OutgoingMessage {
+  const value = Buffer.from(letter.value ?? '');
+  const headers = { ...letter.headers };
+  // A letter cut twice keeps the first cut's description of the original.
+  if (headers[DLQ_HEADERS.originalSize] === undefined) {
+    headers[DLQ_HEADERS.originalSize] = String(value.length);
+    headers[DLQ_HEADERS.originalSha256] = createHash('sha256').update(value).digest('hex');
+  }
+  return { ...letter, value: value.subarray(0, Math.max(0, maxBytes)), headers };
+}
+
+/**
+ * Publishes dead letters in requests bounded by size; returns the letters as published (some
+ * perhaps cut). A request the broker refuses as too large is split in two, and a single letter
+ * it refuses is cut to half its size, until it fits. Anything else the producer throws (the
+ * broker unreachable: retriable) propagates for the caller's retry.
+ */
+export async function publishDeadLetters(
+  producer: Pick<StreamProducer, 'send'>,
+  topic: string,
+  letters: readonly OutgoingMessage[],
+): Promise<OutgoingMessage[]> {
+  const published: OutgoingMessage[] = [];
+  const send = async (request: OutgoingMessage[]): Promise<void> => {
+    try {
+      await producer.send(topic, request);
+      published.push(...request);
+    } catch (error) {
+      if (!isTributaryError(error, 'TRIB_MESSAGE_TOO_LARGE')) throw error;
+      if (request.length > 1) {
+        const half = Math.ceil(request.length / 2);
+        await send(request.slice(0, half));
+        await send(request.slice(half));
+        return;
+      }
+      const letter = request[0]!;
+      const size = Buffer.byteLength(letter.value ?? '');
+      if (size === 0) {
+        throw new TributaryError(
+          'TRIB_MESSAGE_TOO_LARGE',
+          `dead letter refused by ${topic} even without its payload: its headers alone exceed the topic's max.message.bytes`,
+          { cause: error },
+        );
+      }
+      await send([truncateDeadLetter(letter, Math.floor(size / 2))]);
+    }
+  };
+  for (const request of packDeadLetters(letters)) await send(request);
+  return published;
 }

@@ -47,12 +47,47 @@ function headersOf(raw: IncomingMessageHeaders | undefined): Record<string, stri
 }
 type IncomingMessageHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
 
+/** kafkajs's errors for a record or request the broker will never take, whatever the retries. */
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/** A produce failure as a coded error: too large (never succeeds) or the stream unavailable (retriable). */
+function produceError(topic: string, error: unknown): TributaryError {
+  if (error instanceof TributaryError) return error;
+  // The refusal may sit in a retry wrapper's cause, or among the per-partition errors of an aggregate.
+  const pending: unknown[] = [error];
+  for (let e = pending.pop(); e; e = pending.pop()) {
+    const { type, cause, errors } = e as { type?: string; cause?: unknown; errors?: unknown[] };
+    if (type && TOO_LARGE.has(type)) {
+      return new TributaryError(
+        'TRIB_MESSAGE_TOO_LARGE',
+        `${topic} refused the records as too large (${type})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (cause) pending.push(cause);
+    if (Array.isArray(errors)) pending.push(...errors);
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TributaryError('TRIB_STREAM_UNAVAILABLE', `could not produce to ${topic}: ${reason}`, {
+    cause: error,
+  });
+}
+
+/** How long a send may take before it fails as TRIB_STREAM_UNAVAILABLE. */
+export const DEFAULT_SEND_TIMEOUT_MS = 5_000;
+
 class KafkaProducer implements StreamProducer {
-  constructor(private readonly producer: Producer) {}
+  constructor(
+    private readonly producer: Producer,
+    private readonly sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS,
+  ) {}
 
   async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    await this.producer.send({
+    let timer: NodeJS.Timeout | undefined;
+    const sent = this.producer.send({
       topic,
       acks: -1,
       messages: messages.map((m) => ({
@@ -62,6 +97,28 @@ class KafkaProducer implements StreamProducer {
         ...(m.partition === undefined ? {} : { partition: m.partition }),
       })),
     });
+    // kafkajs retries an unreachable broker for half a minute; a caller (an HTTP push) needs
+    // an answer sooner. The send may still complete after the timeout: at-least-once.
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TributaryError(
+              'TRIB_STREAM_UNAVAILABLE',
+              `could not produce to ${topic} within ${this.sendTimeoutMs} ms: is Kafka (KAFKA_BROKERS) reachable?`,
+            ),
+          ),
+        this.sendTimeoutMs,
+      );
+    });
+    sent.catch(() => undefined); // a late failure after the timeout is not unhandled
+    try {
+      await Promise.race([sent, timeout]);
+    } catch (error) {
+      throw produceError(topic, error);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): Promise<void> {

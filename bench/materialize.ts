@@ -18,7 +18,7 @@ import { Materializer } from '../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../services/materializer/metrics.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { OfflineStore } from '../shared/stores/offline/port.ts';
-import { PostgresOfflineStore } from '../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../shared/stores/offline/postgres/index.ts';
 import type { OnlineStore } from '../shared/stores/online/port.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../shared/stream/kafka.ts';

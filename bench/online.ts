@@ -40,7 +40,7 @@ import { buildApp } from '../services/serving/app.ts';
 import type { RepoSpec } from '../shared/definitions/types.ts';
 import { StaticDefinitions } from '../shared/registry/live.ts';
 import { viewLayout } from '../shared/stores/layout.ts';
-import { PostgresHistoricalReader } from '../shared/stores/offline/historical.ts';
+import { PostgresHistoricalReader } from '../shared/stores/offline/postgres/index.ts';
 import type { FeatureRow } from '../shared/stores/offline/port.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { driverEntity } from '../test/support/driver-spec.ts';

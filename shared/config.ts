@@ -1,4 +1,5 @@
 import { TributaryError } from './errors.ts';
+import { redactUrl } from './postgres/redact.ts';
 
 /** Tributary's configuration, read once from the environment at start and frozen. */
 export interface Config {
@@ -13,6 +14,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly webhookUrl: string | undefined;
   readonly webhookSecret: string | undefined;
+  /** Connections of the one Postgres pool a process shares among its adapters. */
+  readonly pgPoolMax: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -22,14 +25,16 @@ export const CONFIG_DEFAULTS = {
   TRIBUTARY_REPO: './feature-defs',
   PORT: '6566',
   LOG_LEVEL: 'info',
+  TRIBUTARY_PG_POOL_MAX: '10',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function invalid(variable: string, value: string, expected: string): TributaryError {
+  // A URL's password never reaches a message: DATABASE_URL=postgres://user:***@host/db.
   return new TributaryError(
     'TRIB_CONFIG_INVALID',
-    `${variable}=${JSON.stringify(value)} is invalid: expected ${expected}`,
+    `${variable}=${JSON.stringify(redactUrl(value))} is invalid: expected ${expected}`,
     { details: { variable } },
   );
 }
@@ -68,6 +73,16 @@ function parsePort(raw: string): number {
   return port;
 }
 
+function parsePoolMax(raw: string): number {
+  const max = Number(raw);
+  // Two at least: an apply holds the registry's lock on one connection while the offline store
+  // creates tables on another, and a historical retrieval probes on two at once.
+  if (!/^\d+$/.test(raw) || max < 2 || max > 1000) {
+    throw invalid('TRIBUTARY_PG_POOL_MAX', raw, 'an integer 2–1000');
+  }
+  return max;
+}
+
 /** Reads and validates the configuration; throws TRIB_CONFIG_INVALID naming the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const get = (name: keyof typeof CONFIG_DEFAULTS): string => {
@@ -95,5 +110,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     webhookUrl,
     webhookSecret: env['TRIBUTARY_WEBHOOK_SECRET'] || undefined,
+    pgPoolMax: parsePoolMax(get('TRIBUTARY_PG_POOL_MAX')),
   });
 }

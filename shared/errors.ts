@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   TRIB_BAD_TIMESTAMP: { retriable: false, http: 400 },
   // stores and stream
   TRIB_OFFLINE_STORE_UNAVAILABLE: { retriable: true, http: 503 },
+  /** Postgres refused a statement that running again cannot fix (SQLSTATE in details). */
+  TRIB_STORE_QUERY_FAILED: { retriable: false, http: 500 },
   TRIB_ONLINE_STORE_UNAVAILABLE: { retriable: true, http: 503 },
   TRIB_STREAM_UNAVAILABLE: { retriable: true, http: 503 },
   // HTTP API

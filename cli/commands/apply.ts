@@ -1,9 +1,10 @@
 import { loadConfig } from '../../shared/config.ts';
 import { displayPath, loadRepo } from '../../shared/definitions/load.ts';
+import { createPool, type PgPool } from '../../shared/postgres/index.ts';
 import { applyRepo } from '../../shared/registry/apply.ts';
 import { formatPlan } from '../../shared/registry/format.ts';
 import { PostgresRegistry } from '../../shared/registry/postgres.ts';
-import { PostgresOfflineStore } from '../../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StreamAdmin } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
@@ -57,16 +58,25 @@ Examples:
     let registry: PostgresRegistry | undefined;
     let offline: PostgresOfflineStore | undefined;
     let admin: StreamAdmin | undefined;
+    let pool: PgPool | undefined;
     try {
       const config = loadConfig();
       const dir = values.repo ?? config.repoPath;
       const spec = await loadRepo(dir);
+      // One pool for the registry and the offline store: the apply holds the registry's lock on
+      // one connection while the offline store creates or archives tables on another.
+      pool = createPool({
+        connectionString: config.databaseUrl,
+        max: config.pgPoolMax,
+        applicationName: 'tributary-apply',
+      });
       registry = new PostgresRegistry({
         connectionString: config.databaseUrl,
+        pool,
         schema: registrySchema(values['registry-schema']),
       });
       offline = new PostgresOfflineStore({
-        connectionString: config.databaseUrl,
+        pool,
         ...OFFLINE_SCHEMA.of(values['offline-schema']),
       });
       admin = await new KafkaEventStream(config.kafkaBrokers).admin();
@@ -103,6 +113,7 @@ Examples:
         offline?.close().catch(() => undefined),
         admin?.close().catch(() => undefined),
       ]);
+      await pool?.end().catch(() => undefined);
     }
   }),
 };

@@ -4,15 +4,15 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tableFromIPC } from 'apache-arrow';
 import { SingleBar } from 'cli-progress';
-import pg from 'pg';
 import { loadConfig } from '../../shared/config.ts';
 import { TributaryError } from '../../shared/errors.ts';
+import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { type EntityFrame, entitiesFromArrow, entitiesFromColumns } from '../../shared/retrieval/entities.ts';
 import { historicalBatches, historicalSchema } from '../../shared/retrieval/historical.ts';
 import { arrowIpcStream } from '../../shared/retrieval/ipc.ts';
 import { planRetrieval } from '../../shared/retrieval/plan.ts';
-import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import type { Command } from '../command.ts';
 import { OFFLINE_SCHEMA, REGISTRY_SCHEMA, reportError, withOptions } from '../options.ts';
 
@@ -94,13 +94,21 @@ Example:
       return 2;
     }
     const config = loadConfig();
+    // One pool for the process: the registry read and the retrieval's connections.
+    const pool = createPool({
+      connectionString: config.databaseUrl,
+      max: config.pgPoolMax,
+      applicationName: 'tributary-get-historical-features',
+    });
     const definitions = await openRegistryWatcher({
       databaseUrl: config.databaseUrl,
+      pool,
       schema: REGISTRY_SCHEMA.of(values['registry-schema']),
     }).catch((error) => error as Error);
-    if (definitions instanceof Error) return reportError('get-historical-features', definitions);
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
-    pool.on('error', () => undefined);
+    if (definitions instanceof Error) {
+      await pool.end();
+      return reportError('get-historical-features', definitions);
+    }
     const bar = new SingleBar({
       format: 'retrieving |{bar}| {percentage}% {value}/{total} rows, {duration_formatted}',
       hideCursor: true,
@@ -132,7 +140,7 @@ Example:
       } else {
         entities = entitiesFromArrow(tableFromIPC(bytes), plan.joinKeys);
       }
-      const reader = new PostgresHistoricalReader(pool, OFFLINE_SCHEMA.of(values['offline-schema']));
+      const reader = new PostgresOfflineStore({ pool, ...OFFLINE_SCHEMA.of(values['offline-schema']) });
       bar.start(entities.length, 0);
       const batches = historicalBatches(reader, plan, entities, { onProgress: (n) => bar.update(n) });
       await pipeline(

@@ -5,9 +5,10 @@ import { loadConfig } from '../../shared/config.ts';
 import { TributaryError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { startOpsServer } from '../../shared/observability/ops-server.ts';
+import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
-import { PostgresOfflineStore } from '../../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StartPosition } from '../../shared/stream/port.ts';
@@ -68,13 +69,21 @@ Examples:
         'materializer',
         backfill && config.logLevel === 'info' ? 'warn' : config.logLevel,
       );
+      // One pool for the process: registry reads and offline writes.
+      const pool = createPool({
+        connectionString: config.databaseUrl,
+        max: config.pgPoolMax,
+        applicationName: 'tributary-materializer',
+        logger,
+      });
       const definitions = await openRegistryWatcher({
         databaseUrl: config.databaseUrl,
+        pool,
         schema: REGISTRY_SCHEMA.of(values['registry-schema']),
         logger,
       });
       const offline = new PostgresOfflineStore({
-        connectionString: config.databaseUrl,
+        pool,
         logger,
         ...OFFLINE_SCHEMA.of(values['offline-schema']),
       });
@@ -97,6 +106,7 @@ Examples:
       const closeAll = async () => {
         await materializer.stop();
         await Promise.all([offline.close(), online.close(), definitions.close()]);
+        await pool.end();
       };
       if (backfill) return await runBackfill(materializer, metrics, closeAll);
 

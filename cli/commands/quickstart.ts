@@ -1,13 +1,12 @@
-import pg from 'pg';
 import { Materializer } from '../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../services/materializer/metrics.ts';
 import { buildApp } from '../../services/serving/app.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { DEFAULT_REGISTRY_SCHEMA } from '../../shared/registry/postgres.ts';
-import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
-import { PostgresOfflineStore } from '../../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../../shared/stream/port.ts';
@@ -91,12 +90,20 @@ async function quickstart(events: number, drivers: number): Promise<number> {
   await producer.close();
 
   step(3, 'materializing into Postgres (offline) and Redis (online)');
+  // One pool for the process: registry, offline writes and the historical reads below.
+  const pool = createPool({
+    connectionString: config.databaseUrl,
+    max: config.pgPoolMax,
+    applicationName: 'tributary-quickstart',
+    logger,
+  });
   const definitions = await openRegistryWatcher({
     databaseUrl: config.databaseUrl,
+    pool,
     schema: DEFAULT_REGISTRY_SCHEMA,
     logger,
   });
-  const offline = new PostgresOfflineStore({ connectionString: config.databaseUrl, logger });
+  const offline = new PostgresOfflineStore({ pool, logger });
   const online = new RedisOnlineStore({ url: config.redisUrl, logger });
   const metrics = createMaterializerMetrics();
   const materializer = new Materializer({ definitions, stream, offline, online, metrics, logger });
@@ -107,12 +114,10 @@ async function quickstart(events: number, drivers: number): Promise<number> {
   console.log(`caught up: ${consumed} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   await materializer.stop();
 
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
-  pool.on('error', () => undefined); // an idle connection lost is reopened on the next query
   const app = await buildApp({
     definitions,
     online,
-    historical: new PostgresHistoricalReader(pool),
+    historical: offline,
     producer: { send: async () => {} },
     config: { apiKeys: [] },
     logger,
@@ -148,8 +153,8 @@ async function quickstart(events: number, drivers: number): Promise<number> {
     console.table(rowsOf((historicalResponse.json() as { columns: Record<string, unknown[]> }).columns));
   } finally {
     await app.close();
-    await pool.end();
     await Promise.all([offline.close(), online.close(), definitions.close()]);
+    await pool.end();
   }
   console.log(`
 Done. Next:

@@ -1,11 +1,11 @@
-import pg from 'pg';
 import { buildApp } from '../../services/serving/app.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { openMonitorQueries } from '../../shared/monitoring/queries.ts';
+import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
-import { PostgresHistoricalReader } from '../../shared/stores/offline/historical.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
@@ -49,18 +49,25 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
     try {
       const config = loadConfig();
       const logger = createLogger('serving', config.logLevel);
+      // One pool for the process, shared by the registry, historical retrieval and monitor queries.
+      const pool = createPool({
+        connectionString: config.databaseUrl,
+        max: config.pgPoolMax,
+        applicationName: 'tributary-serve',
+        connectTimeoutMs: 5_000,
+        logger,
+      });
       const definitions = await openRegistryWatcher({
         databaseUrl: config.databaseUrl,
+        pool,
         schema: REGISTRY_SCHEMA.of(values['registry-schema']),
         logger,
       });
-      const pool = new pg.Pool({
-        connectionString: config.databaseUrl,
-        max: 8,
-        connectionTimeoutMillis: 5_000,
+      const historical = new PostgresOfflineStore({
+        pool,
+        logger,
+        ...OFFLINE_SCHEMA.of(values['offline-schema']),
       });
-      pool.on('error', (error) => logger.warn({ err: error }, 'offline store: idle connection lost'));
-      const historical = new PostgresHistoricalReader(pool, OFFLINE_SCHEMA.of(values['offline-schema']));
       const online = new RedisOnlineStore({
         url: config.redisUrl,
         logger,
@@ -68,7 +75,7 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
       });
       const producer = await new KafkaEventStream(config.kafkaBrokers, logger).producer();
       const monitoring = openMonitorQueries({
-        databaseUrl: config.databaseUrl,
+        pool,
         schema: MONITOR_SCHEMA.of(values['monitor-schema']),
       });
       const app = await buildApp({
@@ -88,11 +95,11 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
       });
       onShutdown(logger, [
         () => definitions.close(),
-        () => pool.end(),
         () => online.close(),
         () => producer.close(),
         () => monitoring.close(),
         () => app.close(),
+        () => pool.end(),
       ]);
       const address = await app.listen({ port: config.port, host: config.host });
       logger.info({ address, auth: config.apiKeys.length > 0 }, 'serving');

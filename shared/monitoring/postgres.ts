@@ -1,15 +1,17 @@
 /** The Postgres adapter of the monitor's state, outbox and query ports (one schema, see postgres/schema.sql). */
 
-import type { DriftEvent, RetrainEvent } from './events.ts';
+import { TributaryError } from '../errors.ts';
 import {
   createPool,
-  inTransaction,
+  loadSql,
+  type PgClient,
   type PgPool,
-  type Queryable,
-  quoteSchema,
-  schemaSql,
-  storeError,
-} from './postgres/sql.ts';
+  postgresError,
+  quoteIdent,
+  sqlState,
+  transaction,
+} from '../postgres/index.ts';
+import type { DriftEvent, RetrainEvent } from './events.ts';
 import type {
   Checkpoint,
   LoadedState,
@@ -36,6 +38,30 @@ interface OutboxRecord {
 /** The Postgres schema of profiles, window state, outbox and events unless configured otherwise. */
 export const DEFAULT_MONITOR_SCHEMA = 'tributary_monitor';
 
+const SCHEMA_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
+
+/** The schema name as a quoted identifier; throws TRIB_CONFIG_INVALID for anything but [A-Za-z_][A-Za-z0-9_]*. */
+export function quoteSchema(schema: string): string {
+  if (!SCHEMA_PATTERN.test(schema)) {
+    throw new TributaryError(
+      'TRIB_CONFIG_INVALID',
+      `schema name ${JSON.stringify(schema)} is invalid: expected [A-Za-z_][A-Za-z0-9_]*`,
+    );
+  }
+  return quoteIdent(schema);
+}
+
+/** A schema or table the monitor has not created yet: reads of it are empty, not failures. */
+export function isMissingRelation(error: unknown): boolean {
+  const code = sqlState(error);
+  return code === '42P01' || code === '3F000';
+}
+
+/** A failure of the monitor's store, coded by the one SQLSTATE mapping. */
+export function storeError(error: unknown, what: string): TributaryError {
+  return postgresError(error, what);
+}
+
 export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, MonitorQueryStore {
   private readonly s: string;
   private readonly ownsPool: boolean;
@@ -56,14 +82,19 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
     locks?: PgPool,
   ) {
     this.ownsPool = typeof poolOrUrl === 'string';
-    this.pool = typeof poolOrUrl === 'string' ? createPool(poolOrUrl, 4) : poolOrUrl;
+    this.pool =
+      typeof poolOrUrl === 'string'
+        ? createPool({ connectionString: poolOrUrl, max: 4, applicationName: 'tributary-monitor' })
+        : poolOrUrl;
     this.locks = locks ?? this.pool;
     this.s = quoteSchema(schema);
   }
 
   async ensureSchema(): Promise<void> {
     try {
-      await this.pool.query(schemaSql(new URL('./postgres/schema.sql', import.meta.url), this.schema));
+      await this.pool.query(
+        loadSql(new URL('./postgres/schema.sql', import.meta.url), { schema: this.schema }),
+      );
     } catch (error) {
       throw storeError(error, 'cannot create the monitor tables');
     }
@@ -133,7 +164,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
 
   async checkpoint(cp: Checkpoint): Promise<void> {
     try {
-      await inTransaction(this.pool, async (client) => {
+      await transaction(this.pool, async (client) => {
         await client.query(
           `INSERT INTO ${this.s}.monitor_state (monitor, state, updated_at) VALUES ($1, $2, now())
            ON CONFLICT (monitor) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
@@ -178,7 +209,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
     }
   }
 
-  private async insertWindows(client: Queryable, monitor: string, windows: DriftEvent[]): Promise<void> {
+  private async insertWindows(client: PgClient, monitor: string, windows: DriftEvent[]): Promise<void> {
     for (const w of windows) {
       await client.query(
         `INSERT INTO ${this.s}.drift_windows
@@ -200,7 +231,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
     }
   }
 
-  private async insertRetrains(client: Queryable, monitor: string, retrains: RetrainEvent[]): Promise<void> {
+  private async insertRetrains(client: PgClient, monitor: string, retrains: RetrainEvent[]): Promise<void> {
     for (const r of retrains) {
       await client.query(
         `INSERT INTO ${this.s}.retrain_requests (id, monitor, model, model_version, requested_at, event)
@@ -212,8 +243,17 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
 
   // ---- outbox ------------------------------------------------------------------------------
 
+  /** A statement of the outbox, its failure coded (the dispatcher backs off on retriable ones). */
+  private async outboxQuery<R>(text: string, values?: unknown[]) {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (error) {
+      throw storeError(error, 'monitor outbox');
+    }
+  }
+
   async claimDue(limit: number, leaseMs: number): Promise<OutboxRow[]> {
-    const { rows } = await this.pool.query<OutboxRecord>(
+    const { rows } = await this.outboxQuery<OutboxRecord>(
       `WITH due AS (
          SELECT id FROM ${this.s}.outbox
          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
@@ -245,7 +285,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
   }
 
   async markDelivered(id: string): Promise<void> {
-    await this.pool.query(
+    await this.outboxQuery(
       `UPDATE ${this.s}.outbox SET delivered_at = now(), last_error = NULL WHERE id = $1`,
       [id],
     );
@@ -253,12 +293,12 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
 
   async markFailed(id: string, error: string, retryInMs: number | null): Promise<void> {
     if (retryInMs === null) {
-      await this.pool.query(`UPDATE ${this.s}.outbox SET failed_at = now(), last_error = $2 WHERE id = $1`, [
+      await this.outboxQuery(`UPDATE ${this.s}.outbox SET failed_at = now(), last_error = $2 WHERE id = $1`, [
         id,
         error.slice(0, 2000),
       ]);
     } else {
-      await this.pool.query(
+      await this.outboxQuery(
         `UPDATE ${this.s}.outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', last_error = $2 WHERE id = $1`,
         [id, error.slice(0, 2000), retryInMs],
       );
@@ -266,14 +306,14 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
   }
 
   async depth(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>(
+    const { rows } = await this.outboxQuery<{ n: string }>(
       `SELECT count(*) AS n FROM ${this.s}.outbox WHERE delivered_at IS NULL AND failed_at IS NULL`,
     );
     return Number(rows[0]?.n ?? 0);
   }
 
   async nextDueInMs(): Promise<number | null> {
-    const { rows } = await this.pool.query<{ ms: number | null }>(
+    const { rows } = await this.outboxQuery<{ ms: number | null }>(
       `SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(next_attempt_at) - now())) * 1000)::float8 AS ms
          FROM ${this.s}.outbox WHERE delivered_at IS NULL AND failed_at IS NULL`,
     );
@@ -288,8 +328,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
     try {
       return (await this.pool.query<R>(sql, values)).rows;
     } catch (error) {
-      if ((error as { code?: string }).code === '42P01' || (error as { code?: string }).code === '3F000')
-        return [];
+      if (isMissingRelation(error)) return [];
       throw storeError(error, 'cannot read monitor results');
     }
   }

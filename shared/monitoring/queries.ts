@@ -5,10 +5,10 @@
  */
 
 import { TributaryError } from '../errors.ts';
+import { createPool, type PgPool } from '../postgres/index.ts';
 import { PostgresProfileStore } from '../profiles/postgres.ts';
 import type { ProfileStore } from '../profiles/store.ts';
 import type { DriftEvent, RetrainEvent } from './events.ts';
-import { createPool } from './postgres/sql.ts';
 import { PostgresMonitorStore } from './postgres.ts';
 import type { MonitorQueryStore } from './store.ts';
 
@@ -169,13 +169,20 @@ export class MonitorQueries {
   }
 }
 
-/** Opens the Postgres-backed queries (`schema` as the monitor uses, default tributary_monitor); `close` ends its pool. */
-export function openMonitorQueries(options: { databaseUrl: string; schema?: string }): {
+/**
+ * Opens the Postgres-backed queries (`schema` as the monitor uses, default tributary_monitor).
+ * On the process's shared `pool` (the serving app's), `close` leaves it open; given a
+ * `databaseUrl` instead, the queries get a small pool of their own, which `close` ends.
+ */
+export function openMonitorQueries(
+  options: ({ pool: PgPool } | { databaseUrl: string }) & { schema?: string },
+): {
   queries: MonitorQueries;
   close(): Promise<void>;
 } {
-  const pool = createPool(options.databaseUrl, 2);
+  const owned = 'pool' in options ? null : createPool({ connectionString: options.databaseUrl, max: 2 });
+  const pool = 'pool' in options ? options.pool : owned!;
   const store = new PostgresMonitorStore(pool, options.schema);
   const profiles = new PostgresProfileStore(pool, options.schema);
-  return { queries: new MonitorQueries(store, profiles), close: () => pool.end() };
+  return { queries: new MonitorQueries(store, profiles), close: async () => owned?.end() };
 }

@@ -13,7 +13,7 @@
  */
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { httpStatusOf, toTributaryError } from '../errors.ts';
+import { httpStatusOf, isTributaryError, toTributaryError } from '../errors.ts';
 import type { MonitorQueries, RangeParams } from './queries.ts';
 
 export interface MonitorRoutesDeps {
@@ -102,10 +102,12 @@ function fail(reply: FastifyReply, error: unknown): FastifyReply {
   const e = toTributaryError(error);
   const status = httpStatusOf(e.code);
   if (status >= 500) reply.log.error({ err: error }, 'monitor query failed');
+  // An uncoded failure's message is a driver's, which may quote SQL: the client gets the code only.
+  const message = isTributaryError(error) ? e.message : 'internal error: the server log has the details';
   return reply
     .code(status)
     .type('application/json')
-    .send({ error: { code: e.code, message: e.message } });
+    .send({ error: { code: e.code, message } });
 }
 
 /** Registers the monitor query routes on `app` (under the app's own prefix, if any). */

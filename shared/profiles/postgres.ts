@@ -1,8 +1,13 @@
 /** The Postgres adapter of the profile store: one jsonb row per model and model version. */
 
 import { TributaryError } from '../errors.ts';
-import { createPool, type PgPool, quoteSchema, schemaSql, storeError } from '../monitoring/postgres/sql.ts';
-import { DEFAULT_MONITOR_SCHEMA } from '../monitoring/postgres.ts';
+import {
+  DEFAULT_MONITOR_SCHEMA,
+  isMissingRelation,
+  quoteSchema,
+  storeError,
+} from '../monitoring/postgres.ts';
+import { createPool, loadSql, type PgPool } from '../postgres/index.ts';
 import type { ProfileStore } from './store.ts';
 import { PROFILE_FORMAT, type ReferenceProfile } from './types.ts';
 
@@ -17,13 +22,18 @@ export class PostgresProfileStore implements ProfileStore {
     private readonly schema = DEFAULT_MONITOR_SCHEMA,
   ) {
     this.ownsPool = typeof poolOrUrl === 'string';
-    this.pool = typeof poolOrUrl === 'string' ? createPool(poolOrUrl, 2) : poolOrUrl;
+    this.pool =
+      typeof poolOrUrl === 'string'
+        ? createPool({ connectionString: poolOrUrl, max: 2, applicationName: 'tributary-profiles' })
+        : poolOrUrl;
     this.table = `${quoteSchema(schema)}.reference_profiles`;
   }
 
   async ensureSchema(): Promise<void> {
     try {
-      await this.pool.query(schemaSql(new URL('./postgres/schema.sql', import.meta.url), this.schema));
+      await this.pool.query(
+        loadSql(new URL('./postgres/schema.sql', import.meta.url), { schema: this.schema }),
+      );
     } catch (error) {
       throw storeError(error, 'cannot create the profile tables');
     }
@@ -57,6 +67,8 @@ export class PostgresProfileStore implements ProfileStore {
         [model, modelVersion],
       )
       .catch((error: unknown) => {
+        // No table yet: no profile was ever stored.
+        if (isMissingRelation(error)) return { rows: [] };
         throw storeError(error, 'cannot read the profile');
       });
     return rows[0] ? checked(rows[0].profile) : null;
@@ -69,16 +81,24 @@ export class PostgresProfileStore implements ProfileStore {
         [model],
       )
       .catch((error: unknown) => {
+        // No table yet: no profile was ever stored.
+        if (isMissingRelation(error)) return { rows: [] };
         throw storeError(error, 'cannot read the profile');
       });
     return rows[0] ? checked(rows[0].profile) : null;
   }
 
+  /** The stored versions of a model, newest first; none when no profile was ever stored (no table yet). */
   async list(model: string): Promise<{ modelVersion: string; createdAt: string; rows: number }[]> {
-    const { rows } = await this.pool.query<{ model_version: string; created_at: Date; rows: string }>(
-      `SELECT model_version, created_at, rows FROM ${this.table} WHERE model = $1 ORDER BY created_at DESC`,
-      [model],
-    );
+    const { rows } = await this.pool
+      .query<{ model_version: string; created_at: Date; rows: string }>(
+        `SELECT model_version, created_at, rows FROM ${this.table} WHERE model = $1 ORDER BY created_at DESC`,
+        [model],
+      )
+      .catch((error: unknown) => {
+        if (isMissingRelation(error)) return { rows: [] };
+        throw storeError(error, 'cannot list the profiles');
+      });
     return rows.map((r) => ({
       modelVersion: r.model_version,
       createdAt: r.created_at.toISOString(),

@@ -6,6 +6,7 @@
 import type { RepoSpec } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { PgPool } from '../postgres/index.ts';
 import type { RegistryEvent, RegistryStore, RegistrySubscription, RegistryVersionInfo } from './port.ts';
 import { PostgresRegistry } from './postgres.ts';
 
@@ -202,6 +203,8 @@ export class RegistryWatcher implements DefinitionsSource {
 export interface OpenRegistryWatcherOptions extends RegistryWatcherOptions {
   /** Postgres connection string (`DATABASE_URL`). */
   databaseUrl: string;
+  /** The process's shared pool; default a small pool of the registry's own. */
+  pool?: PgPool;
   /** Registry schema; default `tributary_registry`. */
   schema?: string;
 }
@@ -210,6 +213,7 @@ export interface OpenRegistryWatcherOptions extends RegistryWatcherOptions {
 export async function openRegistryWatcher(options: OpenRegistryWatcherOptions): Promise<RegistryWatcher> {
   const store = new PostgresRegistry({
     connectionString: options.databaseUrl,
+    ...(options.pool === undefined ? {} : { pool: options.pool }),
     ...(options.schema === undefined ? {} : { schema: options.schema }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });

@@ -3,11 +3,19 @@
  * version, the current objects, and archived tables. Applies serialize on an advisory lock;
  * each recorded version is announced with NOTIFY on a channel named after the schema.
  */
-import { readFileSync } from 'node:fs';
-import pg from 'pg';
 import type { RepoSpec } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import {
+  createListener,
+  createPool,
+  loadSql,
+  type PgListener,
+  type PgPool,
+  postgresError,
+  sqlState,
+  transaction,
+} from '../postgres/index.ts';
 import { specHash } from './hash.ts';
 import { objectsOf } from './plan.ts';
 import type {
@@ -22,40 +30,11 @@ import type {
 
 export const DEFAULT_REGISTRY_SCHEMA = 'tributary_registry';
 
-/** The rows of a finished statement: all the registry reads from node-postgres results. */
-export interface PgResult {
-  rows: Record<string, unknown>[];
-}
-
-/** The slice of node-postgres's pooled client the registry uses. */
-export interface PgPoolClient {
-  query(text: string, values?: unknown[]): Promise<PgResult>;
-  release(error?: Error | boolean): void;
-}
-
-/** The slice of node-postgres's `Pool` the registry uses (like kysely's `PostgresPool`). */
-export interface PgPool {
-  query(text: string, values?: unknown[]): Promise<PgResult>;
-  connect(): Promise<PgPoolClient>;
-  end(): Promise<void>;
-}
-
-/** The slice of node-postgres's `Client` that listens for notifications. */
-interface PgListener {
-  connect(): Promise<void>;
-  query(text: string): Promise<unknown>;
-  end(): Promise<void>;
-  on(
-    event: 'notification',
-    listener: (message: { channel: string; payload?: string | undefined }) => void,
-  ): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  on(event: 'end', listener: () => void): unknown;
-}
-
 export interface PostgresRegistryOptions {
-  /** Postgres connection string (`DATABASE_URL`). */
+  /** Postgres connection string (`DATABASE_URL`): for the LISTEN connection, and the pool unless `pool` is given. */
   connectionString: string;
+  /** The process's shared pool; the registry then leaves ending it to the caller. */
+  pool?: PgPool;
   /** Schema of the registry's tables; default `tributary_registry`. Tests use their own. */
   schema?: string;
   /** How long an apply waits for another one to finish; default 60,000 ms. */
@@ -65,46 +44,29 @@ export interface PostgresRegistryOptions {
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
-function loadSql(name: string): string {
-  return readFileSync(new URL(`./sql/${name}.sql`, import.meta.url), 'utf8');
-}
+const FILES = {
+  schema: 'schema',
+  lock: 'lock',
+  latest: 'latest-version',
+  latestInfo: 'latest-version-info',
+  version: 'version',
+  history: 'history',
+  insertVersion: 'insert-version',
+  replaceObjects: 'replace-objects',
+  insertArchive: 'insert-archive',
+  notify: 'notify',
+} as const;
 
-const SQL = {
-  schema: loadSql('schema'),
-  lock: loadSql('lock'),
-  latest: loadSql('latest-version'),
-  latestInfo: loadSql('latest-version-info'),
-  version: loadSql('version'),
-  history: loadSql('history'),
-  insertVersion: loadSql('insert-version'),
-  replaceObjects: loadSql('replace-objects'),
-  insertArchive: loadSql('insert-archive'),
-  notify: loadSql('notify'),
-};
+type Statements = Record<keyof typeof FILES, string>;
 
 /** Postgres error codes the registry handles. */
 const UNDEFINED_TABLE = '42P01';
 const INVALID_SCHEMA = '3F000';
 const LOCK_NOT_AVAILABLE = '55P03';
 
-function pgCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
-}
-
-function unavailable(error: unknown): TributaryError {
-  if (error instanceof TributaryError) return error;
-  const code = pgCode(error);
-  // Statement errors (SQLSTATE present, not a connection class) are bugs, not outages.
-  if (code && !code.startsWith('08') && !code.startsWith('57') && code !== '53300') {
-    return new TributaryError('TRIB_INTERNAL', `registry query failed: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  return new TributaryError(
-    'TRIB_SERVICE_UNAVAILABLE',
-    `cannot reach the registry's Postgres: ${(error as Error).message}. Check DATABASE_URL, or start local services with 'npm run services:up'.`,
-    { cause: error },
-  );
+/** A registry failure, coded by the one SQLSTATE mapping; an unreachable Postgres is TRIB_SERVICE_UNAVAILABLE. */
+function registryError(error: unknown, what = 'registry'): TributaryError {
+  return postgresError(error, what, { unavailable: 'TRIB_SERVICE_UNAVAILABLE' });
 }
 
 function infoOf(row: Record<string, unknown>): RegistryVersionInfo {
@@ -126,7 +88,8 @@ export class PostgresRegistry implements RegistryStore {
   /** The NOTIFY channel: the schema's name, so registries in different schemas never mix. */
   readonly channel: string;
   private readonly pool: PgPool;
-  private readonly sql: typeof SQL;
+  private readonly ownsPool: boolean;
+  private readonly sql: Statements;
   private readonly subscriptions = new Set<RegistrySubscription>();
 
   constructor(private readonly options: PostgresRegistryOptions) {
@@ -138,17 +101,23 @@ export class PostgresRegistry implements RegistryStore {
       );
     }
     this.channel = this.schema;
-    const quoted = `"${this.schema}"`;
+    const schema = this.schema;
     this.sql = Object.fromEntries(
-      Object.entries(SQL).map(([k, text]) => [k, text.replaceAll('{{schema}}', quoted)]),
-    ) as typeof SQL;
-    const pool = new pg.Pool({
-      connectionString: options.connectionString,
-      max: 3,
-      connectionTimeoutMillis: 10_000,
-    });
-    pool.on('error', (error) => options.logger?.warn({ err: error }, 'registry: idle connection lost'));
-    this.pool = pool as unknown as PgPool;
+      Object.entries(FILES).map(([k, file]) => [
+        k,
+        loadSql(new URL(`./sql/${file}.sql`, import.meta.url), { schema }),
+      ]),
+    ) as Statements;
+    this.ownsPool = options.pool === undefined;
+    this.pool =
+      options.pool ??
+      createPool({
+        connectionString: options.connectionString,
+        max: 3,
+        applicationName: 'tributary-registry',
+        ...(options.logger ? { logger: options.logger } : {}),
+        name: 'registry',
+      });
   }
 
   private async read<T>(
@@ -161,9 +130,9 @@ export class PostgresRegistry implements RegistryStore {
       const { rows } = await this.pool.query(text, values);
       return map(rows);
     } catch (error) {
-      const code = pgCode(error);
+      const code = sqlState(error);
       if (code === UNDEFINED_TABLE || code === INVALID_SCHEMA) return empty;
-      throw unavailable(error);
+      throw registryError(error, 'cannot read the registry');
     }
   }
 
@@ -184,72 +153,63 @@ export class PostgresRegistry implements RegistryStore {
   }
 
   async withApplyLock<T>(work: (tx: ApplyTransaction) => Promise<T>): Promise<T> {
-    let client: PgPoolClient;
     try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw unavailable(error);
-    }
-    let failed: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      await client.query(
-        `SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.options.lockTimeoutMs ?? 60_000))}`,
-      );
-      try {
-        await client.query(this.sql.lock, [this.schema]);
-      } catch (error) {
-        if (pgCode(error) === LOCK_NOT_AVAILABLE) {
-          throw new TributaryError(
-            'TRIB_REGISTRY_CONFLICT',
-            `another apply holds the registry '${this.schema}': try again when it finishes`,
-            { cause: error },
-          );
+      return await transaction(this.pool, async (client) => {
+        await client.query(
+          `SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.options.lockTimeoutMs ?? 60_000))}`,
+        );
+        try {
+          await client.query(this.sql.lock, [this.schema]);
+        } catch (error) {
+          if (sqlState(error) === LOCK_NOT_AVAILABLE) {
+            throw new TributaryError(
+              'TRIB_REGISTRY_CONFLICT',
+              `another apply holds the registry '${this.schema}': try again when it finishes`,
+              { cause: error },
+            );
+          }
+          throw error;
         }
-        throw error;
-      }
-      // Later statements of the apply may wait on table locks: that is no conflict.
-      await client.query('SET LOCAL lock_timeout = 0');
-      await client.query(this.sql.schema);
-      const tx: ApplyTransaction = {
-        latest: async () => {
-          const { rows } = await client.query(this.sql.latest);
-          return rows[0] ? versionOf(rows[0]) : null;
-        },
-        record: async (next: NewVersion) => {
-          const { rows } = await client.query(this.sql.insertVersion, [
-            JSON.stringify(next.spec),
-            next.hash,
-            next.appliedBy,
-            JSON.stringify(next.plan),
-          ]);
-          const info = infoOf(rows[0]!);
-          const objects = objectsOf(next.spec).map((o) => ({
-            kind: o.kind,
-            name: o.name,
-            spec: o,
-            spec_hash: specHash(o),
-          }));
-          await client.query(this.sql.replaceObjects, [JSON.stringify(objects), info.version]);
-          await client.query(this.sql.notify, [
-            this.channel,
-            JSON.stringify({ version: info.version, hash: info.hash }),
-          ]);
-          return info;
-        },
-        recordArchive: async (view, table, reason) => {
-          await client.query(this.sql.insertArchive, [view, table, reason]);
-        },
-      };
-      const result = await work(tx);
-      await client.query('COMMIT');
-      return result;
+        // Later statements of the apply may wait on table locks: that is no conflict.
+        await client.query('SET LOCAL lock_timeout = 0');
+        await client.query(this.sql.schema);
+        const tx: ApplyTransaction = {
+          latest: async () => {
+            const { rows } = await client.query(this.sql.latest);
+            return rows[0] ? versionOf(rows[0]) : null;
+          },
+          record: async (next: NewVersion) => {
+            const { rows } = await client.query(this.sql.insertVersion, [
+              JSON.stringify(next.spec),
+              next.hash,
+              next.appliedBy,
+              JSON.stringify(next.plan),
+            ]);
+            const info = infoOf(rows[0]!);
+            const objects = objectsOf(next.spec).map((o) => ({
+              kind: o.kind,
+              name: o.name,
+              spec: o,
+              spec_hash: specHash(o),
+            }));
+            await client.query(this.sql.replaceObjects, [JSON.stringify(objects), info.version]);
+            await client.query(this.sql.notify, [
+              this.channel,
+              JSON.stringify({ version: info.version, hash: info.hash }),
+            ]);
+            return info;
+          },
+          recordArchive: async (view, table, reason) => {
+            await client.query(this.sql.insertArchive, [view, table, reason]);
+          },
+        };
+        return await work(tx);
+      });
     } catch (error) {
-      failed = error instanceof Error ? error : new Error(String(error));
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error instanceof TributaryError ? error : pgCode(error) ? unavailable(error) : error;
-    } finally {
-      client.release(failed !== undefined && pgCode(failed)?.startsWith('08') ? failed : undefined);
+      // Errors of `work` that are not Postgres's (a bug, a plan refused) pass through as they are.
+      throw error instanceof TributaryError || sqlState(error) !== undefined || isDriverError(error)
+        ? registryError(error, 'cannot apply to the registry')
+        : error;
     }
   }
 
@@ -260,13 +220,10 @@ export class PostgresRegistry implements RegistryStore {
     let timer: NodeJS.Timeout | undefined;
 
     const connect = async (): Promise<PgListener> => {
-      const client = new pg.Client({
+      const client = createListener({
         connectionString: this.options.connectionString,
-        keepAlive: true,
-        connectionTimeoutMillis: 10_000,
-      }) as unknown as PgListener;
-      // Errors surface as 'end' (handled below) or as the rejected connect; never crash.
-      client.on('error', (error) => logger?.warn({ err: error }, 'registry: notification connection error'));
+        onError: (error) => logger?.warn({ err: error }, 'registry: notification connection error'),
+      });
       client.on('notification', (message) => {
         if (message.channel !== this.channel || !message.payload) return;
         try {
@@ -281,7 +238,7 @@ export class PostgresRegistry implements RegistryStore {
         await client.query(`LISTEN "${this.channel}"`);
       } catch (error) {
         await client.end().catch(() => undefined);
-        throw unavailable(error);
+        throw registryError(error, 'cannot listen for registry changes');
       }
       client.on('end', () => {
         if (closed || current !== client) return;
@@ -328,6 +285,11 @@ export class PostgresRegistry implements RegistryStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
-    await this.pool.end();
+    if (this.ownsPool) await this.pool.end();
   }
+}
+
+/** What node-postgres throws without a SQLSTATE: a connect timeout, a terminated connection. */
+function isDriverError(error: unknown): boolean {
+  return error instanceof Error && /connect|connection|terminated|timeout/i.test(error.message);
 }

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { Materializer } from '../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../services/materializer/metrics.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { PostgresOfflineStore } from '../../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import { driverSpec, staticDefinitions } from './driver-spec.ts';

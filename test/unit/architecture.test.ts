@@ -26,7 +26,7 @@ const DRIVERS = ['pg', 'pg-copy-streams', 'ioredis', 'kafkajs'];
 
 describe('dependency direction', () => {
   it('reads the imports it checks', () => {
-    expect(importsOf('shared/stores/offline/postgres.ts')).toContain('pg');
+    expect(importsOf('shared/postgres/pool.ts')).toContain('pg');
     expect(importsOf('services/materializer/materializer.ts')).toContain('shared/stream/port.ts');
   });
 
@@ -55,6 +55,17 @@ describe('dependency direction', () => {
       importsOf(file)
         .filter((target) => DRIVERS.includes(target))
         .map((target) => `${file} -> ${target}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  it('only shared/postgres/ imports the Postgres driver: every adapter uses its one slice of it', () => {
+    const offending = ['shared', 'services', 'cli'].flatMap(sources).flatMap((file) =>
+      file.startsWith('shared/postgres/')
+        ? []
+        : importsOf(file)
+            .filter((target) => target === 'pg' || target.startsWith('pg-'))
+            .map((target) => `${file} -> ${target}`),
     );
     expect(offending).toEqual([]);
   });

@@ -1,22 +1,22 @@
 -- Drift monitor state: open windows, processed offsets, closed windows, retraining requests and
 -- the delivery outbox. Checkpoints write state, offsets, closed windows and outbox rows in one
 -- transaction, so a restart resumes exactly where the last committed batch ended.
--- Placeholder: __SCHEMA__ is replaced with the quoted schema name before running.
+-- Placeholder: {{schema}} is replaced with the quoted schema name before running.
 -- Arguments: none. Idempotent: safe to run at every start.
-CREATE SCHEMA IF NOT EXISTS __SCHEMA__;
+CREATE SCHEMA IF NOT EXISTS {{schema}};
 
 -- Open windows and retraining-policy state of one monitor (services/monitor/processor.ts, serialized).
 -- Rewritten by every batch checkpoint, so: `json`, not `jsonb` (no parse on write), and stored
 -- uncompressed out of line (compressing ~0.5 MB of histogram counts per batch cost more than it saved).
-CREATE TABLE IF NOT EXISTS __SCHEMA__.monitor_state (
+CREATE TABLE IF NOT EXISTS {{schema}}.monitor_state (
   monitor    text        PRIMARY KEY,
   state      json        NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
-ALTER TABLE __SCHEMA__.monitor_state ALTER COLUMN state SET STORAGE EXTERNAL;
+ALTER TABLE {{schema}}.monitor_state ALTER COLUMN state SET STORAGE EXTERNAL;
 
 -- The last offset of each partition whose message is reflected in monitor_state.
-CREATE TABLE IF NOT EXISTS __SCHEMA__.monitor_offsets (
+CREATE TABLE IF NOT EXISTS {{schema}}.monitor_offsets (
   monitor     text    NOT NULL,
   topic       text    NOT NULL,
   partition   integer NOT NULL,
@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS __SCHEMA__.monitor_offsets (
 );
 
 -- Closed windows: the drift event of each, for the query API.
-CREATE TABLE IF NOT EXISTS __SCHEMA__.drift_windows (
+CREATE TABLE IF NOT EXISTS {{schema}}.drift_windows (
   id             text             PRIMARY KEY,
   monitor        text             NOT NULL,
   model          text             NOT NULL,
@@ -38,9 +38,9 @@ CREATE TABLE IF NOT EXISTS __SCHEMA__.drift_windows (
   event          jsonb            NOT NULL,
   closed_at      timestamptz      NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS drift_windows_by_model ON __SCHEMA__.drift_windows (model, window_end DESC);
+CREATE INDEX IF NOT EXISTS drift_windows_by_model ON {{schema}}.drift_windows (model, window_end DESC);
 
-CREATE TABLE IF NOT EXISTS __SCHEMA__.retrain_requests (
+CREATE TABLE IF NOT EXISTS {{schema}}.retrain_requests (
   id            text        PRIMARY KEY,
   monitor       text        NOT NULL,
   model         text        NOT NULL,
@@ -48,12 +48,12 @@ CREATE TABLE IF NOT EXISTS __SCHEMA__.retrain_requests (
   requested_at  bigint      NOT NULL,
   event         jsonb       NOT NULL
 );
-CREATE INDEX IF NOT EXISTS retrain_requests_by_model ON __SCHEMA__.retrain_requests (model, requested_at DESC);
+CREATE INDEX IF NOT EXISTS retrain_requests_by_model ON {{schema}}.retrain_requests (model, requested_at DESC);
 
 -- One row per (event, destination): a Kafka topic or a webhook URL. `delivery_id` is the
 -- X-Tributary-Delivery header and stays the same across retries. `headers` already holds the
 -- signature (computed when the row is written), so no webhook secret is ever stored.
-CREATE TABLE IF NOT EXISTS __SCHEMA__.outbox (
+CREATE TABLE IF NOT EXISTS {{schema}}.outbox (
   id              bigserial   PRIMARY KEY,
   delivery_id     text        NOT NULL UNIQUE,
   event_id        text        NOT NULL,
@@ -71,5 +71,5 @@ CREATE TABLE IF NOT EXISTS __SCHEMA__.outbox (
   last_error      text,
   created_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS outbox_due ON __SCHEMA__.outbox (next_attempt_at)
+CREATE INDEX IF NOT EXISTS outbox_due ON {{schema}}.outbox (next_attempt_at)
   WHERE delivered_at IS NULL AND failed_at IS NULL;

@@ -1,9 +1,9 @@
 -- Reference profiles of the drift monitor, one per model and model version.
--- Placeholder: __SCHEMA__ is replaced with the quoted schema name before running.
+-- Placeholder: {{schema}} is replaced with the quoted schema name before running.
 -- Arguments: none. Idempotent: safe to run at every start.
-CREATE SCHEMA IF NOT EXISTS __SCHEMA__;
+CREATE SCHEMA IF NOT EXISTS {{schema}};
 
-CREATE TABLE IF NOT EXISTS __SCHEMA__.reference_profiles (
+CREATE TABLE IF NOT EXISTS {{schema}}.reference_profiles (
   model         text        NOT NULL,
   model_version text        NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now(),
@@ -14,4 +14,4 @@ CREATE TABLE IF NOT EXISTS __SCHEMA__.reference_profiles (
   PRIMARY KEY (model, model_version)
 );
 
-CREATE INDEX IF NOT EXISTS reference_profiles_latest ON __SCHEMA__.reference_profiles (model, created_at DESC);
+CREATE INDEX IF NOT EXISTS reference_profiles_latest ON {{schema}}.reference_profiles (model, created_at DESC);

@@ -13,7 +13,7 @@ import { Materializer } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { viewLayout } from '../../../shared/stores/layout.ts';
-import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../../../shared/stream/port.ts';

@@ -16,7 +16,7 @@ import { createMaterializerMetrics } from '../../../services/materializer/metric
 import { isTributaryError } from '../../../shared/errors.ts';
 import { DLQ_HEADERS } from '../../../shared/events/dead-letter.ts';
 import { createLogger } from '../../../shared/logger.ts';
-import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { DEFAULT_SEND_TIMEOUT_MS, KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';

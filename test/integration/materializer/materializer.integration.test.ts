@@ -8,7 +8,7 @@ import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import type { StaticDefinitions } from '../../../shared/registry/live.ts';
 import { viewLayout } from '../../../shared/stores/layout.ts';
-import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type {

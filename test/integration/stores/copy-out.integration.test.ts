@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CopyOutQuery } from '../../../shared/stores/offline/copy-out.ts';
+import { CopyOutQuery } from '../../../shared/stores/offline/postgres/copy-out.ts';
 import { services } from '../../support/env.ts';
 
 describe('CopyOutQuery', () => {

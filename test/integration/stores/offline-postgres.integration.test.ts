@@ -1,12 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
+import type { PgClient, PgPool } from '../../../shared/postgres/index.ts';
 import { type ViewLayout, viewLayout } from '../../../shared/stores/layout.ts';
-import {
-  type PgPool,
-  type PgPoolClient,
-  PostgresOfflineStore,
-} from '../../../shared/stores/offline/postgres.ts';
+import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { closedPort } from './closed-port.ts';
 import { describeOfflineStorePort, driverStats, FEB_1, JAN_31_LATE, row } from './offline-port.suite.ts';
@@ -423,7 +420,7 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
     let kill = true;
     // Fault injection only: the real connection's backend is terminated just before the INSERT.
     const faulty: PgPool = {
-      query: (text, values) => real.query(text, values),
+      query: ((text: string, values?: unknown[]) => real.query(text, values)) as PgPool['query'],
       end: () => real.end(),
       async connect() {
         const client = await real.connect();
@@ -440,7 +437,7 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
               return db.query('SELECT pg_terminate_backend($1)', [rows[0].pid]).then(() => query(...args));
             }
             return query(...args);
-          }) as PgPoolClient['query'],
+          }) as PgClient['query'],
         };
         return wrapped;
       },

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
-import { binaryCopyChunks } from '../../../shared/stores/offline/copy-binary.ts';
+import { binaryCopyChunks } from '../../../shared/stores/offline/postgres/copy-binary.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
-import { includedFeatures } from '../../../shared/stores/offline/sql.ts';
+import { includedFeatures } from '../../../shared/stores/offline/postgres/sql.ts';
 import { compareOffsets, offsetAfter } from '../../../shared/stream/offsets.ts';
 
 const view: ViewLayout = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
-import { requireIndexSupport } from '../../../shared/stores/offline/postgres.ts';
+import { requireIndexSupport } from '../../../shared/stores/offline/postgres/index.ts';
 
 describe('requireIndexSupport', () => {
   it('accepts Postgres 15 and later', () => {

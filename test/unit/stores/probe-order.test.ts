@@ -4,7 +4,7 @@ import {
   encodeRecords,
   sortedByKey,
   splitRecords,
-} from '../../../shared/stores/offline/probe-order.ts';
+} from '../../../shared/stores/offline/postgres/probe-order.ts';
 
 const PG_EPOCH_US = 946_684_800_000_000n;
 

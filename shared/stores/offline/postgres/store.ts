@@ -1,42 +1,35 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
-import { type CopyStreamQuery, from as copyFrom } from 'pg-copy-streams';
-import { type ErrorCode, TributaryError } from '../../errors.ts';
-import type { Logger } from '../../logger.ts';
-import { compareOffsets } from '../../stream/offsets.ts';
-import type { ColumnLayout, ViewLayout } from '../layout.ts';
+import { TributaryError } from '../../../errors.ts';
+import type { Logger } from '../../../logger.ts';
+import {
+  copyFrom,
+  createPool,
+  DEFAULT_OFFLINE_SCHEMA,
+  type PgClient,
+  type PgPool,
+  postgresError,
+  sqlState,
+  transaction,
+} from '../../../postgres/index.ts';
+import type { EntityFrame } from '../../../retrieval/entities.ts';
+import type {
+  FeatureChunk,
+  HistoricalFeatureSource,
+  HistoricalReadOptions,
+} from '../../../retrieval/historical.ts';
+import type { RetrievalPlan } from '../../../retrieval/plan.ts';
+import { compareOffsets } from '../../../stream/offsets.ts';
+import type { ColumnLayout, ViewLayout } from '../../layout.ts';
+import type { FeatureRow, OfflineStore } from '../port.ts';
 import { binaryCopyChunks } from './copy-binary.ts';
-import type { FeatureRow, OfflineStore } from './port.ts';
+import { type PostgresHistoricalOptions, PostgresHistoricalReader } from './historical.ts';
 import * as sql from './sql.ts';
-
-/** The rows and count of a finished statement: all the store reads from node-postgres results. */
-export interface PgResult {
-  rows: Record<string, unknown>[];
-  rowCount: number | null;
-}
-
-/** A pooled connection: the slice of node-postgres's `PoolClient` the store uses. */
-export interface PgPoolClient {
-  query(text: string, values?: unknown[]): Promise<PgResult>;
-  query(copy: CopyStreamQuery): CopyStreamQuery;
-  /** Returns the connection to the pool; with an error, the pool discards it. */
-  release(error?: Error | boolean): void;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  off(event: 'error', listener: (error: Error) => void): unknown;
-}
-
-/** The slice of node-postgres's `Pool` the store uses (like kysely's `PostgresPool`). */
-export interface PgPool {
-  query(text: string, values?: unknown[]): Promise<PgResult>;
-  connect(): Promise<PgPoolClient>;
-  end(): Promise<void>;
-}
 
 export interface PostgresOfflineStoreOptions {
   /** Postgres connection string (e.g. `DATABASE_URL`); ignored when `pool` is given. */
   connectionString?: string;
-  /** A pool to use instead of creating one; the store then leaves ending it to the caller. */
+  /** The process's shared pool; the store then leaves ending it to the caller. */
   pool?: PgPool;
   /** Schema that holds one table per feature view; default `tributary_offline`. */
   schema?: string;
@@ -44,10 +37,10 @@ export interface PostgresOfflineStoreOptions {
   maxConnections?: number;
   /** How long to wait for a connection before failing with TRIB_OFFLINE_STORE_UNAVAILABLE; default 5,000 ms. */
   connectTimeoutMs?: number;
+  /** How the historical reader probes (parallelism, work_mem…); its schema is the store's. */
+  historical?: Omit<PostgresHistoricalOptions, 'schema'>;
   logger?: Logger;
 }
-
-const DEFAULT_SCHEMA = 'tributary_offline';
 
 /** The row index needs NULLS NOT DISTINCT (Postgres 15): say so, rather than fail on its syntax. */
 export function requireIndexSupport(serverVersionNum: number): void {
@@ -67,18 +60,19 @@ export function requireIndexSupport(serverVersionNum: number): void {
  * are copied straight in; others go through a session-local staging table and `INSERT ... ON
  * CONFLICT DO NOTHING`, so replayed batches add nothing.
  */
-export class PostgresOfflineStore implements OfflineStore {
+export class PostgresOfflineStore implements OfflineStore, HistoricalFeatureSource {
   readonly schema: string;
   private readonly pool: PgPool;
+  private readonly reader: PostgresHistoricalReader;
   private readonly ownsPool: boolean;
   private readonly logger: Logger | undefined;
   /** Month partitions known to exist, per table: `write` creates the others first. */
   private readonly partitions = new Map<string, Set<number>>();
   /** Staging tables created on each pooled connection (they live as long as the connection). */
-  private readonly staged = new WeakMap<PgPoolClient, Set<string>>();
+  private readonly staged = new WeakMap<PgClient, Set<string>>();
 
   constructor(options: PostgresOfflineStoreOptions) {
-    this.schema = options.schema ?? DEFAULT_SCHEMA;
+    this.schema = options.schema ?? DEFAULT_OFFLINE_SCHEMA;
     this.logger = options.logger;
     if (options.pool) {
       this.pool = options.pool;
@@ -90,17 +84,27 @@ export class PostgresOfflineStore implements OfflineStore {
           'the offline store needs a connection string or a pool',
         );
       }
-      const pool = new pg.Pool({
+      this.pool = createPool({
         connectionString: options.connectionString,
         max: options.maxConnections ?? 4,
-        connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+        connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+        applicationName: 'tributary-offline',
+        ...(options.logger ? { logger: options.logger } : {}),
+        name: 'offline store',
       });
-      // An idle connection that dies (server restart, pg_terminate_backend) must not crash the process.
-      pool.on('error', (error) => this.logger?.warn({ err: error }, 'offline store: idle connection lost'));
-      this.pool = pool as unknown as PgPool;
       this.ownsPool = true;
     }
     sql.quoteIdent(this.schema);
+    this.reader = new PostgresHistoricalReader(this.pool, { ...options.historical, schema: this.schema });
+  }
+
+  /** Point-in-time retrieval over this store's tables, on the same pool (`PostgresHistoricalReader`). */
+  readFeatures(
+    plan: RetrievalPlan,
+    entities: EntityFrame,
+    options?: HistoricalReadOptions,
+  ): AsyncGenerator<FeatureChunk> {
+    return this.reader.readFeatures(plan, entities, options);
   }
 
   async ensureTable(view: ViewLayout): Promise<void> {
@@ -289,30 +293,10 @@ export class PostgresOfflineStore implements OfflineStore {
     for (const month of missing) known.add(month);
   }
 
-  private async transaction<T>(work: (client: PgPoolClient) => Promise<T>): Promise<T> {
-    let client: PgPoolClient;
+  private async transaction<T>(work: (client: PgClient) => Promise<T>): Promise<T> {
     try {
-      client = await this.pool.connect();
+      return await transaction(this.pool, work);
     } catch (error) {
-      throw offlineError(error);
-    }
-    // A connection that dies between two queries of the transaction emits 'error' on the
-    // client, which the pool only listens for while the client is idle: without this listener
-    // it would crash the process. The failing query rejects too, and that is what we act on.
-    const onError = (error: Error) => this.logger?.warn({ err: error }, 'offline store: connection lost');
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      client.off('error', onError);
-      client.release();
-      return result;
-    } catch (error) {
-      client.off('error', onError);
-      // Discard the connection instead of sending ROLLBACK: closing it rolls back on the server,
-      // and a connection left mid-COPY or half dead would never answer a ROLLBACK.
-      client.release(error instanceof Error ? error : true);
       throw offlineError(error);
     }
   }
@@ -355,7 +339,7 @@ function nextMonthStart(monthStartMs: number): number {
 }
 
 function isUniqueViolation(error: unknown): boolean {
-  return pgCode(error instanceof TributaryError ? error.cause : error) === '23505';
+  return sqlState(error) === '23505';
 }
 
 interface OriginRange {
@@ -392,58 +376,10 @@ function originRanges(
 
 function isMissingPartition(error: unknown): boolean {
   const cause = error instanceof TributaryError ? error.cause : error;
-  return pgCode(cause) === '23514' && /no partition of relation/.test(String((cause as Error).message));
+  return sqlState(cause) === '23514' && /no partition of relation/.test(String((cause as Error).message));
 }
 
-function pgCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-/** Node's socket errors: the server is unreachable or the connection broke. */
-const CONNECTION_ERRNOS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
-
-/**
- * Maps a failure to a coded error: anything that says "the database is not there right now"
- * becomes the retriable TRIB_OFFLINE_STORE_UNAVAILABLE, so the materializer pauses and retries.
- */
+/** A failure of the offline store, coded by the one SQLSTATE mapping (`shared/postgres/errors.ts`). */
 export function offlineError(error: unknown): TributaryError {
-  if (error instanceof TributaryError) return error;
-  const code = pgCode(error);
-  const message = error instanceof Error ? error.message : String(error);
-  const fail = (trib: ErrorCode, text: string) => new TributaryError(trib, text, { cause: error });
-  const isServerError = error instanceof pg.DatabaseError;
-  if (!isServerError) {
-    // Not an answer from the server: a socket error (ECONNREFUSED, an AggregateError of them,
-    // "Connection terminated", a connect timeout) unless it is plainly a bug in our own code.
-    const isBug = error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError;
-    if (!isBug || (code !== undefined && CONNECTION_ERRNOS.has(code))) {
-      return fail(
-        'TRIB_OFFLINE_STORE_UNAVAILABLE',
-        `offline store unavailable: ${message || code || 'connection failed'}`,
-      );
-    }
-    return fail('TRIB_INTERNAL', `offline store: ${message}`);
-  }
-  // SQLSTATE classes: 08 connection, 53 insufficient resources, 57P0x shutdown or
-  // cannot-connect-now, 40 serialization failure or deadlock, 55P03 lock not available.
-  if (
-    code !== undefined &&
-    (/^(08|53|40)/.test(code) || ['57P01', '57P02', '57P03', '55P03', '57014'].includes(code))
-  ) {
-    return fail('TRIB_OFFLINE_STORE_UNAVAILABLE', `offline store unavailable: ${message}`);
-  }
-  // The table went away under us (archived by an apply): retry once the materializer has re-ensured it.
-  if (code === '42P01') return fail('TRIB_OFFLINE_STORE_UNAVAILABLE', `offline store: ${message}`);
-  if (code?.startsWith('22')) return fail('TRIB_WRONG_TYPE', `offline store rejected a value: ${message}`);
-  return fail('TRIB_INTERNAL', `offline store: ${message}`);
+  return postgresError(error, 'offline store');
 }

@@ -4,38 +4,17 @@
  * `quoteLiteral`). Every builder returns one statement.
  */
 import { createHash } from 'node:crypto';
-import type { ValueType } from '../../definitions/types.ts';
-import { TributaryError } from '../../errors.ts';
-import { type ColumnLayout, MAX_JOIN_KEY_BYTES, type ViewLayout } from '../layout.ts';
+import type { ValueType } from '../../../definitions/types.ts';
+import {
+  MAX_IDENTIFIER_BYTES,
+  PG_TYPES,
+  qualified,
+  quoteIdent,
+  quoteLiteral,
+} from '../../../postgres/index.ts';
+import { type ColumnLayout, MAX_JOIN_KEY_BYTES, type ViewLayout } from '../../layout.ts';
 
-/** Postgres keeps identifiers to 63 bytes and silently truncates longer ones. */
-const MAX_IDENTIFIER_BYTES = 63;
-
-export const PG_TYPES: Record<ValueType, string> = {
-  int64: 'bigint',
-  float64: 'double precision',
-  string: 'text',
-  bool: 'boolean',
-  timestamp: 'timestamp with time zone',
-};
-
-/** `"name"`, with embedded quotes doubled; throws when Postgres would truncate the name. */
-export function quoteIdent(name: string): string {
-  if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES || name.length === 0) {
-    throw new TributaryError(
-      'TRIB_DEFINITION_INVALID',
-      `'${name}' cannot name a Postgres table or column: 1 to ${MAX_IDENTIFIER_BYTES} bytes`,
-      { details: { field: name } },
-    );
-  }
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** A string literal, as node-postgres's escapeLiteral writes it (E'' when it holds backslashes). */
-export function quoteLiteral(value: string): string {
-  const quoted = `'${value.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`;
-  return value.includes('\\') ? `E${quoted}` : quoted;
-}
+export { PG_TYPES, qualified, quoteIdent, quoteLiteral } from '../../../postgres/index.ts';
 
 /**
  * `base + suffix` as a name that fits in 63 bytes: when too long, `base` is cut and a short
@@ -48,10 +27,6 @@ export function derivedName(base: string, suffix: string): string {
   let cut = base;
   while (Buffer.byteLength(`${cut}_${hash}${suffix}`) > MAX_IDENTIFIER_BYTES) cut = cut.slice(0, -1);
   return `${cut}_${hash}${suffix}`;
-}
-
-export function qualified(schema: string, table: string): string {
-  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
 
 /** Name of the month partition holding `monthStartMs` (UTC): `<table>__p<yyyymm>`. */

@@ -23,8 +23,12 @@ import type { RepoSpec } from '../shared/definitions/types.ts';
 import { type EntityFrame, entitiesFromColumns } from '../shared/retrieval/entities.ts';
 import { type HistoricalFeatureSource, historicalBatches } from '../shared/retrieval/historical.ts';
 import { planRetrieval, type RetrievalPlan } from '../shared/retrieval/plan.ts';
-import { PostgresHistoricalReader, pointInTimeSql, quoteIdent } from '../shared/stores/offline/postgres/index.ts';
-import { PostgresOfflineStore } from '../shared/stores/offline/postgres/index.ts';
+import {
+  PostgresHistoricalReader,
+  PostgresOfflineStore,
+  pointInTimeSql,
+  quoteIdent,
+} from '../shared/stores/offline/postgres/index.ts';
 import { driverSpec } from '../test/support/driver-spec.ts';
 import { benchServices, median } from './support.ts';
 

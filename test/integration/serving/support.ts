@@ -4,9 +4,11 @@ import { buildApp, type ServingDeps } from '../../../services/serving/app.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { StaticDefinitions } from '../../../shared/registry/live.ts';
-import { PostgresHistoricalReader } from '../../../shared/stores/offline/postgres/index.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
-import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
+import {
+  PostgresHistoricalReader,
+  PostgresOfflineStore,
+} from '../../../shared/stores/offline/postgres/index.ts';
 import type { OnlineStore } from '../../../shared/stores/online/port.ts';
 import type { StreamProducer } from '../../../shared/stream/port.ts';
 import { driverHourlyStats, driverLayout, driverSpec } from '../../support/driver-spec.ts';

@@ -11,8 +11,8 @@ import { isTributaryError } from '../../../shared/errors.ts';
 import { entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
 import type { FeatureChunk } from '../../../shared/retrieval/historical.ts';
 import { planRetrieval } from '../../../shared/retrieval/plan.ts';
-import { PostgresHistoricalReader } from '../../../shared/stores/offline/postgres/index.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import { PostgresHistoricalReader } from '../../../shared/stores/offline/postgres/index.ts';
 import { uniqueName } from '../../support/env.ts';
 import { DAY, type Harness, harness, row } from '../serving/support.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
-import { binaryCopyChunks } from '../../../shared/stores/offline/postgres/copy-binary.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import { binaryCopyChunks } from '../../../shared/stores/offline/postgres/copy-binary.ts';
 import { includedFeatures } from '../../../shared/stores/offline/postgres/sql.ts';
 import { compareOffsets, offsetAfter } from '../../../shared/stream/offsets.ts';
 

@@ -46,6 +46,12 @@ export function createMonitorMetrics(registry = new Registry()) {
       labelNames: ['kind', 'result'] as const,
       registers: [registry],
     }),
+    held: new Gauge({
+      name: 'tributary_monitor_held_partitions',
+      help: 'Prediction partitions held on an error that retrying cannot fix (1 while held), by step and error code: see docs/errors.md',
+      labelNames: ['monitor', 'partition', 'step', 'code'] as const,
+      registers: [registry],
+    }),
     outboxDepth: new Gauge({
       name: 'tributary_monitor_outbox_depth',
       help: 'Deliveries waiting in the outbox (not delivered, not given up)',

@@ -15,7 +15,6 @@
  */
 
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
-import { TributaryError } from '../../shared/errors.ts';
 import {
   type DeadLetterCause,
   deadLetterMessage,
@@ -27,7 +26,7 @@ import { DRIFT_TOPIC, RETRAIN_TOPIC } from '../../shared/monitoring/events.ts';
 import type { MonitorStateStore, OutboxEntry } from '../../shared/monitoring/store.ts';
 import type { ProfileStore } from '../../shared/profiles/store.ts';
 import type { ColumnKind, ReferenceProfile } from '../../shared/profiles/types.ts';
-import { backoffDelay, sleep } from '../../shared/retry.ts';
+import { type HeldFailure, retryUntilDone } from '../../shared/retry.ts';
 import type {
   BatchContext,
   EventStream,
@@ -86,6 +85,8 @@ export class DriftMonitor {
   private releaseLock: (() => Promise<void>) | null = null;
   private wakeLockWait: (() => void) | null = null;
   private standby: Promise<void> | null = null;
+  /** Partitions held on a failure that retrying cannot fix, by `partition:step` (for /health). */
+  private readonly heldFailures = new Map<string, HeldFailure & { partition: number }>();
 
   constructor(private readonly options: DriftMonitorOptions) {
     this.processor = new WindowProcessor(options.spec);
@@ -180,6 +181,11 @@ export class DriftMonitor {
     this.consumer = null;
     await this.releaseLock?.();
     this.releaseLock = null;
+  }
+
+  /** What holds partitions of this monitor (for /health): empty while every partition runs. */
+  held(): (HeldFailure & { partition: number })[] {
+    return [...this.heldFailures.values()];
   }
 
   /** Consumer lag per partition (for /health). */
@@ -321,7 +327,7 @@ export class DriftMonitor {
     }
 
     if (dlq.length > 0)
-      await this.retrying(context, 'dead-letter', async () => {
+      await this.retrying(batch, context, 'dead-letter', async () => {
         await publishDeadLetters(this.options.producer, this.dlqTopic, dlq);
       });
     const outbox: OutboxEntry[] = [];
@@ -338,7 +344,7 @@ export class DriftMonitor {
       outbox,
     };
     const timer = metrics.checkpointSeconds.startTimer();
-    await this.retrying(context, 'checkpoint', () => this.options.state.checkpoint(checkpoint));
+    await this.retrying(batch, context, 'checkpoint', () => this.options.state.checkpoint(checkpoint));
     timer();
     this.offsets.set(key, BigInt(last.offset));
 
@@ -374,22 +380,47 @@ export class DriftMonitor {
     if (outbox.length > 0) this.options.onOutbox?.();
   }
 
-  /** Retries `work` with backoff while the consumer keeps the partition; a store that is down stalls, never skips. */
-  private async retrying(context: BatchContext, what: string, work: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await work();
-        return;
-      } catch (error) {
-        if (context.isStopping() || this.stopped) throw error;
-        if (error instanceof TributaryError && !error.retriable) throw error;
-        const delay = backoffDelay(attempt, 200, 10_000);
-        this.options.logger.warn(
-          { err: error, monitor: this.name, attempt, retryInMs: delay },
-          `monitor: ${what} failed`,
-        );
-        await sleep(delay);
-        await context.heartbeat().catch(() => undefined);
+  /**
+   * Runs `work` by the one retry policy (`retryUntilDone`): a store or broker that is down
+   * stalls the partition, never skips it; a failure that retrying cannot fix holds it, reported
+   * in /health and the `held_partitions` metric, until the monitor stops. Nothing is
+   * checkpointed meanwhile, so the redelivered batch counts once.
+   */
+  private async retrying(
+    batch: IncomingBatch,
+    context: BatchContext,
+    what: string,
+    work: () => Promise<void>,
+  ): Promise<void> {
+    const key = `${batch.partition}:${what}`;
+    const labels = { monitor: this.name, partition: String(batch.partition), step: what };
+    let heldCode: string | undefined;
+    try {
+      await retryUntilDone(work, {
+        what,
+        baseMs: 200,
+        maxMs: 10_000,
+        isStopping: () => context.isStopping() || this.stopped,
+        heartbeat: () => context.heartbeat(),
+        onRetry: (error, attempt, delay) =>
+          this.options.logger.warn(
+            { err: error, monitor: this.name, attempt, retryInMs: delay },
+            `monitor: ${what} failed`,
+          ),
+        onHold: (failure, error) => {
+          heldCode = failure.code;
+          this.heldFailures.set(key, { ...failure, partition: batch.partition });
+          this.options.metrics.held.set({ ...labels, code: failure.code }, 1);
+          this.options.logger.error(
+            { err: error, monitor: this.name, partition: batch.partition, code: failure.code },
+            `monitor: ${what} failed with ${failure.code}, which retrying cannot fix: partition held, nothing checkpointed; fix the cause (docs/errors.md) and restart`,
+          );
+        },
+      });
+    } finally {
+      if (heldCode !== undefined) {
+        this.heldFailures.delete(key);
+        this.options.metrics.held.remove({ ...labels, code: heldCode });
       }
     }
   }

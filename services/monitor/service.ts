@@ -6,9 +6,10 @@
 
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { createPool, type PgPool } from '../../shared/monitoring/postgres/sql.ts';
 import { PostgresMonitorStore } from '../../shared/monitoring/postgres.ts';
+import { checkDependencies } from '../../shared/observability/health.ts';
 import { startOpsServer } from '../../shared/observability/ops-server.ts';
+import { createPool, type PgPool } from '../../shared/postgres/index.ts';
 import { PostgresProfileStore } from '../../shared/profiles/postgres.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
 import type { EventStream, StartPosition, StreamProducer } from '../../shared/stream/port.ts';
@@ -25,6 +26,13 @@ export interface MonitorServiceOptions {
   definitions: DefinitionsSource;
   stream: EventStream;
   databaseUrl: string;
+  /**
+   * The process's shared pool (the CLI's, sized by TRIB_PG_POOL_MAX); default a pool of
+   * `poolMax` connections of the service's own, ended by `close`.
+   */
+  pool?: PgPool;
+  /** Size of the service's own pool when no `pool` is given; default 6. */
+  poolMax?: number;
   logger: Logger;
   /** Postgres schema for profiles, state and outbox; default `tributary_monitor`. */
   schema?: string;
@@ -67,15 +75,27 @@ export function defaultOpsPort(env: NodeJS.ProcessEnv = process.env): number {
 export async function startMonitorService(options: MonitorServiceOptions): Promise<MonitorService> {
   const { logger, stream } = options;
   const schema = options.schema ?? DEFAULT_MONITOR_SCHEMA;
-  const pool: PgPool = createPool(options.databaseUrl, 6, (error) =>
-    logger.warn({ err: error }, 'monitor: idle Postgres connection lost'),
-  );
-  // Advisory locks get connections of their own (one per running monitor), so any number of
-  // monitors leaves the work pool free; the bound fails a start loudly instead of exhausting
-  // Postgres, and the connect timeout turns a full pool into an error instead of a silent wait.
-  const lockPool: PgPool = createPool(options.databaseUrl, MAX_MONITORS_PER_PROCESS, (error) =>
-    logger.warn({ err: error }, 'monitor: lock connection lost'),
-  );
+  const ownPool = options.pool
+    ? null
+    : createPool({
+        connectionString: options.databaseUrl,
+        max: options.poolMax ?? 6,
+        applicationName: 'tributary-monitor',
+        logger,
+        name: 'monitor',
+      });
+  const pool: PgPool = options.pool ?? ownPool!;
+  // Advisory locks get connections of their own (one per running monitor, opened on demand), so
+  // any number of monitors leaves the work pool free; the bound fails a start loudly instead of
+  // exhausting Postgres, and the connect timeout turns a full pool into a coded error instead of
+  // a silent wait.
+  const lockPool: PgPool = createPool({
+    connectionString: options.databaseUrl,
+    max: MAX_MONITORS_PER_PROCESS,
+    applicationName: 'tributary-monitor-locks',
+    logger,
+    name: 'monitor locks',
+  });
   const store = new PostgresMonitorStore(pool, schema, lockPool);
   const profiles = new PostgresProfileStore(pool, schema);
   await profiles.ensureSchema();
@@ -169,17 +189,36 @@ export async function startMonitorService(options: MonitorServiceOptions): Promi
           ...(options.opsHost ? { host: options.opsHost } : {}),
           registry: metrics.registry,
           health: async () => {
+            const report = await checkDependencies({
+              kafka: () => stream.ping(),
+              postgres: () => pool.query('SELECT 1'),
+            });
+            if (!report.ok) return { ok: false, dependencies: report.dependencies, down: report.down };
             try {
               await collectDepth();
-              const lag = await Promise.all(
+              const [depth, oldestPendingMs] = await Promise.all([store.depth(), store.oldestPendingAgeMs()]);
+              const monitors = await Promise.all(
                 [...running.values()].map(async (r) => ({
                   monitor: r.monitor.name,
                   lag: await r.monitor.lag(),
+                  // Partitions held on an error retrying cannot fix: the operator must act.
+                  held: r.monitor.held(),
                 })),
               );
-              return { ok: true, monitors: lag };
+              return {
+                ok: monitors.every((m) => m.held.length === 0),
+                dependencies: report.dependencies,
+                down: [],
+                outbox: { pending: depth, oldestPendingMs },
+                monitors,
+              };
             } catch (error) {
-              return { ok: false, error: (error as Error).message };
+              return {
+                ok: false,
+                dependencies: report.dependencies,
+                down: [],
+                error: (error as Error).message,
+              };
             }
           },
         });
@@ -199,7 +238,7 @@ export async function startMonitorService(options: MonitorServiceOptions): Promi
       await dispatcher?.stop();
       await ops?.close();
       await producer.close().catch(() => undefined);
-      await pool.end();
+      await ownPool?.end();
       await lockPool.end();
     },
   };

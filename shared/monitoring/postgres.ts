@@ -312,6 +312,16 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** How long the oldest delivery still pending has waited, ms; null when none is pending. */
+  async oldestPendingAgeMs(): Promise<number | null> {
+    const { rows } = await this.outboxQuery<{ ms: number | null }>(
+      `SELECT (EXTRACT(EPOCH FROM (now() - min(created_at))) * 1000)::float8 AS ms
+         FROM ${this.s}.outbox WHERE delivered_at IS NULL AND failed_at IS NULL`,
+    );
+    const ms = rows[0]?.ms;
+    return ms === null || ms === undefined ? null : Math.round(ms);
+  }
+
   async nextDueInMs(): Promise<number | null> {
     const { rows } = await this.outboxQuery<{ ms: number | null }>(
       `SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(next_attempt_at) - now())) * 1000)::float8 AS ms

@@ -50,33 +50,56 @@ type IncomingMessageHeaders = Record<string, Buffer | string | (Buffer | string)
 /** kafkajs's errors for a record or request the broker will never take, whatever the retries. */
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
-/** A produce failure as a coded error: too large (never succeeds) or the stream unavailable (retriable). */
+/**
+ * A produce failure as a coded error: too large, refused for another reason sending again
+ * cannot fix (a protocol error kafkajs marks non-retriable: INVALID_RECORD, an authorization or
+ * policy refusal), or else the stream unavailable (retriable). A caller retrying only what is
+ * retriable never loops on a refusal as if it were an outage.
+ */
 function produceError(topic: string, error: unknown): TributaryError {
   if (error instanceof TributaryError) return error;
   // The refusal may sit in a retry wrapper's cause, or among the per-partition errors of an aggregate.
   const pending: unknown[] = [error];
+  let refused: string | undefined;
   for (let e = pending.pop(); e; e = pending.pop()) {
-    const { type, cause, errors } = e as { type?: string; cause?: unknown; errors?: unknown[] };
+    const { type, cause, errors, retriable } = e as {
+      type?: string;
+      cause?: unknown;
+      errors?: unknown[];
+      retriable?: boolean;
+    };
     if (type && TOO_LARGE.has(type)) {
-      return new TributaryError(
-        'TRIB_MESSAGE_TOO_LARGE',
-        `${topic} refused the records as too large (${type})`,
-        {
-          cause: error,
-        },
-      );
+      return new TributaryError('TRIB_MESSAGE_TOO_LARGE', `${topic} refused the records as too large (${type})`, {
+        cause: error,
+        details: { topic, kafkaError: type },
+      });
     }
+    // Only a protocol error (it has a `type`) says what the broker decided; a wrapper saying
+    // "retries exhausted" is not retriable either, but its cause (a lost connection) is.
+    if (type && retriable === false) refused ??= type;
     if (cause) pending.push(cause);
     if (Array.isArray(errors)) pending.push(...errors);
   }
   const reason = error instanceof Error ? error.message : String(error);
+  if (refused !== undefined) {
+    return new TributaryError('TRIB_STREAM_REFUSED', `${topic} refused the records (${refused}): ${reason}`, {
+      cause: error,
+      details: { topic, kafkaError: refused },
+    });
+  }
   return new TributaryError('TRIB_STREAM_UNAVAILABLE', `could not produce to ${topic}: ${reason}`, {
     cause: error,
   });
 }
 
-/** How long a send may take before it fails as TRIB_STREAM_UNAVAILABLE. */
+/** How long a send may take before it fails as TRIB_STREAM_UNAVAILABLE, unless `sendTimeoutMs` says otherwise. */
 export const DEFAULT_SEND_TIMEOUT_MS = 5_000;
+
+export interface KafkaStreamOptions {
+  clientId?: string;
+  /** How long a producer's send may take before it fails as TRIB_STREAM_UNAVAILABLE (default 5 s). */
+  sendTimeoutMs?: number;
+}
 
 class KafkaProducer implements StreamProducer {
   constructor(
@@ -244,10 +267,15 @@ class KafkaAdmin implements StreamAdmin {
 /** The Kafka adapter of the event stream port (kafkajs). */
 export class KafkaEventStream implements EventStream {
   private readonly kafka: Kafka;
+  /** The admin client `ping` asks, connected on first use; dropped after a failed ping. */
+  private pinger: Admin | null = null;
 
-  constructor(brokers: readonly string[], logger?: Logger, clientId = 'tributary') {
+  private readonly sendTimeoutMs: number;
+
+  constructor(brokers: readonly string[], logger?: Logger, options: KafkaStreamOptions = {}) {
+    this.sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
     const config: KafkaConfig = {
-      clientId,
+      clientId: options.clientId ?? 'tributary',
       brokers: [...brokers],
       logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
       logCreator: logCreator(logger),
@@ -256,13 +284,38 @@ export class KafkaEventStream implements EventStream {
     this.kafka = new Kafka(config);
   }
 
+  async ping(): Promise<void> {
+    try {
+      // No retries: /health must say "down" now, not after kafkajs's half minute of them.
+      this.pinger ??= this.kafka.admin({ retry: { retries: 0 } });
+      await this.pinger.connect();
+      const cluster = await this.pinger.describeCluster();
+      if (cluster.brokers.length === 0) throw new Error('the cluster lists no broker');
+    } catch (error) {
+      const pinger = this.pinger;
+      this.pinger = null;
+      await pinger?.disconnect().catch(() => undefined);
+      throw new TributaryError(
+        'TRIB_STREAM_UNAVAILABLE',
+        `Kafka does not answer: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    const pinger = this.pinger;
+    this.pinger = null;
+    await pinger?.disconnect().catch(() => undefined);
+  }
+
   async producer(): Promise<StreamProducer> {
     const producer = this.kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
     });
     await connectOrExplain(() => producer.connect());
-    return new KafkaProducer(producer);
+    return new KafkaProducer(producer, this.sendTimeoutMs);
   }
 
   async consumer(options: ConsumerOptions): Promise<StreamConsumer> {

@@ -97,4 +97,8 @@ export interface EventStream {
   producer(): Promise<StreamProducer>;
   consumer(options: ConsumerOptions): Promise<StreamConsumer>;
   admin(): Promise<StreamAdmin>;
+  /** Resolves when a broker answers (for /health); throws TRIB_STREAM_UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  /** Releases what `ping` holds. */
+  close(): Promise<void>;
 }

@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   TRIB_STORE_QUERY_FAILED: { retriable: false, http: 500 },
   TRIB_ONLINE_STORE_UNAVAILABLE: { retriable: true, http: 503 },
   TRIB_STREAM_UNAVAILABLE: { retriable: true, http: 503 },
+  /** Kafka refused records for a reason that sending again cannot fix (its error type in details). */
+  TRIB_STREAM_REFUSED: { retriable: false, http: 502 },
   // HTTP API
   TRIB_BAD_REQUEST: { retriable: false, http: 400 },
   TRIB_UNAUTHORIZED: { retriable: false, http: 401 },

@@ -69,6 +69,26 @@ describe('docker-compose.yml', () => {
     expect(String(env['TRIBUTARY_API_KEYS'])).toMatch(/^\$\{TRIBUTARY_API_KEYS:\?.+\}$/);
   });
 
+  it('binds beyond loopback only with API keys required, never by opting out of auth', () => {
+    // Tributary's listeners bind HOST (default 127.0.0.1) and refuse a non-loopback HOST without
+    // TRIBUTARY_API_KEYS unless TRIBUTARY_ALLOW_UNAUTHENTICATED is set (shared/config.ts).
+    const tributary = Object.entries(services).filter(
+      ([name]) => !['kafka', 'postgres', 'redis'].includes(name),
+    );
+    expect(tributary.map(([name]) => name).sort()).toEqual(['apply', 'materializer', 'monitor', 'serving']);
+    for (const [name, service] of tributary) {
+      const env = service.environment ?? {};
+      expect(env['TRIBUTARY_ALLOW_UNAUTHENTICATED'], name).toBeUndefined();
+      const host = String(env['HOST'] ?? '127.0.0.1');
+      if (!/^(127\.|localhost$|::1$)/.test(host)) {
+        expect(String(env['TRIBUTARY_API_KEYS']), name).toMatch(/^\$\{TRIBUTARY_API_KEYS:\?.+\}$/);
+      }
+      // Health checks run inside the container, so they reach a loopback listener too.
+      const check = service.healthcheck?.test.join(' ') ?? '';
+      if (check.includes('http://')) expect(check, name).toContain('http://127.0.0.1:');
+    }
+  });
+
   it('starts the services only once what they need is healthy or applied', () => {
     expect(services['apply']!.depends_on!['postgres']!.condition).toBe('service_healthy');
     for (const name of ['materializer', 'serving', 'monitor']) {

@@ -226,15 +226,39 @@ export class Materializer {
       writes.push({
         target: 'dlq',
         run: async () => {
-          // Counted once published (a retried batch counts its letters once, when they land).
-          const published = await publishDeadLetters(this.producer!, dlqTopicOf(batch.topic), deadLetters);
-          for (const letter of published) {
-            const reason = letter.headers?.[DLQ_HEADERS.errorCode] ?? 'unknown';
-            this.deps.metrics.deadLetters.inc({ source: route.source.name, reason });
+          // A retry sends only the letters not yet settled, so each is published and counted once.
+          const pending = deadLetters.filter((letter) => !settledLetters.has(letter));
+          const { refused } = await publishDeadLetters(
+            this.producer!,
+            dlqTopicOf(batch.topic),
+            pending,
+            (landed, originals) => {
+              for (const letter of originals) settledLetters.add(letter);
+              for (const letter of landed) {
+                const reason = letter.headers?.[DLQ_HEADERS.errorCode] ?? 'unknown';
+                this.deps.metrics.deadLetters.inc({ source: route.source.name, reason });
+              }
+            },
+          );
+          // Refused for good: retrying cannot help, and stalling the partition would stop the
+          // valid events behind it. The original stays in the source topic at these coordinates.
+          for (const { letter, error } of refused) {
+            this.deps.metrics.deadLettersUnpublished.inc({ source: route.source.name, code: error.code });
+            this.deps.logger.error(
+              {
+                err: error,
+                topic: batch.topic,
+                partition: letter.headers?.[DLQ_HEADERS.sourcePartition],
+                offset: letter.headers?.[DLQ_HEADERS.sourceOffset],
+                reason: letter.headers?.[DLQ_HEADERS.errorCode],
+              },
+              `dead letter refused by ${dlqTopicOf(batch.topic)} with ${error.code}: not published; the message stays in its source topic at this offset`,
+            );
           }
         },
       });
     }
+      const settledLetters = new Set<OutgoingMessage>();
     await Promise.all(writes.map((write) => this.untilDone(write.target, write.run, context)));
 
     const now = Date.now();

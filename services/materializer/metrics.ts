@@ -18,8 +18,14 @@ export function createMaterializerMetrics(registry = new Registry()) {
     }),
     deadLetters: new Counter({
       name: 'tributary_materializer_dead_letters_total',
-      help: 'Messages sent to the dead-letter topic, by error code',
+      help: 'Messages published to the dead-letter topic, by error code',
       labelNames: ['source', 'reason'] as const,
+      registers: [registry],
+    }),
+    deadLettersUnpublished: new Counter({
+      name: 'tributary_materializer_dead_letters_unpublished_total',
+      help: 'Dead letters the dead-letter topic refused for good (logged with their source offset, not retried), by error code',
+      labelNames: ['source', 'code'] as const,
       registers: [registry],
     }),
     storeRetries: new Counter({

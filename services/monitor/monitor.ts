@@ -17,6 +17,7 @@
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
 import {
   type DeadLetterCause,
+  DLQ_HEADERS,
   deadLetterMessage,
   dlqTopicOf,
   publishDeadLetters,
@@ -286,7 +287,6 @@ export class DriftMonitor {
     let otherModel = 0;
     const deadLetter = (message: (typeof batch.messages)[number], cause: DeadLetterCause) => {
       dlq.push(deadLetterMessage(message, cause));
-      dlqReasons.push(cause.code);
     };
     // Offsets rise within a batch: only a batch that starts at or below the checkpoint needs the check.
     const mayReplay = BigInt(batch.messages[0]!.offset) <= done;
@@ -326,10 +326,39 @@ export class DriftMonitor {
       if (result) closed.push(result);
     }
 
-    if (dlq.length > 0)
+    if (dlq.length > 0) {
+      // A retry sends only the letters not yet settled (published or refused for good), so
+      // each is published once; the metric counts, after the checkpoint, what was published.
+      const settled = new Set<OutgoingMessage>();
       await this.retrying(batch, context, 'dead-letter', async () => {
-        await publishDeadLetters(this.options.producer, this.dlqTopic, dlq);
+        const pending = dlq.filter((letter) => !settled.has(letter));
+        const { refused } = await publishDeadLetters(
+          this.options.producer,
+          this.dlqTopic,
+          pending,
+          (landed, originals) => {
+            for (const letter of originals) settled.add(letter);
+            for (const letter of landed)
+              dlqReasons.push(letter.headers?.[DLQ_HEADERS.errorCode] ?? 'unknown');
+          },
+        );
+        // Refused for good: retrying cannot help, and stalling would stop the valid predictions
+        // behind it. The original stays in the prediction topic at these coordinates.
+        for (const { letter, error } of refused) {
+          this.options.logger.error(
+            {
+              err: error,
+              monitor: this.name,
+              topic: batch.topic,
+              partition: letter.headers?.[DLQ_HEADERS.sourcePartition],
+              offset: letter.headers?.[DLQ_HEADERS.sourceOffset],
+              reason: letter.headers?.[DLQ_HEADERS.errorCode],
+            },
+            `monitor: dead letter refused by ${this.dlqTopic} with ${error.code}: not published; the message stays in its source topic at this offset`,
+          );
+        }
       });
+    }
     const outbox: OutboxEntry[] = [];
     for (const c of closed) {
       outbox.push(...outboxEntries(c.drift, spec.webhooks));

@@ -118,42 +118,87 @@ export function truncateDeadLetter(letter: OutgoingMessage, maxBytes: number): O
   return { ...letter, value: value.subarray(0, Math.max(0, maxBytes)), headers };
 }
 
+/** A letter the dead-letter topic refused for good, with why: to be logged and counted, not retried. */
+export interface RefusedDeadLetter {
+  letter: OutgoingMessage;
+  error: TributaryError;
+}
+
+/** What `publishDeadLetters` did: the letters as published (some perhaps cut), and those refused for good. */
+export interface DeadLetterOutcome {
+  published: OutgoingMessage[];
+  refused: RefusedDeadLetter[];
+}
+
+/** The letter with only Tributary's own headers: what is left to cut once its payload is empty. */
+function withOwnHeadersOnly(letter: OutgoingMessage): OutgoingMessage {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(letter.headers ?? {}))
+    if (OWN_HEADERS.has(name)) headers[name] = value;
+  return { ...letter, headers };
+}
+
 /**
- * Publishes dead letters in requests bounded by size; returns the letters as published (some
- * perhaps cut). A request the broker refuses as too large is split in two, and a single letter
- * it refuses is cut to half its size, until it fits. Anything else the producer throws (the
- * broker unreachable: retriable) propagates for the caller's retry.
+ * Publishes dead letters in requests bounded by size. A request the broker refuses as too
+ * large is split in two; a single letter it refuses is cut to half its payload until it fits
+ * (then, if need be, stripped of the original's headers, keeping Tributary's). A letter the
+ * broker refuses for any other reason sending again cannot fix (TRIB_STREAM_REFUSED, or a
+ * letter too large even when bare) is returned in `refused`, not thrown: a dead letter must
+ * never stall its partition, and its original stays in the source topic at the offset its
+ * headers give. Anything retriable (the broker unreachable) propagates for the caller's retry;
+ * `onSettled` has by then been told of each letter published (or refused), so a caller that retries
+ * only the rest publishes and counts each letter once.
  */
 export async function publishDeadLetters(
   producer: Pick<StreamProducer, 'send'>,
   topic: string,
   letters: readonly OutgoingMessage[],
-): Promise<OutgoingMessage[]> {
-  const published: OutgoingMessage[] = [];
-  const send = async (request: OutgoingMessage[]): Promise<void> => {
+  onSettled?: (landed: readonly OutgoingMessage[], original: readonly OutgoingMessage[]) => void,
+): Promise<DeadLetterOutcome> {
+  const outcome: DeadLetterOutcome = { published: [], refused: [] };
+  // `originals[i]` is the letter as the caller gave it, for `request[i]` as (perhaps) cut.
+  const send = async (request: OutgoingMessage[], originals: OutgoingMessage[]): Promise<void> => {
     try {
       await producer.send(topic, request);
-      published.push(...request);
-    } catch (error) {
-      if (!isTributaryError(error, 'TRIB_MESSAGE_TOO_LARGE')) throw error;
+      outcome.published.push(...request);
+      onSettled?.(request, originals);
+      return;
+    } catch (thrown) {
+      const error = isTributaryError(thrown) ? thrown : undefined;
+      if (error === undefined || error.retriable) throw thrown;
+      if (error.code !== 'TRIB_MESSAGE_TOO_LARGE') {
+        // Refused for good: each letter of the request alone may still fare differently.
+        if (request.length > 1) {
+          for (let i = 0; i < request.length; i++) await send([request[i]!], [originals[i]!]);
+          return;
+        }
+        outcome.refused.push({ letter: originals[0]!, error });
+        onSettled?.([], originals);
+        return;
+      }
       if (request.length > 1) {
         const half = Math.ceil(request.length / 2);
-        await send(request.slice(0, half));
-        await send(request.slice(half));
+        await send(request.slice(0, half), originals.slice(0, half));
+        await send(request.slice(half), originals.slice(half));
         return;
       }
       const letter = request[0]!;
       const size = Buffer.byteLength(letter.value ?? '');
-      if (size === 0) {
-        throw new TributaryError(
+      if (size > 0) return send([truncateDeadLetter(letter, Math.floor(size / 2))], originals);
+      const bare = withOwnHeadersOnly(letter);
+      if (Object.keys(bare.headers ?? {}).length < Object.keys(letter.headers ?? {}).length)
+        return send([bare], originals);
+      outcome.refused.push({
+        letter: originals[0]!,
+        error: new TributaryError(
           'TRIB_MESSAGE_TOO_LARGE',
-          `dead letter refused by ${topic} even without its payload: its headers alone exceed the topic's max.message.bytes`,
-          { cause: error },
-        );
-      }
-      await send([truncateDeadLetter(letter, Math.floor(size / 2))]);
+          `dead letter refused by ${topic} even without its payload and the original's headers: raise the topic's max.message.bytes`,
+          { cause: error, details: { topic } },
+        ),
+      });
+      onSettled?.([], originals);
     }
   };
-  for (const request of packDeadLetters(letters)) await send(request);
-  return published;
+  for (const request of packDeadLetters(letters)) await send(request, request);
+  return outcome;
 }

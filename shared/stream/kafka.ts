@@ -69,10 +69,14 @@ function produceError(topic: string, error: unknown): TributaryError {
       retriable?: boolean;
     };
     if (type && TOO_LARGE.has(type)) {
-      return new TributaryError('TRIB_MESSAGE_TOO_LARGE', `${topic} refused the records as too large (${type})`, {
-        cause: error,
-        details: { topic, kafkaError: type },
-      });
+      return new TributaryError(
+        'TRIB_MESSAGE_TOO_LARGE',
+        `${topic} refused the records as too large (${type})`,
+        {
+          cause: error,
+          details: { topic, kafkaError: type },
+        },
+      );
     }
     // Only a protocol error (it has a `type`) says what the broker decided; a wrapper saying
     // "retries exhausted" is not retriable either, but its cause (a lost connection) is.

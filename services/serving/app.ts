@@ -8,7 +8,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { type ErrorCode, httpStatusOf, isTributaryError, type TributaryError } from '../../shared/errors.ts';
 import { registerMonitorRoutes } from '../../shared/monitoring/routes.ts';
@@ -48,6 +53,34 @@ function codeOfFastifyError(error: FastifyError): ErrorCode {
         ? 'TRIB_BAD_REQUEST'
         : 'TRIB_INTERNAL';
   }
+}
+
+/**
+ * A bug's own text (a driver's message, a stack's TypeError) means nothing to a client and may
+ * show internals: the client gets the request id, which the log line carries with the details.
+ */
+function internalError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  request.log.error({ err: error }, 'unexpected error');
+  return sendError(
+    reply,
+    'TRIB_INTERNAL',
+    `internal error (request ${request.id}): the server log has the details under this id`,
+  );
+}
+
+/** The body types a route reads, for the 415 message. */
+function acceptedContentTypes(request: FastifyRequest): string[] {
+  return request.routeOptions.url === '/get-historical-features'
+    ? ['application/json', ARROW_STREAM]
+    : ['application/json'];
+}
+
+function sizeOf(bytes: number): string {
+  return bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MiB`
+    : bytes % 1024 === 0
+      ? `${bytes / 1024} KiB`
+      : `${bytes} bytes`;
 }
 
 function keyMatches(presented: string, keys: readonly Buffer[]): boolean {
@@ -106,16 +139,21 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
     },
     schemaErrorFormatter: formatSchemaErrors,
     clientErrorHandler,
+    // Fastify answers a URL it cannot decode (`/%`) here, before any route or error handler.
     frameworkErrors: (error, request, reply) => {
       sendError(
         reply,
         'TRIB_BAD_REQUEST',
-        `the URL ${JSON.stringify(request.url)} is not valid: ${error.message}`,
+        error.code === 'FST_ERR_BAD_URL'
+          ? `the URL ${JSON.stringify(request.url)} is not valid: a '%' must start an escape of two hex digits (%25 for '%' itself)`
+          : `the request could not be routed: ${error.message}`,
       );
     },
   }) as unknown as FastifyInstance;
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  // No route reads text; without this fastify hands a text/plain body to the schema as a string.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(swagger, {
     openapi: {
@@ -177,27 +215,38 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
     done();
   });
 
+  const notFound = (request: FastifyRequest, reply: FastifyReply) =>
+    sendError(reply, 'TRIB_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+
   app.setErrorHandler((error: FastifyError | TributaryError, request, reply) => {
+    // No route: a body it could not parse does not matter, the 404 does.
+    if (request.is404) return notFound(request, reply);
     if (isTributaryError(error)) {
+      if (error.code === 'TRIB_INTERNAL') return internalError(request, reply, error);
       if (httpStatusOf(error.code) >= 500) request.log.error({ err: error }, 'request failed');
       return sendError(reply, error.code, error.message);
     }
     const code = codeOfFastifyError(error as FastifyError);
-    if (code === 'TRIB_UNSUPPORTED_MEDIA_TYPE') {
-      const accepted = request.url.startsWith('/get-historical-features')
-        ? ['application/json', ARROW_STREAM]
-        : ['application/json'];
-      return sendError(reply, code, unsupportedMediaTypeMessage(request.headers['content-type'], accepted));
+    switch (code) {
+      case 'TRIB_UNSUPPORTED_MEDIA_TYPE':
+        return sendError(
+          reply,
+          code,
+          unsupportedMediaTypeMessage(request.headers['content-type'], acceptedContentTypes(request)),
+        );
+      case 'TRIB_BODY_TOO_LARGE':
+        return sendError(
+          reply,
+          code,
+          `the body is larger than this route's limit of ${sizeOf(request.routeOptions.bodyLimit ?? limits.bodyLimitBytes)}: split the request`,
+        );
+      case 'TRIB_INTERNAL':
+        return internalError(request, reply, error);
+      default:
+        return sendError(reply, code, error.message);
     }
-    if (code === 'TRIB_INTERNAL') {
-      request.log.error({ err: error }, 'unexpected error');
-      return sendError(reply, code, 'internal error');
-    }
-    return sendError(reply, code, error.message);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 'TRIB_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
-  );
+  app.setNotFoundHandler(notFound);
 
   registerOnlineRoutes(app, context);
   registerPushRoutes(app, context);

@@ -14,7 +14,7 @@ export function parseJsonBody(
   done: (error: Error | null, value?: unknown) => void,
 ) {
   // No route: the 404 is the answer, whatever the body holds.
-  if (request.routeOptions.url === undefined) {
+  if (request.is404) {
     done(null, undefined);
     return;
   }
@@ -47,39 +47,57 @@ export function parseJsonBody(
   done(null, value);
 }
 
+interface Visit {
+  value: object;
+  key: string | number;
+  parent: Visit | undefined;
+}
+
+function pathOf(visit: Visit | undefined, last: string): string {
+  const parts = [last];
+  for (let v = visit; v?.parent !== undefined; v = v.parent) {
+    parts.push(typeof v.key === 'number' ? `[${v.key}]` : `.${v.key}`);
+  }
+  return `body${parts.reverse().join('')}`;
+}
+
 /**
  * Where the first `__proto__` key, or `constructor` holding a `prototype`, is, as a path from
- * `body`. Walks with a stack of its own, not by recursion: a body of a million nested arrays
- * (within the size limit) would overflow the call stack.
+ * `body`. Walks with a stack of its own, not by recursion (a body of a million nested arrays,
+ * within the size limit, would overflow the call stack), and builds the path only for the key
+ * it reports.
  */
 export function prototypeKeyPath(root: unknown): string | undefined {
-  const stack: { value: unknown; at: string }[] = [{ value: root, at: 'body' }];
+  if (root === null || typeof root !== 'object') return undefined;
+  const stack: Visit[] = [{ value: root, key: '', parent: undefined }];
   while (stack.length > 0) {
-    const { value, at } = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
+    const visit = stack.pop()!;
+    const value = visit.value;
     if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) {
-        const child = value[i];
-        if (child !== null && typeof child === 'object') stack.push({ value: child, at: `${at}[${i}]` });
+        const child: unknown = value[i];
+        if (child !== null && typeof child === 'object') stack.push({ value: child, key: i, parent: visit });
       }
       continue;
     }
-    const keys = Object.keys(value);
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
     for (const key of keys) {
-      const child = (value as Record<string, unknown>)[key];
-      if (key === '__proto__') return `${at}.__proto__`;
+      if (key === '__proto__') return pathOf(visit, '.__proto__');
+      const child = record[key];
       if (
         key === 'constructor' &&
         child !== null &&
         typeof child === 'object' &&
         Object.hasOwn(child, 'prototype')
       ) {
-        return `${at}.constructor.prototype`;
+        return pathOf(visit, '.constructor.prototype');
       }
     }
     for (let k = keys.length - 1; k >= 0; k--) {
-      const child = (value as Record<string, unknown>)[keys[k]!];
-      if (child !== null && typeof child === 'object') stack.push({ value: child, at: `${at}.${keys[k]}` });
+      const child = record[keys[k]!];
+      if (child !== null && typeof child === 'object')
+        stack.push({ value: child, key: keys[k]!, parent: visit });
     }
   }
   return undefined;
@@ -96,9 +114,15 @@ interface SchemaError {
 export function formatSchemaErrors(errors: readonly SchemaError[], dataVar: string): Error {
   const first = errors[0];
   if (!first) return new TributaryError('TRIB_BAD_REQUEST', `${dataVar} is not valid`);
-  const at = `${dataVar}${first.instancePath.replaceAll('/', '.')}`;
+  const at = dataVar + propertyPath(first.instancePath);
   let message: string;
   switch (first.keyword) {
+    case 'type':
+      message =
+        at === 'body' && first.params['type'] === 'object'
+          ? 'the body must be a JSON object, sent as application/json'
+          : `${at} must be ${articled(String(first.params['type']))}`;
+      break;
     case 'additionalProperties':
       message = `${at} has an unknown property '${String(first.params['additionalProperty'])}'`;
       break;
@@ -112,6 +136,21 @@ export function formatSchemaErrors(errors: readonly SchemaError[], dataVar: stri
       message = `${at} ${first.message ?? 'is not valid'}`;
   }
   return new TributaryError('TRIB_BAD_REQUEST', message);
+}
+
+/** A JSON pointer (`/entities/driver_id/0`) as a property path (`.entities.driver_id[0]`). */
+function propertyPath(pointer: string): string {
+  if (pointer === '') return '';
+  let path = '';
+  for (const raw of pointer.slice(1).split('/')) {
+    const part = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    path += /^(?:0|[1-9][0-9]*)$/.test(part) ? `[${part}]` : `.${part}`;
+  }
+  return path;
+}
+
+function articled(type: string): string {
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
 /** The 415 message: which content types the route takes. */

@@ -49,11 +49,21 @@ export interface EntityFrame {
 
 function badValue(column: string, row: number, expected: string, value: unknown): TributaryError {
   const shown = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
+  // JSON parsing has already rounded such a number, so showing it alone would name another key.
+  const rounded =
+    typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)
+      ? ' (a JSON number beyond 2^53, already rounded when parsed: send an int64 this large as a decimal string)'
+      : '';
   return new TributaryError(
     'TRIB_BAD_REQUEST',
-    `entities.${column}[${row}]: expected ${expected}, got ${shown ?? String(value)}`,
+    `entities.${column}[${row}]: expected ${expected}, got ${shown ?? String(value)}${rounded}`,
     { details: { column, row } },
   );
+}
+
+/** The 400 for a join key value `coerceKey` refused, worded as for historical retrieval. */
+export function badKeyValue(column: string, row: number, type: ValueType, value: unknown): TributaryError {
+  return badValue(column, row, EXPECTED[type], value);
 }
 
 const INT64_MIN = -(2n ** 63n);
@@ -309,8 +319,38 @@ function arrowKeyColumn(key: ColumnLayout, vector: Vector): KeyColumn {
   return keyColumn(key, vector, (i) => vector.get(i));
 }
 
+/**
+ * An Arrow schema, unlike a JSON object, may name two columns alike: the answer would then give
+ * one row two values under one name (and a key column would be read from the first only). And
+ * a column named `__proto__` would land on the JSON answer's prototype, not in it.
+ */
+function checkArrowColumnNames(table: Table): void {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const field of table.schema.fields) {
+    if (seen.has(field.name)) repeated.add(field.name);
+    seen.add(field.name);
+  }
+  if (repeated.size > 0) {
+    const names = [...repeated];
+    throw new TributaryError(
+      'TRIB_BAD_REQUEST',
+      `the entity rows name more than one column ${names.map((n) => `'${n}'`).join(', ')}: give each column a name of its own`,
+      { details: { columns: names } },
+    );
+  }
+  if (seen.has('__proto__')) {
+    throw new TributaryError(
+      'TRIB_BAD_REQUEST',
+      "an entity column may not be named '__proto__' (it names an object's prototype)",
+      { details: { column: '__proto__' } },
+    );
+  }
+}
+
 /** Entity rows from an Arrow table (an IPC stream body); same rules as `entitiesFromColumns`. */
 export function entitiesFromArrow(table: Table, joinKeys: readonly ColumnLayout[]): EntityFrame {
+  checkArrowColumnNames(table);
   const keys = new Map<string, KeyColumn>();
   for (const key of joinKeys) {
     const vector = table.getChild(key.name);

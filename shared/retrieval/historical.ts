@@ -45,10 +45,11 @@ export function historicalSchema(plan: RetrievalPlan, entities: EntityFrame): Sc
   const features = new Set(plan.features.map((f) => f.outputName));
   const clashes = entities.columns.map((c) => c.name).filter((name) => features.has(name));
   if (clashes.length > 0) {
+    const full = plan.features.some((f) => f.outputName !== f.name);
     throw new TributaryError(
       'TRIB_BAD_REQUEST',
-      `entity column(s) ${clashes.join(', ')} have the name of a requested feature: rename them, ` +
-        'or set full_feature_names to name features <view>__<feature>',
+      `entity column(s) ${clashes.map((c) => `'${c}'`).join(', ')} have the name of a requested feature's ` +
+        `output column: rename them${full ? '' : ', or set full_feature_names to name features <view>__<feature>'}`,
       { details: { columns: clashes } },
     );
   }

@@ -18,6 +18,7 @@ import { arrowIpcStream } from '../../../shared/retrieval/ipc.ts';
 import { appendBatchAsJson } from '../../../shared/retrieval/json.ts';
 import { type FeatureSelection, planRetrieval } from '../../../shared/retrieval/plan.ts';
 import type { ServingContext } from '../context.ts';
+import { unsupportedMediaTypeMessage } from '../request-errors.ts';
 import { entityColumns, errorResponses, featureSelection } from '../schemas.ts';
 
 export const ARROW_STREAM = 'application/vnd.apache.arrow.stream';
@@ -123,7 +124,19 @@ function readArrow(body: Buffer): Table {
 }
 
 export function registerHistoricalRoutes(app: FastifyInstance, context: ServingContext): void {
-  app.addContentTypeParser(ARROW_STREAM, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // Parsers are global to the app: any other route refuses an Arrow body as it does any type
+  // it does not read (an unknown route stays a 404).
+  app.addContentTypeParser(ARROW_STREAM, { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.is404 || request.routeOptions.url === '/get-historical-features') done(null, body);
+    else {
+      done(
+        new TributaryError(
+          'TRIB_UNSUPPORTED_MEDIA_TYPE',
+          unsupportedMediaTypeMessage(ARROW_STREAM, ['application/json']),
+        ),
+      );
+    }
+  });
 
   app.post<{ Body: JsonBody | Buffer; Querystring: Query }>(
     '/get-historical-features',
@@ -141,6 +154,12 @@ export function registerHistoricalRoutes(app: FastifyInstance, context: ServingC
       let entities: EntityFrame;
       let plan: ReturnType<typeof planRetrieval>;
       if (isArrow) {
+        if (request.query.features === undefined && request.query.feature_service === undefined) {
+          throw new TributaryError(
+            'TRIB_BAD_REQUEST',
+            'with an Arrow body, name the features in the query string: ?features=view:feature,... or ?feature_service=name',
+          );
+        }
         plan = planRetrieval(repo, selectionFromQuery(request.query), 'offline');
         entities = entitiesFromArrow(readArrow(request.body as Buffer), plan.joinKeys);
       } else {

@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { TributaryError } from '../../../shared/errors.ts';
-import { coerceKey, type KeyValue } from '../../../shared/retrieval/entities.ts';
+import { badKeyValue, coerceKey, type KeyValue } from '../../../shared/retrieval/entities.ts';
 import type { ServingContext } from '../context.ts';
 import { onlineResponseJson, recordsAsJson } from '../online-response.ts';
 import { PlanCache } from '../plan-cache.ts';
@@ -108,13 +108,7 @@ export function registerOnlineRoutes(app: FastifyInstance, context: ServingConte
         key.name,
         raw.map((value, i) => {
           const coerced = coerceKey(key.type, value);
-          if (coerced === undefined) {
-            throw new TributaryError(
-              'TRIB_BAD_REQUEST',
-              `entities.${key.name}[${i}]: expected ${key.type}, got ${JSON.stringify(value)}`,
-              { details: { column: key.name, row: i } },
-            );
-          }
+          if (coerced === undefined) throw badKeyValue(key.name, i, key.type, value);
           return coerced;
         }),
       );

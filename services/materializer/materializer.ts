@@ -258,7 +258,7 @@ export class Materializer {
         },
       });
     }
-      const settledLetters = new Set<OutgoingMessage>();
+    const settledLetters = new Set<OutgoingMessage>();
     await Promise.all(writes.map((write) => this.untilDone(write.target, write.run, context)));
 
     const now = Date.now();

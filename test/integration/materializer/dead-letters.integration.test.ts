@@ -75,26 +75,9 @@ describe('materializer dead letters on the real broker', () => {
     );
     await producer.close();
 
-    const metrics = createMaterializerMetrics(new Registry());
-    const materializer = new Materializer(
-      {
-        definitions: staticDefinitions(driverSpec(topic)),
-        stream,
-        offline,
-        online,
-        metrics,
-        logger: createLogger('test', 'silent'),
-      },
-      { groupPrefix: uniqueName('mat'), start: { from: 'beginning' } },
-    );
-    await materializer.start();
+    const { materializer, metrics } = await materializeFromBeginning(topic, { stream, offline, online });
     try {
-      const count = async () =>
-        (
-          await db.query(`SELECT count(*)::int AS n FROM "${schema}"."driver_hourly_stats"`).catch(() => ({
-            rows: [{ n: 0 }],
-          }))
-        ).rows[0].n;
+      const count = () => offlineRows(db, schema);
       await expect.poll(count, { timeout: 60_000, interval: 500 }).toBe(50);
       await expect.poll(() => materializer.lag(), { timeout: 30_000 }).toBe(0);
       const counted = (await metrics.deadLetters.get()).values.reduce((sum, v) => sum + v.value, 0);
@@ -165,26 +148,9 @@ describe('a dead letter the dead-letter topic refuses for good', () => {
     );
     await producer.close();
 
-    const metrics = createMaterializerMetrics(new Registry());
-    const materializer = new Materializer(
-      {
-        definitions: staticDefinitions(driverSpec(topic)),
-        stream,
-        offline,
-        online,
-        metrics,
-        logger: createLogger('test', 'silent'),
-      },
-      { groupPrefix: uniqueName('mat'), start: { from: 'beginning' } },
-    );
-    await materializer.start();
+    const { materializer, metrics } = await materializeFromBeginning(topic, { stream, offline, online });
     try {
-      const count = async () =>
-        (
-          await db.query(`SELECT count(*)::int AS n FROM "${schema}"."driver_hourly_stats"`).catch(() => ({
-            rows: [{ n: 0 }],
-          }))
-        ).rows[0].n;
+      const count = () => offlineRows(db, schema);
       await expect.poll(count, { timeout: 60_000, interval: 500 }).toBe(20);
       await expect.poll(() => materializer.lag(), { timeout: 30_000 }).toBe(0);
       const sum = async (metric: { get(): Promise<{ values: { value: number; labels: object }[] }> }) =>
@@ -234,6 +200,33 @@ describe('producing with the broker gone', () => {
     }
   }, 120_000);
 });
+
+/** A materializer of the driver spec on `topic`, started from its first offset. */
+async function materializeFromBeginning(
+  topic: string,
+  deps: { stream: KafkaEventStream; offline: PostgresOfflineStore; online: RedisOnlineStore },
+) {
+  const metrics = createMaterializerMetrics(new Registry());
+  const materializer = new Materializer(
+    {
+      definitions: staticDefinitions(driverSpec(topic)),
+      ...deps,
+      metrics,
+      logger: createLogger('test', 'silent'),
+    },
+    { groupPrefix: uniqueName('mat'), start: { from: 'beginning' } },
+  );
+  await materializer.start();
+  return { materializer, metrics };
+}
+
+/** Rows in the offline table; 0 until the materializer has created it. */
+async function offlineRows(db: pg.Client, schema: string): Promise<number> {
+  const result = await db
+    .query(`SELECT count(*)::int AS n FROM "${schema}"."driver_hourly_stats"`)
+    .catch(() => ({ rows: [{ n: 0 }] }));
+  return result.rows[0].n;
+}
 
 async function readAll(
   stream: KafkaEventStream,

@@ -1,10 +1,14 @@
 /** The tuples of a binary COPY answer, framed as they arrive. */
 import { TributaryError } from '../../../errors.ts';
-import type { RangeAnswer } from './range-answer.ts';
+
+/** Where each tuple goes: its row number and the bytes of its features (`RangeAnswer`). */
+export interface TupleSink {
+  file(rn: number, buf: Uint8Array, begin: number, end: number): void;
+}
 
 /**
  * The tuples of one `COPY … TO STDOUT (FORMAT binary)` answer, `(rn, features…)`, read from
- * its parts as they arrive (a tuple may be cut between two) and filed in a `RangeAnswer`.
+ * its parts as they arrive (a tuple may be cut between two) and filed in a `TupleSink`.
  */
 export class CopyTuples {
   private headerDone = false;
@@ -13,7 +17,7 @@ export class CopyTuples {
 
   constructor(
     private readonly fields: number,
-    private readonly answer: RangeAnswer,
+    private readonly answer: TupleSink,
   ) {}
 
   /**

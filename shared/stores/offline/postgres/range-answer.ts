@@ -4,7 +4,7 @@ import type { ValueType } from '../../../definitions/types.ts';
 import { TributaryError } from '../../../errors.ts';
 import { columnWriter } from '../../../retrieval/columns.ts';
 import type { RetrievalPlan } from '../../../retrieval/plan.ts';
-import { int32At } from './copy-tuples.ts';
+import { int32At, type TupleSink } from './copy-tuples.ts';
 
 /** Bytes of a decoded value, for the budget (a string's is a guess). */
 export const DECODED_BYTES: Record<ValueType, number> = {
@@ -30,7 +30,7 @@ const BUCKET_ROWS = 1 << BUCKET_SHIFT;
  * tuples fit in cache, and reads them in input order straight into Arrow column writers. Each
  * value is decoded once and the writers fill in order.
  */
-export class RangeAnswer {
+export class RangeAnswer implements TupleSink {
   readonly length: number;
   /** Per bucket: its tuples' feature bytes, in arrival order, and how many bytes are used. */
   private readonly bucketData: Uint8Array[] = [];

@@ -8,7 +8,7 @@ import {
 import { parseEvent } from '../../shared/events/decode.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
-import { backoffDelay, sleep } from '../../shared/retry.ts';
+import { type HeldFailure, RetryStopped, retryUntilDone } from '../../shared/retry.ts';
 import type { FeatureRow, OfflineStore } from '../../shared/stores/offline/port.ts';
 import type { OnlineStore } from '../../shared/stores/online/port.ts';
 import type {
@@ -72,6 +72,8 @@ export class Materializer {
   private lagTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> = Promise.resolve();
   private pausedOn: string | null = null;
+  /** Partitions held on a failure retrying cannot fix, by `topic:partition:target`. */
+  private readonly held = new Map<string, HeldFailure & { topic: string; partition: number }>();
 
   constructor(
     private readonly deps: MaterializerDeps,
@@ -100,9 +102,19 @@ export class Materializer {
     return total;
   }
 
-  /** Healthy while no store is down; the reason otherwise. */
-  health(): { ok: boolean; consumers: number; pausedOn: string | null } {
-    return { ok: this.pausedOn === null, consumers: this.consumers.length, pausedOn: this.pausedOn };
+  /** Healthy while no store is down and no partition is held; the reasons otherwise. */
+  health(): {
+    ok: boolean;
+    consumers: number;
+    pausedOn: string | null;
+    held: (HeldFailure & { topic: string; partition: number })[];
+  } {
+    return {
+      ok: this.pausedOn === null && this.held.size === 0,
+      consumers: this.consumers.length,
+      pausedOn: this.pausedOn,
+      held: [...this.held.values()],
+    };
   }
 
   /** Stops consuming: the batch in flight finishes or is abandoned uncommitted. */
@@ -223,6 +235,7 @@ export class Materializer {
       }
     });
     if (deadLetters.length > 0) {
+      const settledLetters = new Set<OutgoingMessage>();
       writes.push({
         target: 'dlq',
         run: async () => {
@@ -258,8 +271,7 @@ export class Materializer {
         },
       });
     }
-    const settledLetters = new Set<OutgoingMessage>();
-    await Promise.all(writes.map((write) => this.untilDone(write.target, write.run, context)));
+    await Promise.all(writes.map((write) => this.untilDone(write.target, write.run, batch, context)));
 
     const now = Date.now();
     for (const producedAt of onlineProducedAt)
@@ -267,24 +279,65 @@ export class Materializer {
     endTimer();
   }
 
-  /** Retries a write with backoff until it succeeds or the materializer stops. */
-  private async untilDone(target: string, run: () => Promise<unknown>, context: BatchContext): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (context.isStopping() || this.stopController.signal.aborted) throw new Stopping();
-      try {
-        await run();
-        if (this.pausedOn === target) this.pausedOn = null;
-        return;
-      } catch (error) {
-        this.pausedOn = target;
-        this.deps.metrics.storeRetries.inc({ target });
-        const delay = backoffDelay(attempt, 100, 5_000);
-        this.deps.logger.warn(
-          { err: error, target, attempt, delayMs: delay },
-          'write failed: retrying, nothing committed',
-        );
-        await sleep(delay, this.stopController.signal);
-        await context.heartbeat().catch(() => {});
+  /**
+   * Retries a write with backoff until it succeeds (a store that is down pauses the partition);
+   * a write that retrying cannot fix holds the partition, reported in /health and the
+   * `held_partitions` metric, until the materializer stops (`retryUntilDone`). Either way
+   * nothing of the batch is committed.
+   */
+  private async untilDone(
+    target: string,
+    run: () => Promise<unknown>,
+    batch: IncomingBatch,
+    context: BatchContext,
+  ): Promise<void> {
+    const key = `${batch.topic}:${batch.partition}:${target}`;
+    let heldCode: string | undefined;
+    try {
+      await retryUntilDone(run, {
+        what: target,
+        baseMs: 100,
+        maxMs: 5_000,
+        isStopping: () => context.isStopping() || this.stopController.signal.aborted,
+        signal: this.stopController.signal,
+        heartbeat: () => context.heartbeat(),
+        onRetry: (error, attempt, delayMs) => {
+          this.pausedOn = target;
+          this.deps.metrics.storeRetries.inc({ target });
+          this.deps.logger.warn(
+            { err: error, target, attempt, delayMs },
+            'write failed: retrying, nothing committed',
+          );
+        },
+        onHold: (failure, error) => {
+          heldCode = failure.code;
+          this.held.set(key, { ...failure, topic: batch.topic, partition: batch.partition });
+          this.deps.metrics.held.set(
+            { topic: batch.topic, partition: String(batch.partition), target, code: failure.code },
+            1,
+          );
+          this.deps.logger.error(
+            { err: error, target, topic: batch.topic, partition: batch.partition, code: failure.code },
+            `write failed with ${failure.code}, which retrying cannot fix: partition held, nothing committed; fix the cause (docs/errors.md) and restart`,
+          );
+        },
+        onRecovered: () => {
+          if (this.pausedOn === target) this.pausedOn = null;
+        },
+      });
+      if (this.pausedOn === target) this.pausedOn = null;
+    } catch (error) {
+      if (error instanceof RetryStopped) throw new Stopping();
+      throw error;
+    } finally {
+      if (heldCode !== undefined) {
+        this.held.delete(key);
+        this.deps.metrics.held.remove({
+          topic: batch.topic,
+          partition: String(batch.partition),
+          target,
+          code: heldCode,
+        });
       }
     }
   }

@@ -34,6 +34,12 @@ export function createMaterializerMetrics(registry = new Registry()) {
       labelNames: ['target'] as const,
       registers: [registry],
     }),
+    held: new Gauge({
+      name: 'tributary_materializer_held_partitions',
+      help: 'Partitions held on a store error that retrying cannot fix (1 while held), by target and error code: see docs/errors.md',
+      labelNames: ['topic', 'partition', 'target', 'code'] as const,
+      registers: [registry],
+    }),
     batchSeconds: new Histogram({
       name: 'tributary_materializer_batch_duration_seconds',
       help: 'Time to decode and write one batch to both stores',

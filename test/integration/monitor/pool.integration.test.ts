@@ -143,4 +143,46 @@ describe('monitor Postgres connections', () => {
     const windows = await until('four windows', windowsOf, (w) => (w.get(m.name) ?? []).length >= 4, 60_000);
     expect(windows.get(m.name)).toEqual([100, 100, 100, 100]);
   }, 120_000);
+
+  it('holds a partition on a store error that retrying cannot fix, says why, and counts exactly after a restart', async () => {
+    const { schema, monitors, send, windowsOf } = await setUp(1);
+    const m = monitors[0]!;
+    let service = await start(schema, monitors);
+    cleanups.push(() => service.close());
+    await send(m, 150, 0);
+    await until('the first window', windowsOf, (w) => (w.get(m.name) ?? []).length >= 1, 30_000);
+
+    // A table of the monitor goes away (dropped or renamed by hand): the checkpoint fails with
+    // 42P01, which no retry fixes. It used to be retried forever as 'store unavailable'.
+    const db = new pg.Pool({ connectionString: services().DATABASE_URL, max: 1 });
+    cleanups.push(() => db.end());
+    await db.query(`ALTER TABLE "${schema}".monitor_offsets RENAME TO monitor_offsets_aside`);
+    await send(m, 100, 150);
+    const [held] = await until(
+      'the partition to be held',
+      async () => service.monitors()[0]!.held(),
+      (h) => h.length > 0,
+      30_000,
+    );
+    expect(held).toMatchObject({ what: 'checkpoint', code: 'TRIB_STORE_QUERY_FAILED', partition: 0 });
+    expect(held!.message).toContain('42P01');
+    expect(held!.message).not.toContain('INSERT');
+    const gauge = await service.metrics.held.get();
+    expect(gauge.values).toEqual([
+      expect.objectContaining({
+        value: 1,
+        labels: expect.objectContaining({ code: 'TRIB_STORE_QUERY_FAILED' }),
+      }),
+    ]);
+    expect((await windowsOf()).get(m.name)).toEqual([100]);
+
+    // The operator puts the table back and restarts: the held batch is redelivered and counted once.
+    await db.query(`ALTER TABLE "${schema}".monitor_offsets_aside RENAME TO monitor_offsets`);
+    await service.close();
+    service = await start(schema, monitors);
+    await send(m, 150, 250);
+    const windows = await until('four windows', windowsOf, (w) => (w.get(m.name) ?? []).length >= 4, 60_000);
+    expect(windows.get(m.name)).toEqual([100, 100, 100, 100]);
+    expect(service.monitors()[0]!.held()).toEqual([]);
+  }, 120_000);
 });

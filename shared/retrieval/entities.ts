@@ -242,9 +242,13 @@ export function entitiesFromColumns(
   }
   const rawTimes = columns[ENTITY_TIMESTAMP_COLUMN] as unknown[] | undefined;
   if (rawTimes === undefined) {
-    throw new TributaryError('TRIB_BAD_REQUEST', `entity rows lack the '${ENTITY_TIMESTAMP_COLUMN}' column`, {
-      details: { column: ENTITY_TIMESTAMP_COLUMN },
-    });
+    throw new TributaryError(
+      'TRIB_MISSING_ENTITY',
+      `entity rows lack the '${ENTITY_TIMESTAMP_COLUMN}' column`,
+      {
+        details: { column: ENTITY_TIMESTAMP_COLUMN },
+      },
+    );
   }
   const timestamps = (
     keyColumn({ name: ENTITY_TIMESTAMP_COLUMN, type: 'timestamp' }, rawTimes, (i) => rawTimes[i]) as {
@@ -359,9 +363,13 @@ export function entitiesFromArrow(table: Table, joinKeys: readonly ColumnLayout[
   }
   const times = table.getChild(ENTITY_TIMESTAMP_COLUMN);
   if (!times) {
-    throw new TributaryError('TRIB_BAD_REQUEST', `entity rows lack the '${ENTITY_TIMESTAMP_COLUMN}' column`, {
-      details: { column: ENTITY_TIMESTAMP_COLUMN },
-    });
+    throw new TributaryError(
+      'TRIB_MISSING_ENTITY',
+      `entity rows lack the '${ENTITY_TIMESTAMP_COLUMN}' column`,
+      {
+        details: { column: ENTITY_TIMESTAMP_COLUMN },
+      },
+    );
   }
   const timestamps = timestampsOfVector(times);
   const columns: { name: string; vector: Vector }[] = [];

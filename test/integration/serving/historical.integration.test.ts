@@ -244,7 +244,7 @@ describe('POST /get-historical-features (Postgres)', () => {
         'missing timestamp',
         { entities: { driver_id: [1] }, features: ['driver_hourly_stats:conv_rate'] },
         400,
-        'TRIB_BAD_REQUEST',
+        'TRIB_MISSING_ENTITY',
       ],
       [
         'wrong key type',

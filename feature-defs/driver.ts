@@ -54,7 +54,6 @@ export const driverActivity = featureService({
 });
 
 const webhookUrl = process.env['TRIBUTARY_WEBHOOK_URL'];
-const webhookSecret = process.env['TRIBUTARY_WEBHOOK_SECRET'];
 
 export const driverModel = monitor({
   name: 'driver_model',
@@ -64,8 +63,8 @@ export const driverModel = monitor({
   monitorPrediction: true,
   window: { rows: 5_000 },
   retrain: { consecutiveDriftedWindows: 2, cooldown: '1h' },
-  webhooks: webhookUrl
-    ? [webhookSecret ? { url: webhookUrl, secret: webhookSecret } : { url: webhookUrl }]
-    : [],
+  // The signing key stays in the monitor's environment: the registry records only the
+  // variable's name, and `tributary monitor` refuses to start without it.
+  webhooks: webhookUrl ? [{ url: webhookUrl, secretEnv: 'TRIBUTARY_WEBHOOK_SECRET' }] : [],
   description: 'Drift of the driver ranking model’s inputs and predictions.',
 });

@@ -37,6 +37,9 @@ Loads and validates the feature repository, then, holding the registry's lock:
     without a restart.
 Applying an unchanged repository records nothing and says so. Changes that break readers
 or stored data are refused unless --allow-breaking is given; run 'tributary plan' first.
+A webhook names the environment variable of its signing key (secretEnv), read by the monitor;
+a literal secret is refused. Every apply removes the literal secrets that versions recorded
+before secretEnv still hold.
 
 Options:
 ${REGISTRY_OPTIONS_HELP}
@@ -45,7 +48,8 @@ ${OFFLINE_SCHEMA.help}
   -h, --help                 show this help
 
 Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_REPO, TRIBUTARY_APPLIED_BY (default user@host),
-TRIBUTARY_WEBHOOK_URL and TRIBUTARY_WEBHOOK_SECRET (read by the example repository's monitor).
+TRIBUTARY_WEBHOOK_URL (read by the example repository's monitor, which names
+TRIBUTARY_WEBHOOK_SECRET as its webhook's secretEnv).
 
 Examples:
   tributary apply

@@ -10,7 +10,8 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { WebhookSpec } from '../../shared/definitions/types.ts';
+import { secretFromEnv } from '../../shared/config.ts';
+import type { MonitorSpec, WebhookSpec } from '../../shared/definitions/types.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { DRIFT_TOPIC, type MonitorEvent, RETRAIN_TOPIC } from '../../shared/monitoring/events.ts';
 import {
@@ -23,11 +24,42 @@ import type { OutboxEntry, OutboxRow, OutboxStore } from '../../shared/monitorin
 import { backoffDelay, sleep } from '../../shared/retry.ts';
 import type { StreamProducer } from '../../shared/stream/port.ts';
 
+/**
+ * The key a webhook is signed with: the value of its `secretEnv` variable, read now (the
+ * registry holds only the name), or the literal `secret` of a version recorded before
+ * `secretEnv` existed; undefined for an unsigned webhook. Throws TRIB_CONFIG_INVALID naming the
+ * variable when it is unset: a declared signature is never silently dropped.
+ */
+export function webhookSecret(
+  hook: WebhookSpec,
+  /** Named in the error: the monitor, or the model of the event being signed. */
+  monitor: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (hook.secretEnv !== undefined) {
+    return secretFromEnv(hook.secretEnv, `monitor '${monitor}' (webhook ${hook.url})`, env);
+  }
+  return hook.secret;
+}
+
+/**
+ * Checks, before a monitor runs, that every secret its webhooks name can be read; throws the
+ * first missing variable as TRIB_CONFIG_INVALID. A monitor that passes never meets the error
+ * at a window's end.
+ */
+export function checkWebhookSecrets(
+  monitors: readonly Pick<MonitorSpec, 'name' | 'webhooks'>[],
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  for (const monitor of monitors) for (const hook of monitor.webhooks) webhookSecret(hook, monitor.name, env);
+}
+
 /** The rows that deliver `event`: its topic, then each webhook. */
 export function outboxEntries(
   event: MonitorEvent,
   webhooks: readonly WebhookSpec[],
   newId: () => string = randomUUID,
+  env: NodeJS.ProcessEnv = process.env,
 ): OutboxEntry[] {
   const body = JSON.stringify(event);
   const kafkaId = newId();
@@ -51,7 +83,8 @@ export function outboxEntries(
       [EVENT_TYPE_HEADER]: event.type,
     };
     // Signed now, so the secret never sits in the outbox.
-    if (hook.secret) headers[SIGNATURE_HEADER] = signBody(body, hook.secret);
+    const secret = webhookSecret(hook, event.model, env);
+    if (secret) headers[SIGNATURE_HEADER] = signBody(body, secret);
     entries.push({
       deliveryId,
       eventId: event.id,

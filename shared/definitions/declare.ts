@@ -168,7 +168,12 @@ export interface MonitorInput extends CommonInput {
   datasetDriftThreshold?: number;
   /** When to request retraining; omit or null for never. */
   retrain?: { consecutiveDriftedWindows: number; cooldown?: Duration } | null;
-  webhooks?: readonly { url: string; secret?: string }[];
+  /**
+   * Where drift events and retraining requests are POSTed. `secretEnv` names the environment
+   * variable that holds the signing key, read by the monitor at start: the key itself is
+   * never declared, so it never reaches the registry.
+   */
+  webhooks?: readonly { url: string; secretEnv?: string }[];
 }
 export type MonitorDeclaration = Declaration<'monitor', MonitorInput>;
 

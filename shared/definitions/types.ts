@@ -95,7 +95,16 @@ export type MonitorWindow = { rows: number } | { durationMs: number };
 
 export interface WebhookSpec {
   url: string;
-  /** HMAC-SHA256 key for `X-Tributary-Signature`. */
+  /**
+   * The environment variable that holds the HMAC-SHA256 key for `X-Tributary-Signature`. The
+   * monitor reads it at start; the registry stores only this name, never the key.
+   */
+  secretEnv?: string;
+  /**
+   * The key itself, as versions recorded before `secretEnv` carried it. Declarations can no
+   * longer give one (validation refuses it) and the next apply scrubs it from every stored
+   * version; until then a monitor reading such a version still signs with it.
+   */
   secret?: string;
 }
 

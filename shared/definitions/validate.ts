@@ -3,6 +3,7 @@
  * becomes one line `<file>: <kind> '<name>': field '<field>': <problem>`; all problems are
  * reported at once, in file and declaration order, in one TRIB_DEFINITION_INVALID error.
  */
+import { SECRET_ENV_PATTERN } from '../config.ts';
 import { TributaryError } from '../errors.ts';
 import {
   type AnyDeclaration,
@@ -796,12 +797,12 @@ function resolveMonitor(
   const webhooks: WebhookSpec[] = [];
   const rawWebhooks = input['webhooks'] ?? [];
   if (!Array.isArray(rawWebhooks))
-    report.fail('webhooks', `expected a list of { url, secret? }, got ${describe(rawWebhooks)}`);
+    report.fail('webhooks', `expected a list of { url, secretEnv? }, got ${describe(rawWebhooks)}`);
   else {
     rawWebhooks.forEach((hook: unknown, i) => {
       const field = `webhooks[${i}]`;
       if (!isRecord(hook)) {
-        report.fail(field, `expected { url, secret? }, got ${describe(hook)}`);
+        report.fail(field, `expected { url, secretEnv? }, got ${describe(hook)}`);
         return;
       }
       const url = hook['url'];
@@ -814,13 +815,27 @@ function resolveMonitor(
         }
       }
       if (!ok) report.fail(`${field}.url`, `expected an http(s) URL, got ${describe(url)}`);
-      const secret = hook['secret'];
-      if (secret !== undefined && (typeof secret !== 'string' || secret === '')) {
-        report.fail(`${field}.secret`, 'expected a non-empty string');
+      // A key given in the declaration would be stored in the registry in plain text (and
+      // printed by plans); only the name of the variable that holds it is accepted.
+      if (hook['secret'] !== undefined) {
+        report.fail(
+          `${field}.secret`,
+          "a literal secret would be stored in the registry: put the key in an environment variable of the monitor and name it, e.g. secretEnv: 'DRIFT_HOOK_SECRET'",
+        );
       }
-      webhooks.push(
-        secret === undefined ? { url: String(url) } : { url: String(url), secret: String(secret) },
-      );
+      const secretEnv = hook['secretEnv'];
+      if (secretEnv !== undefined && (typeof secretEnv !== 'string' || !SECRET_ENV_PATTERN.test(secretEnv))) {
+        report.fail(
+          `${field}.secretEnv`,
+          `expected the name of an environment variable (letters, digits, _), got ${describe(secretEnv)}`,
+        );
+      }
+      for (const k of Object.keys(hook)) {
+        if (k !== 'url' && k !== 'secret' && k !== 'secretEnv' && hook[k] !== undefined) {
+          report.fail(`${field}.${k}`, 'unknown field; expected url or secretEnv');
+        }
+      }
+      webhooks.push(typeof secretEnv === 'string' ? { url: String(url), secretEnv } : { url: String(url) });
     });
   }
 

@@ -37,6 +37,8 @@ export interface ApplyResult {
   archivedTables: { view: string; table: string; reason: string }[];
   /** Views whose offline table was created or checked. */
   ensuredTables: string[];
+  /** Stored rows from which literal webhook secrets (recorded before `secretEnv`) were removed. */
+  scrubbedSecrets: { versions: number; objects: number };
 }
 
 /** Who is applying: TRIBUTARY_APPLIED_BY, else `user@host`. */
@@ -63,6 +65,26 @@ export function breakingLines(plan: Plan): string[] {
 }
 
 /**
+ * Refuses a spec whose webhooks carry a literal `secret`: the registry stores only the name of
+ * the variable that holds it (`secretEnv`). Validation refuses it in declarations already; this
+ * guards specs built by hand, so no path writes a key to the registry.
+ */
+function refuseLiteralSecrets(spec: RepoSpec): void {
+  const lines = spec.monitors.flatMap((m) =>
+    m.webhooks.flatMap((hook, i) =>
+      hook.secret === undefined
+        ? []
+        : [
+            `monitor '${m.name}': field 'webhooks[${i}].secret': a literal secret would be stored in the registry: name an environment variable with secretEnv instead`,
+          ],
+    ),
+  );
+  if (lines.length > 0) {
+    throw new TributaryError('TRIB_DEFINITION_INVALID', lines.join('\n'), { details: { problems: lines } });
+  }
+}
+
+/**
  * Applies a repository: creates missing topics, archives and creates offline tables, records
  * a new version (and notifies watchers) when anything changed. Throws TRIB_BREAKING_CHANGE,
  * changing nothing, when the plan breaks readers or data and `allowBreaking` is not set.
@@ -73,6 +95,7 @@ export async function applyRepo(
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const say = deps.progress ?? (() => undefined);
+  refuseLiteralSecrets(spec);
   return deps.registry.withApplyLock(async (tx) => {
     const current = await tx.latest();
     const plan = planChanges(current, spec);
@@ -112,16 +135,26 @@ export async function applyRepo(
       else if (action?.action === 'alter') say(`added columns to the offline table of ${view.name}`);
     }
 
-    if (plan.unchanged && current) {
-      return { plan, changed: false, version: current, createdTopics, archivedTables, ensuredTables };
+    const changed = !plan.unchanged || current === null;
+    const version =
+      !changed && current
+        ? current
+        : await tx.record({
+            spec,
+            hash: plan.hash,
+            appliedBy: options.appliedBy ?? defaultAppliedBy(),
+            plan,
+          });
+    if (changed) say(`recorded registry version ${version.version}`);
+    // After recording: the current version now holds references only, so removing the keys
+    // older versions kept changes nothing a monitor reads. In the same transaction: a failed
+    // apply leaves them to the next one.
+    const scrubbedSecrets = await tx.scrubSecrets();
+    if (scrubbedSecrets.versions + scrubbedSecrets.objects > 0) {
+      say(
+        `removed literal webhook secrets from ${scrubbedSecrets.versions} stored version(s) and ${scrubbedSecrets.objects} object(s)`,
+      );
     }
-    const version = await tx.record({
-      spec,
-      hash: plan.hash,
-      appliedBy: options.appliedBy ?? defaultAppliedBy(),
-      plan,
-    });
-    say(`recorded registry version ${version.version}`);
-    return { plan, changed: true, version, createdTopics, archivedTables, ensuredTables };
+    return { plan, changed, version, createdTopics, archivedTables, ensuredTables, scrubbedSecrets };
   });
 }

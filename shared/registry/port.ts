@@ -36,6 +36,11 @@ export interface ApplyTransaction {
   record(version: NewVersion): Promise<RegistryVersionInfo>;
   /** Remembers that a view's table was archived. */
   recordArchive(view: string, table: string, reason: string): Promise<void>;
+  /**
+   * Removes literal webhook secrets (recorded before `secretEnv`) from every stored version
+   * and object; resolves to how many rows of each held one.
+   */
+  scrubSecrets(): Promise<{ versions: number; objects: number }>;
 }
 
 /** A registry event a watcher reacts to. */

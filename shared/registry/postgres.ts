@@ -55,6 +55,7 @@ const FILES = {
   replaceObjects: 'replace-objects',
   insertArchive: 'insert-archive',
   notify: 'notify',
+  scrubSecrets: 'scrub-secrets',
 } as const;
 
 type Statements = Record<keyof typeof FILES, string>;
@@ -201,6 +202,13 @@ export class PostgresRegistry implements RegistryStore {
           },
           recordArchive: async (view, table, reason) => {
             await client.query(this.sql.insertArchive, [view, table, reason]);
+          },
+          scrubSecrets: async () => {
+            const { rows } = await client.query(this.sql.scrubSecrets);
+            return {
+              versions: Number(rows[0]?.['versions'] ?? 0),
+              objects: Number(rows[0]?.['objects'] ?? 0),
+            };
           },
         };
         return await work(tx);

@@ -202,11 +202,13 @@ describe('drift monitor on real Kafka and Postgres', () => {
 
   it('delivers each webhook exactly once, signed, through receiver failures and a monitor restart', async () => {
     const receiver = await webhookReceiver(Number.POSITIVE_INFINITY);
+    // The declaration names the variable; the monitor reads the key from its environment.
+    process.env['MONITOR_TEST_HOOK_SECRET'] = 'hook-secret';
     try {
       const h = harness({
         window: { rows: 500 },
         retrain: { consecutiveDriftedWindows: 1, cooldownMs: 0 },
-        webhooks: [{ url: receiver.url, secret: 'hook-secret' }],
+        webhooks: [{ url: receiver.url, secretEnv: 'MONITOR_TEST_HOOK_SECRET' }],
       });
       await h.storeProfile();
       await h.start({ retry: { baseMs: 300, maxMs: 600, maxAttempts: 50 } });
@@ -250,6 +252,7 @@ describe('drift monitor on real Kafka and Postgres', () => {
       const failed = receiver.requests.filter((r) => r.status === 500).map((r) => r.delivery);
       expect(failed.every((id) => ids.includes(id))).toBe(true);
     } finally {
+      delete process.env['MONITOR_TEST_HOOK_SECRET'];
       await receiver.close();
     }
   });

@@ -93,7 +93,11 @@ describe('loadRepo', () => {
       process.env['TRIBUTARY_WEBHOOK_URL'] = 'https://hooks.example/drift';
       process.env['TRIBUTARY_WEBHOOK_SECRET'] = 'shh';
       const withHook = await loadRepo(path.join(ROOT, 'feature-defs'));
-      expect(withHook.monitors[0]?.webhooks).toEqual([{ url: 'https://hooks.example/drift', secret: 'shh' }]);
+      // The key is referenced by name: the spec (what the registry stores) never holds it.
+      expect(withHook.monitors[0]?.webhooks).toEqual([
+        { url: 'https://hooks.example/drift', secretEnv: 'TRIBUTARY_WEBHOOK_SECRET' },
+      ]);
+      expect(JSON.stringify(withHook)).not.toContain('shh');
     } finally {
       for (const [key, value] of [
         ['TRIBUTARY_WEBHOOK_URL', saved.url],

@@ -200,6 +200,23 @@ describe('planChanges', () => {
     ]);
   });
 
+  it('shows a migration from a stored secret to secretEnv without the old key', () => {
+    const next: RepoSpec = {
+      ...base,
+      monitors: [{ ...model, webhooks: [{ url: 'https://h.example', secretEnv: 'HOOK_SECRET' }] }],
+    };
+    const plan = planChanges(registered(base), next);
+    expect(JSON.stringify(plan)).not.toMatch(/old-secret/);
+    // The variable's name is no secret: the plan says which one the monitor will read.
+    expect(plan.changes[0]?.fields).toEqual([
+      {
+        path: 'webhooks',
+        from: [{ url: 'https://h.example', secret: '(redacted)' }],
+        to: [{ url: 'https://h.example', secretEnv: 'HOOK_SECRET' }],
+      },
+    ]);
+  });
+
   it('reports schema reordering', () => {
     const plan = planChanges(registered(base), withView({ schema: [stats.schema[1]!, stats.schema[0]!] }));
     expect(plan.changes[0]?.fields).toEqual([

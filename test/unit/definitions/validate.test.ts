@@ -70,7 +70,7 @@ describe('a valid repository', () => {
             prediction: {},
           },
           retrain: { consecutiveDriftedWindows: 2, cooldown: '1h' },
-          webhooks: [{ url: 'https://hooks.example/x', secret: 's' }],
+          webhooks: [{ url: 'https://hooks.example/x', secretEnv: 'DRIFT_HOOK_SECRET' }],
         }),
       ),
     ]);
@@ -107,6 +107,8 @@ describe('a valid repository', () => {
     expect(m.window).toEqual({ rows: 100 });
     expect(m.datasetDriftThreshold).toBe(0.5);
     expect(m.monitorPrediction).toBe(true);
+    // Only the variable's name is kept: the key itself is never part of a spec.
+    expect(m.webhooks).toEqual([{ url: 'https://hooks.example/x', secretEnv: 'DRIFT_HOOK_SECRET' }]);
   });
 
   it('accepts a schema as a list, names or objects as references, and windows by time', () => {
@@ -628,12 +630,12 @@ const cases: Case[] = [
   [
     'webhooks not a list',
     () => [mon({ webhooks: bad({ url: 'https://x' }) })],
-    `defs/a.ts: monitor 'model': field 'webhooks': expected a list of { url, secret? }, got an object`,
+    `defs/a.ts: monitor 'model': field 'webhooks': expected a list of { url, secretEnv? }, got an object`,
   ],
   [
     'webhook not an object',
     () => [mon({ webhooks: bad(['https://x']) })],
-    `defs/a.ts: monitor 'model': field 'webhooks[0]': expected { url, secret? }, got "https://x"`,
+    `defs/a.ts: monitor 'model': field 'webhooks[0]': expected { url, secretEnv? }, got "https://x"`,
   ],
   [
     'webhook url not http',
@@ -646,9 +648,24 @@ const cases: Case[] = [
     `defs/a.ts: monitor 'model': field 'webhooks[0].url': expected an http(s) URL, got "not a url"`,
   ],
   [
-    'webhook secret empty',
-    () => [mon({ webhooks: [{ url: 'https://x', secret: '' }] })],
-    `defs/a.ts: monitor 'model': field 'webhooks[0].secret': expected a non-empty string`,
+    'a literal webhook secret (it would be stored in the registry)',
+    () => [mon({ webhooks: [bad({ url: 'https://x', secret: 'hunter2' })] })],
+    `defs/a.ts: monitor 'model': field 'webhooks[0].secret': a literal secret would be stored in the registry: put the key in an environment variable of the monitor and name it, e.g. secretEnv: 'DRIFT_HOOK_SECRET'`,
+  ],
+  [
+    'webhook secretEnv empty',
+    () => [mon({ webhooks: [{ url: 'https://x', secretEnv: '' }] })],
+    `defs/a.ts: monitor 'model': field 'webhooks[0].secretEnv': expected the name of an environment variable (letters, digits, _), got ""`,
+  ],
+  [
+    'webhook secretEnv not a variable name',
+    () => [mon({ webhooks: [{ url: 'https://x', secretEnv: 'MY-SECRET=1' }] })],
+    `defs/a.ts: monitor 'model': field 'webhooks[0].secretEnv': expected the name of an environment variable (letters, digits, _), got "MY-SECRET=1"`,
+  ],
+  [
+    'webhook unknown field',
+    () => [mon({ webhooks: [bad({ url: 'https://x', token: 't' })] })],
+    `defs/a.ts: monitor 'model': field 'webhooks[0].token': unknown field; expected url or secretEnv`,
   ],
   [
     'monitored columns that collide',

@@ -35,6 +35,14 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+/**
+ * How long a failed command may take to let go of what it opened before the process exits
+ * anyway. A command that failed half-way through starting (a taken port, a service that
+ * answered and then did not) may still hold a Kafka client, a pool or a LISTEN connection
+ * that retries for minutes; a failure must end the process, not leave it lingering.
+ */
+const FAILED_EXIT_GRACE_MS = 500;
+
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
@@ -44,4 +52,8 @@ try {
   console.error(`tributary: ${code}${message.split('\n')[0]}`);
   if (process.env['TRIBUTARY_DEBUG']) console.error(error);
   process.exitCode = 1;
+}
+if (process.exitCode !== 0) {
+  // Unref'd: a process with nothing left open exits at once, as before.
+  setTimeout(() => process.exit(), FAILED_EXIT_GRACE_MS).unref();
 }

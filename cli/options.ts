@@ -1,6 +1,6 @@
 /** Option parsing and error reporting every `tributary` command shares. */
 import { parseArgs } from 'node:util';
-import { isTributaryError } from '../shared/errors.ts';
+import { isTributaryError, TributaryError } from '../shared/errors.ts';
 import { DEFAULT_MONITOR_SCHEMA } from '../shared/monitoring/postgres.ts';
 import { DEFAULT_REGISTRY_SCHEMA } from '../shared/registry/postgres.ts';
 
@@ -113,6 +113,75 @@ export function reportError(command: string, error: unknown): number {
   }
   if (process.env['TRIBUTARY_DEBUG']) console.error(error);
   return 1;
+}
+
+/** How long a long-running command waits for a dependency to answer at start. */
+export const STARTUP_CHECK_TIMEOUT_MS = 10_000;
+
+/**
+ * Makes sure each dependency answers before a long-running command starts working, each check
+ * at once (no client retries) and within `timeoutMs`: a service that is down at start is a
+ * one-line error naming the variable to check, not a process that retries for minutes or runs
+ * on without it. Checks run in parallel; the first failure (in the order given) is thrown.
+ */
+export async function checkReachable(
+  checks: readonly { name: string; variable: string; check: () => Promise<unknown> }[],
+  timeoutMs = STARTUP_CHECK_TIMEOUT_MS,
+): Promise<void> {
+  const results = await Promise.all(
+    checks.map(async ({ name, variable, check }) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new TributaryError(
+                'TRIB_SERVICE_UNAVAILABLE',
+                `${name} did not answer within ${timeoutMs / 1000} s`,
+              ),
+            ),
+          timeoutMs,
+        );
+        timer.unref();
+      });
+      try {
+        await Promise.race([check(), timeout]);
+        return null;
+      } catch (error) {
+        const code = isTributaryError(error) ? error.code : 'TRIB_SERVICE_UNAVAILABLE';
+        const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+        const hint = message.includes(variable) ? '' : `; check ${variable}`;
+        return new TributaryError(code, `${name} at start: ${message}${hint}`, {
+          cause: error,
+          details: { variable },
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  const failed = results.find((r) => r !== null);
+  if (failed) throw failed;
+}
+
+/**
+ * Closes what a failed start had opened, newest first, ignoring errors and giving up after
+ * `withinMs`: the reason is printed already, and cli/main.ts ends the process shortly after
+ * a failure whatever still hangs.
+ */
+export async function closeQuietly(
+  closers: readonly (() => Promise<void>)[],
+  withinMs = 2_000,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, withinMs);
+  });
+  const all = (async () => {
+    for (const close of [...closers].reverse()) await close().catch(() => undefined);
+  })();
+  await Promise.race([all, deadline]);
+  clearTimeout(timer);
 }
 
 export function registrySchema(option: string | undefined): string {

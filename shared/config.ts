@@ -7,13 +7,17 @@ export interface Config {
   readonly databaseUrl: string;
   readonly redisUrl: string;
   readonly repoPath: string;
-  /** Empty: no auth, and the server binds 127.0.0.1 only. */
+  /** Bearer keys of the HTTP API and, off loopback, of the ops endpoints; empty: no auth. */
   readonly apiKeys: readonly string[];
   readonly port: number;
+  /** Bind address of every listener (the API and the ops endpoints); default 127.0.0.1. */
   readonly host: string;
+  /** TRIBUTARY_ALLOW_UNAUTHENTICATED: lets a listener bind beyond loopback without API keys. */
+  readonly allowUnauthenticated: boolean;
+  /** `/metrics` and `/health` port of `materialize`; the monitor uses it + 1. */
+  readonly metricsPort: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly webhookUrl: string | undefined;
-  readonly webhookSecret: string | undefined;
   /** Connections of the one Postgres pool a process shares among its adapters. */
   readonly pgPoolMax: number;
 }
@@ -24,6 +28,8 @@ export const CONFIG_DEFAULTS = {
   REDIS_URL: 'redis://127.0.0.1:6379',
   TRIBUTARY_REPO: './feature-defs',
   PORT: '6566',
+  HOST: '127.0.0.1',
+  METRICS_PORT: '9464',
   LOG_LEVEL: 'info',
   TRIBUTARY_PG_POOL_MAX: '10',
 } as const;
@@ -73,6 +79,20 @@ function parsePort(raw: string): number {
   return port;
 }
 
+function parseMetricsPort(raw: string): number {
+  const port = Number(raw);
+  // 65535 is left out: the monitor listens on METRICS_PORT + 1.
+  if (!/^\d+$/.test(raw) || port > 65534)
+    throw invalid('METRICS_PORT', raw, 'an integer 0–65534 (0: any free port)');
+  return port;
+}
+
+function parseFlag(variable: string, raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw invalid(variable, raw, '1 or true (or 0, false, unset)');
+}
+
 function parsePoolMax(raw: string): number {
   const max = Number(raw);
   // Two at least: an apply holds the registry's lock on one connection while the offline store
@@ -106,10 +126,60 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     repoPath: get('TRIBUTARY_REPO'),
     apiKeys: Object.freeze(apiKeys),
     port: parsePort(get('PORT')),
-    host: env['HOST'] || (apiKeys.length === 0 ? '127.0.0.1' : '0.0.0.0'),
+    // Loopback even with API keys: reaching beyond the host is always a decision (HOST).
+    host: get('HOST'),
+    allowUnauthenticated: parseFlag(
+      'TRIBUTARY_ALLOW_UNAUTHENTICATED',
+      env['TRIBUTARY_ALLOW_UNAUTHENTICATED'],
+    ),
+    metricsPort: parseMetricsPort(get('METRICS_PORT')),
     logLevel: logLevel as Config['logLevel'],
     webhookUrl,
-    webhookSecret: env['TRIBUTARY_WEBHOOK_SECRET'] || undefined,
     pgPoolMax: parsePoolMax(get('TRIBUTARY_PG_POOL_MAX')),
   });
+}
+
+/** True for addresses only this host can reach: 127.0.0.0/8, ::1, `localhost`. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return (
+    bare === 'localhost' ||
+    bare === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) ||
+    /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
+  );
+}
+
+/**
+ * Refuses to listen beyond loopback without API keys, unless TRIBUTARY_ALLOW_UNAUTHENTICATED
+ * says so: an open feature store or metrics endpoint on a network is a decision, not a default.
+ * Every long-running command calls it before it connects to anything.
+ */
+export function checkListenPolicy(config: Pick<Config, 'host' | 'apiKeys' | 'allowUnauthenticated'>): void {
+  if (isLoopback(config.host) || config.apiKeys.length > 0 || config.allowUnauthenticated) return;
+  throw new TributaryError(
+    'TRIB_CONFIG_INVALID',
+    `HOST=${config.host} is not a loopback address and TRIBUTARY_API_KEYS is empty: set TRIBUTARY_API_KEYS, or TRIBUTARY_ALLOW_UNAUTHENTICATED=1 to listen without auth`,
+    { details: { variable: 'HOST' } },
+  );
+}
+
+/** Environment variable names a declaration may reference (`secretEnv`). */
+export const SECRET_ENV_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * The value of the environment variable a declaration names for a secret (a webhook's
+ * `secretEnv`); throws TRIB_CONFIG_INVALID naming the variable when it is unset or empty.
+ * The value never reaches a message.
+ */
+export function secretFromEnv(variable: string, what: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = SECRET_ENV_PATTERN.test(variable) ? env[variable] : undefined;
+  if (value === undefined || value === '') {
+    throw new TributaryError(
+      'TRIB_CONFIG_INVALID',
+      `${variable} is not set: ${what} names it as its secret; set it in this process's environment`,
+      { details: { variable } },
+    );
+  }
+  return value;
 }

@@ -1,9 +1,10 @@
 import cliProgress from 'cli-progress';
 import { Materializer } from '../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../services/materializer/metrics.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { checkListenPolicy, loadConfig } from '../../shared/config.ts';
 import { TributaryError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { checkDependencies } from '../../shared/observability/health.ts';
 import { startOpsServer } from '../../shared/observability/ops-server.ts';
 import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
@@ -13,7 +14,15 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StartPosition } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
-import { OFFLINE_SCHEMA, ONLINE_PREFIX, REGISTRY_SCHEMA, reportError, withOptions } from '../options.ts';
+import {
+  checkReachable,
+  closeQuietly,
+  OFFLINE_SCHEMA,
+  ONLINE_PREFIX,
+  REGISTRY_SCHEMA,
+  reportError,
+  withOptions,
+} from '../options.ts';
 
 const OPTIONS = {
   'from-beginning': { type: 'boolean', default: false },
@@ -35,7 +44,10 @@ Runs one consumer group per Kafka source of the applied registry and writes ever
 to the offline store (full history) and the online store (latest value per entity).
 Offsets are committed only after both stores hold a batch; undecodable or invalid messages
 go to <topic>.dlq with the reason in headers. Follows new registry versions without a
-restart. Serves /metrics and /health on --metrics-port.
+restart. Serves /metrics and /health on --metrics-port (bound to HOST, default 127.0.0.1;
+beyond loopback a request needs 'Authorization: Bearer <key>' of TRIBUTARY_API_KEYS).
+A start-up failure (a taken port, an unreachable service, a bad setting) exits non-zero at
+once with a one-line reason.
 
 Backfill: with --from-beginning or --from <time>, replays the sources into the stores with
 a consumer group of its own (the live one is untouched), shows a progress bar, and exits
@@ -53,7 +65,8 @@ ${ONLINE_PREFIX.help}
   --metrics-port <port>      /metrics and /health port (default: METRICS_PORT, else 9464; 0 = any)
   -h, --help                 show this help
 
-Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, LOG_LEVEL, METRICS_PORT.
+Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, LOG_LEVEL, METRICS_PORT, HOST,
+TRIBUTARY_API_KEYS, TRIBUTARY_ALLOW_UNAUTHENTICATED.
 
 Examples:
   tributary materialize
@@ -61,14 +74,34 @@ Examples:
   tributary materialize --from 2026-11-01T00:00:00Z`,
 
   run: withOptions('materialize', OPTIONS, async (values) => {
+    // What is open so far, closed (newest first) when the start fails half-way.
+    const opened: (() => Promise<void>)[] = [];
     try {
       const config = loadConfig();
       const start = startPosition(values['from-beginning'], values.from);
       const backfill = start !== undefined;
+      const metricsPort = backfill ? 0 : metricsPortOf(values['metrics-port'], config.metricsPort);
+      if (!backfill) checkListenPolicy(config);
       const logger = createLogger(
         'materializer',
         backfill && config.logLevel === 'info' ? 'warn' : config.logLevel,
       );
+      const metrics = createMaterializerMetrics();
+      // The ops port is bound before anything connects: a taken port fails in milliseconds,
+      // with nothing to unwind. /health says 503 'starting' until the consumers run.
+      let health: (() => Promise<Record<string, unknown> & { ok: boolean }>) | null = null;
+      const ops = backfill
+        ? null
+        : await startOpsServer({
+            port: metricsPort,
+            host: config.host,
+            apiKeys: config.apiKeys,
+            portSetting:
+              values['metrics-port'] !== undefined ? '--metrics-port' : '--metrics-port (or METRICS_PORT)',
+            registry: metrics.registry,
+            health: () => (health ? health() : { ok: false, starting: true }),
+          });
+      if (ops) opened.push(ops.close);
       // One pool for the process: registry reads and offline writes.
       const pool = createPool({
         connectionString: config.databaseUrl,
@@ -76,24 +109,32 @@ Examples:
         applicationName: 'tributary-materializer',
         logger,
       });
+      opened.push(() => pool.end());
       const definitions = await openRegistryWatcher({
         databaseUrl: config.databaseUrl,
         pool,
         schema: REGISTRY_SCHEMA.of(values['registry-schema']),
         logger,
       });
+      opened.push(() => definitions.close());
       const offline = new PostgresOfflineStore({
         pool,
         logger,
         ...OFFLINE_SCHEMA.of(values['offline-schema']),
       });
+      opened.push(() => offline.close());
       const online = new RedisOnlineStore({
         url: config.redisUrl,
         logger,
         ...ONLINE_PREFIX.of(values['online-prefix']),
       });
+      opened.push(() => online.close());
       const stream = new KafkaEventStream(config.kafkaBrokers, logger);
-      const metrics = createMaterializerMetrics();
+      opened.push(() => stream.close());
+      await checkReachable([
+        { name: 'Kafka', variable: 'KAFKA_BROKERS', check: () => stream.ping() },
+        { name: 'Redis', variable: 'REDIS_URL', check: () => online.ping() },
+      ]);
       const materializer = new Materializer(
         { definitions, stream, offline, online, metrics, logger },
         {
@@ -103,6 +144,7 @@ Examples:
           ...(values.source ? { sources: values.source } : {}),
         },
       );
+      opened.push(() => materializer.stop());
       const closeAll = async () => {
         await materializer.stop();
         await Promise.all([offline.close(), online.close(), definitions.close()]);
@@ -110,23 +152,38 @@ Examples:
       };
       if (backfill) return await runBackfill(materializer, metrics, closeAll);
 
-      const ops = await startOpsServer({
-        port: Number(values['metrics-port'] ?? process.env['METRICS_PORT'] ?? 9464),
-        host: config.host,
-        registry: metrics.registry,
-        health: () => materializer.health(),
-      });
-      onShutdown(logger, [closeAll, ops.close]);
       await materializer.start();
-      logger.info({ metricsPort: ops.port }, 'materializer running');
+      health = async () => {
+        const report = await checkDependencies({
+          kafka: () => stream.ping(),
+          postgres: () => pool.query('SELECT 1'),
+          redis: () => online.ping(),
+        });
+        const own = materializer.health();
+        return { ...own, ok: own.ok && report.ok, dependencies: report.dependencies, down: report.down };
+      };
+      onShutdown(logger, [closeAll, ...(ops ? [ops.close] : [])]);
+      logger.info({ metricsPort: ops?.port }, 'materializer running');
       // Runs until SIGTERM/SIGINT: onShutdown exits the process.
       await new Promise(() => {});
       return 0;
     } catch (error) {
-      return reportError('materialize', error);
+      const code = reportError('materialize', error);
+      await closeQuietly(opened);
+      return code;
     }
   }),
 };
+
+/** `--metrics-port`, else METRICS_PORT (already checked by loadConfig). */
+function metricsPortOf(option: string | undefined, fromEnv: number): number {
+  if (option === undefined) return fromEnv;
+  const port = Number(option);
+  if (!/^\d+$/.test(option) || port > 65535) {
+    throw new TributaryError('TRIB_BAD_REQUEST', `--metrics-port ${option}: expected 0–65535`);
+  }
+  return port;
+}
 
 function startPosition(
   fromBeginning: boolean | undefined,

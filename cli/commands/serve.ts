@@ -1,7 +1,8 @@
 import { buildApp } from '../../services/serving/app.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { checkListenPolicy, loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { openMonitorQueries } from '../../shared/monitoring/queries.ts';
+import { checkPortFree, listenError } from '../../shared/observability/ops-server.ts';
 import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
@@ -10,6 +11,7 @@ import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
 import {
+  checkReachable,
   MONITOR_SCHEMA,
   OFFLINE_SCHEMA,
   ONLINE_PREFIX,
@@ -34,8 +36,10 @@ Serves the HTTP API on PORT (default 6566): POST /get-online-features, POST /pus
 POST /get-historical-features, GET /feature-views, /feature-services, /health, /metrics,
 /openapi.json and the API docs at /docs. Definitions come from the registry ('tributary apply')
 and follow new versions without a restart. With TRIBUTARY_API_KEYS set, every route but /health
-needs 'Authorization: Bearer <key>'; without it the server binds 127.0.0.1 only.
-Stops gracefully on SIGTERM/SIGINT. See docs/serving.md.
+needs 'Authorization: Bearer <key>'. The server binds HOST (default 127.0.0.1, keys or not); a
+HOST beyond loopback without TRIBUTARY_API_KEYS is refused unless TRIBUTARY_ALLOW_UNAUTHENTICATED=1.
+A start-up failure (a taken port, an unreachable service, a bad setting) exits non-zero at once
+with a one-line reason. Stops gracefully on SIGTERM/SIGINT. See docs/serving.md.
 
 Options:
 ${REGISTRY_SCHEMA.help}
@@ -44,10 +48,14 @@ ${ONLINE_PREFIX.help}
   --monitor-schema <name>    Postgres schema of the drift monitor, for GET /monitors/...
                              ${MONITOR_SCHEMA.default}
 
-Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST, LOG_LEVEL.`,
+Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST,
+TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
   run: withOptions('serve', OPTIONS, async (values) => {
     try {
       const config = loadConfig();
+      checkListenPolicy(config);
+      // The API listens only once everything is connected; a taken port fails before that.
+      await checkPortFree(config.host, config.port, 'PORT');
       const logger = createLogger('serving', config.logLevel);
       // One pool for the process, shared by the registry, historical retrieval and monitor queries.
       const pool = createPool({
@@ -73,7 +81,12 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
         logger,
         ...ONLINE_PREFIX.of(values['online-prefix']),
       });
-      const producer = await new KafkaEventStream(config.kafkaBrokers, logger).producer();
+      const stream = new KafkaEventStream(config.kafkaBrokers, logger);
+      await checkReachable([
+        { name: 'Kafka', variable: 'KAFKA_BROKERS', check: () => stream.ping() },
+        { name: 'Redis', variable: 'REDIS_URL', check: () => online.ping() },
+      ]);
+      const producer = await stream.producer();
       const monitoring = openMonitorQueries({
         pool,
         schema: MONITOR_SCHEMA.of(values['monitor-schema']),
@@ -87,21 +100,23 @@ Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, H
         logger,
         monitorQueries: monitoring.queries,
         health: {
-          postgres: async () => {
-            await pool.query('SELECT 1');
-            return true;
-          },
+          postgres: () => pool.query('SELECT 1'),
+          redis: () => online.ping(),
+          kafka: () => stream.ping(),
         },
       });
       onShutdown(logger, [
         () => definitions.close(),
         () => online.close(),
         () => producer.close(),
+        () => stream.close(),
         () => monitoring.close(),
         () => app.close(),
         () => pool.end(),
       ]);
-      const address = await app.listen({ port: config.port, host: config.host });
+      const address = await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
+        throw listenError(error, config.host, config.port, 'PORT');
+      });
       logger.info({ address, auth: config.apiKeys.length > 0 }, 'serving');
       // Runs until a signal; onShutdown exits the process.
       await new Promise<never>(() => undefined);

@@ -2,6 +2,7 @@
 import type { Counter, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../../shared/logger.ts';
 import type { MonitorQueries } from '../../shared/monitoring/queries.ts';
+import type { DependencyCheck } from '../../shared/observability/health.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
 import type { HistoricalFeatureSource } from '../../shared/retrieval/historical.ts';
 import type { OnlineStore } from '../../shared/stores/online/port.ts';
@@ -28,8 +29,8 @@ export interface ServingDeps {
   config: { apiKeys: readonly string[] };
   logger: Logger;
   limits?: Partial<ServingLimits>;
-  /** Extra readiness checks for /health (stores, stream); each resolves true when healthy. */
-  health?: Record<string, () => Promise<boolean>>;
+  /** The dependencies /health checks (Postgres, Redis, Kafka): each resolves when reachable, throws when not. */
+  health?: Record<string, DependencyCheck>;
   /** The drift monitor's windows and events (GET /monitors/...); the routes are absent without it. */
   monitorQueries?: MonitorQueries;
   /** The clock for ttl checks, epoch ms; default `Date.now`. */

@@ -1,5 +1,6 @@
 /** `GET /health` (200 healthy, 503 not) and `GET /metrics` (Prometheus text). */
 import type { FastifyInstance } from 'fastify';
+import { checkDependencies } from '../../../shared/observability/health.ts';
 import type { ServingContext } from '../context.ts';
 
 export function registerOpsRoutes(app: FastifyInstance, context: ServingContext): void {
@@ -16,20 +17,16 @@ export function registerOpsRoutes(app: FastifyInstance, context: ServingContext)
       },
     },
     async (_request, reply) => {
-      const checks: Record<string, boolean> = {};
-      try {
-        context.definitions.current();
-        checks['definitions'] = true;
-      } catch {
-        checks['definitions'] = false;
-      }
-      await Promise.all(
-        Object.entries(context.health ?? {}).map(async ([name, check]) => {
-          checks[name] = await check().catch(() => false);
-        }),
-      );
-      const ok = Object.values(checks).every(Boolean);
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
+      const report = await checkDependencies({
+        definitions: async () => context.definitions.current(),
+        ...context.health,
+      });
+      // 503 names what is down, so an operator (or an orchestrator's log) knows where to look.
+      return reply.code(report.ok ? 200 : 503).send({
+        status: report.ok ? 'ok' : 'degraded',
+        dependencies: report.dependencies,
+        down: report.down,
+      });
     },
   );
   app.get(

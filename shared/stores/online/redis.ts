@@ -22,6 +22,7 @@ interface WriteLatestPipeline {
 
 /** The slice of ioredis the store uses. */
 export interface RedisClient {
+  ping(): Promise<string>;
   mget(keys: string[]): Promise<(string | null)[]>;
   mgetBuffer(keys: string[]): Promise<(Buffer | null)[]>;
   pipeline(): unknown;
@@ -280,6 +281,13 @@ export class RedisOnlineStore implements OnlineStore {
         }
       }),
     );
+  }
+
+  /** Resolves when Redis answers PING (for /health); TRIB_ONLINE_STORE_UNAVAILABLE otherwise. */
+  async ping(): Promise<void> {
+    await this.redis.ping().catch((error: unknown) => {
+      throw onlineError(error);
+    });
   }
 
   async close(): Promise<void> {

@@ -122,6 +122,45 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('plan and apply on Postgres and Kafka', () => {
+  it('removes the literal webhook keys older versions stored, keeping every secretEnv', async () => {
+    const f = fixture();
+    const withHook = (spec: RepoSpec): RepoSpec => ({
+      ...spec,
+      monitors: spec.monitors.map((m) => ({
+        ...m,
+        webhooks: [{ url: 'https://hooks.example/a', secretEnv: 'HOOK_KEY' }, { url: 'https://hooks.example/b' }],
+      })),
+    });
+    await f.apply(withHook(repoSpec(f.prefix)));
+    // A version recorded before secretEnv existed: the key itself, in both tables.
+    await db.query(
+      `UPDATE "${f.schema}".versions SET spec = jsonb_set(spec, '{monitors,0,webhooks,1,secret}', '"old-key"')`,
+    );
+    await db.query(
+      `UPDATE "${f.schema}".objects SET spec = jsonb_set(spec, '{webhooks,1,secret}', '"old-key"') WHERE kind = 'monitor'`,
+    );
+    // A literal key is refused on the way in, even in a spec built by hand.
+    const literal = withHook(repoSpec(f.prefix));
+    literal.monitors[0]!.webhooks[0] = { url: 'https://hooks.example/a', secret: 'new-key' };
+    expect(await rejection(f.apply(literal))).toMatchObject({ code: 'TRIB_DEFINITION_INVALID' });
+
+    // The next apply, even one that changes nothing, removes the stored keys.
+    const again = await f.apply(withHook(repoSpec(f.prefix)));
+    expect(again.changed).toBe(false);
+    expect(again.scrubbedSecrets).toEqual({ versions: 1, objects: 1 });
+    const stored = await db.query<{ t: string }>(
+      `SELECT spec::text AS t FROM "${f.schema}".versions UNION ALL SELECT spec::text FROM "${f.schema}".objects`,
+    );
+    expect(stored.rows.map((r) => r.t).join('\n')).not.toContain('old-key');
+    const latest = await f.registry.latest();
+    expect(latest!.spec.monitors[0]!.webhooks).toEqual([
+      { url: 'https://hooks.example/a', secretEnv: 'HOOK_KEY' },
+      { url: 'https://hooks.example/b' },
+    ]);
+    // Nothing left to remove: the apply after says nothing.
+    expect((await f.apply(withHook(repoSpec(f.prefix)))).scrubbedSecrets).toEqual({ versions: 0, objects: 0 });
+  });
+
   it('plans, applies, records the version and its objects, and creates topics and tables', async () => {
     const f = fixture();
     const spec = repoSpec(f.prefix);

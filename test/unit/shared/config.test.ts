@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../shared/config.ts';
+import { checkListenPolicy, isLoopback, loadConfig, secretFromEnv } from '../../../shared/config.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 
 describe('loadConfig', () => {
@@ -13,6 +13,8 @@ describe('loadConfig', () => {
       apiKeys: [],
       port: 6566,
       host: '127.0.0.1',
+      allowUnauthenticated: false,
+      metricsPort: 9464,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -29,8 +31,14 @@ describe('loadConfig', () => {
     expect(config.kafkaBrokers).toEqual(['a:1', 'b:2']);
     expect(config.apiKeys).toEqual(['k1', 'k2']);
     expect(config.port).toBe(8080);
-    // With API keys the server may listen beyond loopback.
-    expect(config.host).toBe('0.0.0.0');
+    // API keys alone never widen the bind: reaching beyond loopback takes HOST.
+    expect(config.host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0', METRICS_PORT: '0' })).toMatchObject({
+      host: '0.0.0.0',
+      metricsPort: 0,
+    });
+    expect(loadConfig({ TRIBUTARY_ALLOW_UNAUTHENTICATED: 'true' }).allowUnauthenticated).toBe(true);
+    expect(loadConfig({ TRIBUTARY_ALLOW_UNAUTHENTICATED: '0' }).allowUnauthenticated).toBe(false);
   });
 
   it.each([
@@ -46,6 +54,9 @@ describe('loadConfig', () => {
     ['PORT', '80a', /PORT/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
     ['TRIBUTARY_WEBHOOK_URL', 'ftp://x', /TRIBUTARY_WEBHOOK_URL/],
+    ['METRICS_PORT', 'nine', /METRICS_PORT="nine" is invalid/],
+    ['METRICS_PORT', '65535', /METRICS_PORT/],
+    ['TRIBUTARY_ALLOW_UNAUTHENTICATED', 'yes please', /TRIBUTARY_ALLOW_UNAUTHENTICATED/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     let thrown: unknown;
     try {
@@ -55,5 +66,58 @@ describe('loadConfig', () => {
     }
     expect(isTributaryError(thrown, 'TRIB_CONFIG_INVALID')).toBe(true);
     expect((thrown as Error).message).toMatch(message);
+  });
+});
+
+describe('checkListenPolicy', () => {
+  it('lets loopback listen without keys, and beyond loopback with keys or the opt-out', () => {
+    for (const HOST of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) {
+      expect(() => checkListenPolicy(loadConfig({ HOST }))).not.toThrow();
+    }
+    expect(() => checkListenPolicy(loadConfig({ HOST: '0.0.0.0', TRIBUTARY_API_KEYS: 'k' }))).not.toThrow();
+    expect(() =>
+      checkListenPolicy(loadConfig({ HOST: '0.0.0.0', TRIBUTARY_ALLOW_UNAUTHENTICATED: '1' })),
+    ).not.toThrow();
+  });
+
+  it('refuses a non-loopback HOST without keys, naming the keys and the opt-out', () => {
+    for (const HOST of ['0.0.0.0', '::', '10.0.0.5', 'my-host.example']) {
+      let thrown: unknown;
+      try {
+        checkListenPolicy(loadConfig({ HOST }));
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isTributaryError(thrown, 'TRIB_CONFIG_INVALID'), HOST).toBe(true);
+      expect((thrown as Error).message).toBe(
+        `HOST=${HOST} is not a loopback address and TRIBUTARY_API_KEYS is empty: set TRIBUTARY_API_KEYS, or TRIBUTARY_ALLOW_UNAUTHENTICATED=1 to listen without auth`,
+      );
+    }
+  });
+
+  it('knows loopback addresses', () => {
+    expect(['127.0.0.1', '::1', '::ffff:127.0.0.1', 'LOCALHOST'].every(isLoopback)).toBe(true);
+    expect(['0.0.0.0', '::', '128.0.0.1', '127.0.0.1.example', ''].some(isLoopback)).toBe(false);
+  });
+});
+
+describe('secretFromEnv', () => {
+  it('reads the named variable', () => {
+    expect(secretFromEnv('HOOK_SECRET', "monitor 'm'", { HOOK_SECRET: 'k1' })).toBe('k1');
+  });
+
+  it('names the variable and its user when it is unset or empty, never a value', () => {
+    for (const env of [{}, { HOOK_SECRET: '' }]) {
+      let thrown: unknown;
+      try {
+        secretFromEnv('HOOK_SECRET', "monitor 'm' (webhook https://h)", env);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isTributaryError(thrown, 'TRIB_CONFIG_INVALID')).toBe(true);
+      expect((thrown as Error).message).toBe(
+        "HOOK_SECRET is not set: monitor 'm' (webhook https://h) names it as its secret; set it in this process's environment",
+      );
+    }
   });
 });

@@ -85,15 +85,18 @@ describe('a start that cannot proceed', () => {
     ['serve', COMMANDS.serve, (port: number) => ({ PORT: String(port) }), 'PORT'],
     ['materialize', COMMANDS.materialize, (port: number) => ({ METRICS_PORT: String(port) }), 'METRICS_PORT'],
     ['monitor', [...COMMANDS.monitor, '--metrics-port'], null, '--metrics-port'],
-  ] as const)('%s exits at once when its port is taken, naming the setting', async (_name, args, env, setting) => {
-    const port = await takenPort();
-    const run = await failedStart(env ? args : [...args, String(port)], env ? env(port) : {});
-    expect(run.code).toBe(1);
-    expect(run.lines).toHaveLength(1);
-    expect(run.lines[0]).toContain(`127.0.0.1:${port} is already in use`);
-    expect(run.lines[0]).toContain(setting);
-    expect(run.ms).toBeLessThan(EXIT_WITHIN_MS);
-  });
+  ] as const)(
+    '%s exits at once when its port is taken, naming the setting',
+    async (_name, args, env, setting) => {
+      const port = await takenPort();
+      const run = await failedStart(env ? args : [...args, String(port)], env ? env(port) : {});
+      expect(run.code).toBe(1);
+      expect(run.lines).toHaveLength(1);
+      expect(run.lines[0]).toContain(`127.0.0.1:${port} is already in use`);
+      expect(run.lines[0]).toContain(setting);
+      expect(run.ms).toBeLessThan(EXIT_WITHIN_MS);
+    },
+  );
 
   it.each([
     ['serve', COMMANDS.serve],

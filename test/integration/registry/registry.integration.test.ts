@@ -128,7 +128,10 @@ describe('plan and apply on Postgres and Kafka', () => {
       ...spec,
       monitors: spec.monitors.map((m) => ({
         ...m,
-        webhooks: [{ url: 'https://hooks.example/a', secretEnv: 'HOOK_KEY' }, { url: 'https://hooks.example/b' }],
+        webhooks: [
+          { url: 'https://hooks.example/a', secretEnv: 'HOOK_KEY' },
+          { url: 'https://hooks.example/b' },
+        ],
       })),
     });
     await f.apply(withHook(repoSpec(f.prefix)));
@@ -158,7 +161,10 @@ describe('plan and apply on Postgres and Kafka', () => {
       { url: 'https://hooks.example/b' },
     ]);
     // Nothing left to remove: the apply after says nothing.
-    expect((await f.apply(withHook(repoSpec(f.prefix)))).scrubbedSecrets).toEqual({ versions: 0, objects: 0 });
+    expect((await f.apply(withHook(repoSpec(f.prefix)))).scrubbedSecrets).toEqual({
+      versions: 0,
+      objects: 0,
+    });
   });
 
   it('plans, applies, records the version and its objects, and creates topics and tables', async () => {

@@ -3,6 +3,7 @@
  *
  *   GET /monitors                              models with closed windows
  *   GET /monitors/:model/windows?from&to&limit&model_version&drifted
+ *   GET /monitors/:model/windows/:id          one window with its histograms and shares
  *   GET /monitors/:model/drift?from&to&limit   per-column drift rates over recent windows
  *   GET /monitors/:model/retrains?from&to&limit
  *   GET /monitors/:model/profiles              stored reference profiles
@@ -13,7 +14,8 @@
  */
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { httpStatusOf, isTributaryError, toTributaryError } from '../errors.ts';
+import { httpStatusOf, isTributaryError, TributaryError } from '../errors.ts';
+import { postgresError, sqlState } from '../postgres/errors.ts';
 import type { MonitorQueries, RangeParams } from './queries.ts';
 
 export interface MonitorRoutesDeps {
@@ -98,16 +100,35 @@ const rangeQuery = {
 
 type ModelRequest = { Params: { model: string }; Querystring: RangeParams };
 
-function fail(reply: FastifyReply, error: unknown): FastifyReply {
-  const e = toTributaryError(error);
+/**
+ * The answer to a failed query. A client never sees SQL, a table name or a driver's message:
+ * - a coded error passes with its code and message (the store's messages are written for
+ *   clients: they name the fault and its SQLSTATE, see shared/postgres/errors.ts);
+ * - a driver error that escaped uncoded is coded here by the same SQLSTATE mapping;
+ * - a value Postgres refused while reading (class 22, TRIB_WRONG_TYPE) is a stored value, not
+ *   the request's (parameters are checked before any query): TRIB_STORE_QUERY_FAILED, a 500,
+ *   not a 400 that would send the client looking for a fault in its request;
+ * - anything else is a bug: TRIB_INTERNAL naming what failed, the details in the server log.
+ */
+function fail(reply: FastifyReply, error: unknown, what: string): FastifyReply {
+  let e: TributaryError;
+  if (isTributaryError(error)) e = error;
+  else if (sqlState(error) !== undefined) e = postgresError(error, what);
+  else e = new TributaryError('TRIB_INTERNAL', `${what}: internal error, the server log has the details`);
+  const state = e.details.sqlState;
+  if (e.code === 'TRIB_WRONG_TYPE' && typeof state === 'string' && state.startsWith('22')) {
+    e = new TributaryError(
+      'TRIB_STORE_QUERY_FAILED',
+      `${what}: Postgres cannot read a stored value (SQLSTATE ${state}); retrying cannot fix it, see docs/errors.md`,
+      { cause: error, details: { sqlState: state } },
+    );
+  }
   const status = httpStatusOf(e.code);
   if (status >= 500) reply.log.error({ err: error }, 'monitor query failed');
-  // An uncoded failure's message is a driver's, which may quote SQL: the client gets the code only.
-  const message = isTributaryError(error) ? e.message : 'internal error: the server log has the details';
   return reply
     .code(status)
     .type('application/json')
-    .send({ error: { code: e.code, message } });
+    .send({ error: { code: e.code, message: e.message } });
 }
 
 /** Registers the monitor query routes on `app` (under the app's own prefix, if any). */
@@ -153,7 +174,7 @@ export function registerMonitorRoutes(app: FastifyInstance, deps: MonitorRoutesD
           })),
         };
       } catch (error) {
-        return fail(reply, error);
+        return fail(reply, error, 'cannot list the monitored models');
       }
     },
   );
@@ -177,7 +198,45 @@ export function registerMonitorRoutes(app: FastifyInstance, deps: MonitorRoutesD
       try {
         return { windows: await queries.windows(request.params.model, request.query) };
       } catch (error) {
-        return fail(reply, error);
+        return fail(reply, error, 'cannot read the drift windows');
+      }
+    },
+  );
+
+  app.get<{ Params: { model: string; id: string } }>(
+    '/monitors/:model/windows/:id',
+    {
+      schema: {
+        tags,
+        summary:
+          'One closed window: its drift event and, for the last N windows, per column the reference and window histograms or category shares',
+        params: {
+          type: 'object',
+          required: ['model', 'id'],
+          properties: {
+            model: { type: 'string', minLength: 1, maxLength: 200 },
+            id: { type: 'string', minLength: 1, maxLength: 200 },
+          },
+        },
+        response: {
+          // The detail's shape is documented in shared/monitoring/detail.ts; passed as stored.
+          200: {
+            type: 'object',
+            properties: {
+              window: driftEvent,
+              detail: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },
+            },
+          },
+          '4xx': errorBody,
+          '5xx': errorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      try {
+        return await queries.window(request.params.model, request.params.id);
+      } catch (error) {
+        return fail(reply, error, 'cannot read the drift window');
       }
     },
   );
@@ -228,7 +287,7 @@ export function registerMonitorRoutes(app: FastifyInstance, deps: MonitorRoutesD
       try {
         return await queries.drift(request.params.model, request.query);
       } catch (error) {
-        return fail(reply, error);
+        return fail(reply, error, 'cannot summarize the drift');
       }
     },
   );
@@ -252,7 +311,7 @@ export function registerMonitorRoutes(app: FastifyInstance, deps: MonitorRoutesD
       try {
         return { retrains: await queries.retrains(request.params.model, request.query) };
       } catch (error) {
-        return fail(reply, error);
+        return fail(reply, error, 'cannot read the retraining requests');
       }
     },
   );
@@ -296,7 +355,7 @@ export function registerMonitorRoutes(app: FastifyInstance, deps: MonitorRoutesD
           })),
         };
       } catch (error) {
-        return fail(reply, error);
+        return fail(reply, error, 'cannot list the profiles');
       }
     },
   );

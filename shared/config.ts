@@ -31,6 +31,7 @@ export const CONFIG_DEFAULTS = {
   HOST: '127.0.0.1',
   METRICS_PORT: '9464',
   LOG_LEVEL: 'info',
+  LOG_FORMAT: 'auto',
   TRIBUTARY_PG_POOL_MAX: '10',
 } as const;
 
@@ -116,6 +117,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = get('LOG_LEVEL');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw invalid('LOG_LEVEL', logLevel, LOG_LEVELS.join(', '));
+  }
+  // createLogger reads LOG_FORMAT itself; checked here so a typo stops the start, not the logs.
+  const logFormat = get('LOG_FORMAT');
+  if (!['auto', 'json', 'pretty'].includes(logFormat)) {
+    throw invalid('LOG_FORMAT', logFormat, 'auto, json or pretty');
   }
   const webhookUrl = env['TRIBUTARY_WEBHOOK_URL'] || undefined;
   if (webhookUrl !== undefined) parseUrl('TRIBUTARY_WEBHOOK_URL', webhookUrl, ['http:', 'https:']);

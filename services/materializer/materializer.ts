@@ -6,7 +6,7 @@ import {
   publishDeadLetters,
 } from '../../shared/events/dead-letter.ts';
 import { parseEvent } from '../../shared/events/decode.ts';
-import type { Logger } from '../../shared/logger.ts';
+import { type Logger, OutageLog } from '../../shared/logger.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
 import { type HeldFailure, RetryStopped, retryUntilDone } from '../../shared/retry.ts';
 import type { FeatureRow, OfflineStore } from '../../shared/stores/offline/port.ts';
@@ -55,6 +55,18 @@ class Stopping extends Error {
   }
 }
 
+/** What an operator knows a write target by, and what to check when it fails. */
+const STORE_OF: Record<string, string> = {
+  offline: 'offline store (Postgres)',
+  online: 'online store (Redis)',
+  dlq: 'dead-letter topic (Kafka)',
+};
+const CHECK_OF: Record<string, string> = {
+  offline: 'check that Postgres at DATABASE_URL is up and reachable',
+  online: 'check that Redis at REDIS_URL is up and reachable',
+  dlq: 'check that the Kafka brokers in KAFKA_BROKERS are up and reachable',
+};
+
 /**
  * Consumes every Kafka source, decodes each message into rows of the views it feeds,
  * writes them to the offline and online stores and dead-letters what cannot be decoded;
@@ -74,6 +86,8 @@ export class Materializer {
   private pausedOn: string | null = null;
   /** Partitions held on a failure retrying cannot fix, by `topic:partition:target`. */
   private readonly held = new Map<string, HeldFailure & { topic: string; partition: number }>();
+  /** One warn when a store goes away and one info when it is back, not a line per retry. */
+  private outages: OutageLog | undefined;
 
   constructor(
     private readonly deps: MaterializerDeps,
@@ -279,6 +293,11 @@ export class Materializer {
     endTimer();
   }
 
+  private outageLog(): OutageLog {
+    this.outages ??= new OutageLog(this.deps.logger);
+    return this.outages;
+  }
+
   /**
    * Retries a write with backoff until it succeeds (a store that is down pauses the partition);
    * a write that retrying cannot fix holds the partition, reported in /health and the
@@ -301,15 +320,17 @@ export class Materializer {
         isStopping: () => context.isStopping() || this.stopController.signal.aborted,
         signal: this.stopController.signal,
         heartbeat: () => context.heartbeat(),
-        onRetry: (error, attempt, delayMs) => {
+        onRetry: (error, _attempt, delayMs) => {
           this.pausedOn = target;
           this.deps.metrics.storeRetries.inc({ target });
-          this.deps.logger.warn(
-            { err: error, target, attempt, delayMs },
-            'write failed: retrying, nothing committed',
+          this.outageLog().failed(
+            target,
+            { err: error, code: error.code, target, topic: batch.topic, partition: batch.partition, delayMs },
+            `${STORE_OF[target] ?? target} write failed with ${error.code}: retrying with backoff, nothing committed; ${CHECK_OF[target] ?? 'check the store'} (further attempts log at debug)`,
           );
         },
         onHold: (failure, error) => {
+          this.outageLog().forget(target);
           heldCode = failure.code;
           this.held.set(key, { ...failure, topic: batch.topic, partition: batch.partition });
           this.deps.metrics.held.set(
@@ -323,6 +344,11 @@ export class Materializer {
         },
         onRecovered: () => {
           if (this.pausedOn === target) this.pausedOn = null;
+          this.outageLog().recovered(
+            target,
+            { target },
+            `${STORE_OF[target] ?? target} writes succeed again: partitions resume`,
+          );
         },
       });
       if (this.pausedOn === target) this.pausedOn = null;

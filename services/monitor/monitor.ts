@@ -22,7 +22,7 @@ import {
   dlqTopicOf,
   publishDeadLetters,
 } from '../../shared/events/dead-letter.ts';
-import type { Logger } from '../../shared/logger.ts';
+import { type Logger, OutageLog } from '../../shared/logger.ts';
 import { DRIFT_TOPIC, RETRAIN_TOPIC } from '../../shared/monitoring/events.ts';
 import type { MonitorStateStore, OutboxEntry } from '../../shared/monitoring/store.ts';
 import type { ProfileStore } from '../../shared/profiles/store.ts';
@@ -88,6 +88,8 @@ export class DriftMonitor {
   private standby: Promise<void> | null = null;
   /** Partitions held on a failure that retrying cannot fix, by `partition:step` (for /health). */
   private readonly heldFailures = new Map<string, HeldFailure & { partition: number }>();
+  /** One warn when a step's store goes away and one info when it is back, not a line per retry. */
+  private outages: OutageLog | undefined;
 
   constructor(private readonly options: DriftMonitorOptions) {
     this.processor = new WindowProcessor(options.spec);
@@ -431,12 +433,28 @@ export class DriftMonitor {
         maxMs: 10_000,
         isStopping: () => context.isStopping() || this.stopped,
         heartbeat: () => context.heartbeat(),
-        onRetry: (error, attempt, delay) =>
-          this.options.logger.warn(
-            { err: error, monitor: this.name, attempt, retryInMs: delay },
-            `monitor: ${what} failed`,
+        onRetry: (error, _attempt, delay) => {
+          this.outages ??= new OutageLog(this.options.logger);
+          this.outages.failed(
+            `monitor ${this.name}: ${what}`,
+            {
+              err: error,
+              code: error.code,
+              monitor: this.name,
+              partition: batch.partition,
+              retryInMs: delay,
+            },
+            `monitor: ${what} failed with ${error.code}: retrying with backoff, nothing checkpointed; ${what === 'checkpoint' ? 'check that Postgres at DATABASE_URL is up and reachable' : 'check that the Kafka brokers in KAFKA_BROKERS are up and reachable'} (further attempts log at debug)`,
+          );
+        },
+        onRecovered: () =>
+          this.outages?.recovered(
+            `monitor ${this.name}: ${what}`,
+            { monitor: this.name },
+            `monitor: ${what} succeeds again: partitions resume`,
           ),
         onHold: (failure, error) => {
+          this.outages?.forget(`monitor ${this.name}: ${what}`);
           heldCode = failure.code;
           this.heldFailures.set(key, { ...failure, partition: batch.partition });
           this.options.metrics.held.set({ ...labels, code: failure.code }, 1);

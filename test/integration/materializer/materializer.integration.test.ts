@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Materializer, TARGET_HEADER } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
-import { createLogger } from '../../../shared/logger.ts';
+import { createLogger, type Logger } from '../../../shared/logger.ts';
 import type { StaticDefinitions } from '../../../shared/registry/live.ts';
 import { viewLayout } from '../../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
@@ -96,6 +97,7 @@ describe('materializer on real Kafka, Postgres and Redis', () => {
     h: Harness,
     start?: { from: 'beginning' },
     definitions: StaticDefinitions = staticDefinitions(h.spec),
+    observed: { logger?: Logger; metrics?: ReturnType<typeof createMaterializerMetrics> } = {},
   ): Promise<Materializer> {
     const materializer = new Materializer(
       {
@@ -103,8 +105,8 @@ describe('materializer on real Kafka, Postgres and Redis', () => {
         stream,
         offline: h.offline,
         online: h.online,
-        metrics: createMaterializerMetrics(new Registry()),
-        logger,
+        metrics: observed.metrics ?? createMaterializerMetrics(new Registry()),
+        logger: observed.logger ?? logger,
       },
       { groupPrefix: h.group, ...(start ? { start } : {}) },
     );
@@ -311,7 +313,19 @@ describe('materializer on real Kafka, Postgres and Redis', () => {
       const h = await harness(
         store === 'postgres' ? { databaseUrl: proxied.href } : { redisUrl: proxied.href },
       );
-      const materializer = await start(h);
+      // What the operator reads during the outage: one line when it starts, one when it ends.
+      const out = new PassThrough();
+      let logged = '';
+      out.on('data', (chunk: Buffer) => {
+        logged += chunk.toString();
+      });
+      const metrics = createMaterializerMetrics(new Registry());
+      const retries = async () =>
+        (await metrics.storeRetries.get()).values.reduce((sum, v) => sum + v.value, 0);
+      const materializer = await start(h, undefined, undefined, {
+        logger: createLogger('test', 'info', { format: 'json', destination: out }),
+        metrics,
+      });
 
       await producer.send(
         h.topic,
@@ -326,9 +340,22 @@ describe('materializer on real Kafka, Postgres and Redis', () => {
       // While the store is down nothing of the second half is committed, and health says why.
       await expect.poll(() => materializer.health().ok, { timeout: 15_000 }).toBe(false);
       expect(await materializer.lag()).toBe(100);
+      // Several retries, each counted by the metric, before the store comes back.
+      await expect.poll(retries, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
       proxy.restore();
       await caughtUp(materializer);
 
+      const written = store === 'postgres' ? 'offline' : 'online';
+      const entries = logged
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((e) => e['target'] === written);
+      expect(entries.map((e) => e['level'])).toEqual(['warn', 'info']);
+      expect(entries[0]!['msg']).toMatch(
+        store === 'postgres' ? /Postgres at DATABASE_URL/ : /Redis at REDIS_URL/,
+      );
+      expect(entries[1]).toMatchObject({ failedAttempts: await retries() });
       expect(materializer.health().ok).toBe(true);
       expect(await offlineCount(h)).toBe(200);
       for (const id of [0, 42, 99]) expect((await onlineRecord(h, id))?.values[0]).toBe(0.25);

@@ -86,6 +86,8 @@ Examples:
         'materializer',
         backfill && config.logLevel === 'info' ? 'warn' : config.logLevel,
       );
+      // From the start on, a signal closes what is open (newest first) and exits cleanly.
+      if (!backfill) onShutdown(logger, opened);
       const metrics = createMaterializerMetrics();
       // The ops port is bound before anything connects: a taken port fails in milliseconds,
       // with nothing to unwind. /health says 503 'starting' until the consumers run.
@@ -162,7 +164,6 @@ Examples:
         const own = materializer.health();
         return { ...own, ok: own.ok && report.ok, dependencies: report.dependencies, down: report.down };
       };
-      onShutdown(logger, [closeAll, ...(ops ? [ops.close] : [])]);
       logger.info({ metricsPort: ops?.port }, 'materializer running');
       // Runs until SIGTERM/SIGINT: onShutdown exits the process.
       await new Promise(() => {});

@@ -73,6 +73,8 @@ Examples:
     try {
       const config = loadConfig();
       const logger = createLogger('monitor', config.logLevel);
+      // From the start on, a signal closes what is open (newest first) and exits cleanly.
+      onShutdown(logger, opened);
       let opsPort = config.metricsPort + 1;
       if (values['metrics-port'] !== undefined) {
         opsPort = Number(values['metrics-port']);
@@ -123,10 +125,11 @@ Examples:
         schema: MONITOR_SCHEMA.of(values.schema),
         opsPort,
         opsHost: config.host,
+        opsApiKeys: config.apiKeys,
         dispatch: !values['no-dispatch'],
         ...(only ? { only } : {}),
       });
-      onShutdown(logger, [() => pool.end(), () => watcher.close(), () => service.close()]);
+      opened.push(() => service.close());
       logger.info(
         { monitors: service.monitors().map((m) => m.name), metricsPort: service.opsPort },
         'monitor running',

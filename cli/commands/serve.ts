@@ -12,6 +12,7 @@ import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
 import {
   checkReachable,
+  closeQuietly,
   MONITOR_SCHEMA,
   OFFLINE_SCHEMA,
   ONLINE_PREFIX,
@@ -51,12 +52,16 @@ ${ONLINE_PREFIX.help}
 Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST,
 TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
   run: withOptions('serve', OPTIONS, async (values) => {
+    // What is open so far: closed newest first on SIGTERM/SIGINT (from the start on, so a signal
+    // during start-up exits cleanly too) or when the start fails half-way.
+    const opened: (() => Promise<void>)[] = [];
     try {
       const config = loadConfig();
       checkListenPolicy(config);
       // The API listens only once everything is connected; a taken port fails before that.
       await checkPortFree(config.host, config.port, 'PORT');
       const logger = createLogger('serving', config.logLevel);
+      onShutdown(logger, opened);
       // One pool for the process, shared by the registry, historical retrieval and monitor queries.
       const pool = createPool({
         connectionString: config.databaseUrl,
@@ -65,12 +70,14 @@ TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
         connectTimeoutMs: 5_000,
         logger,
       });
+      opened.push(() => pool.end());
       const definitions = await openRegistryWatcher({
         databaseUrl: config.databaseUrl,
         pool,
         schema: REGISTRY_SCHEMA.of(values['registry-schema']),
         logger,
       });
+      opened.push(() => definitions.close());
       const historical = new PostgresOfflineStore({
         pool,
         logger,
@@ -81,16 +88,20 @@ TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
         logger,
         ...ONLINE_PREFIX.of(values['online-prefix']),
       });
+      opened.push(() => online.close());
       const stream = new KafkaEventStream(config.kafkaBrokers, logger);
+      opened.push(() => stream.close());
       await checkReachable([
         { name: 'Kafka', variable: 'KAFKA_BROKERS', check: () => stream.ping() },
         { name: 'Redis', variable: 'REDIS_URL', check: () => online.ping() },
       ]);
       const producer = await stream.producer();
+      opened.push(() => producer.close());
       const monitoring = openMonitorQueries({
         pool,
         schema: MONITOR_SCHEMA.of(values['monitor-schema']),
       });
+      opened.push(() => monitoring.close());
       const app = await buildApp({
         definitions,
         online,
@@ -105,15 +116,8 @@ TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
           kafka: () => stream.ping(),
         },
       });
-      onShutdown(logger, [
-        () => definitions.close(),
-        () => online.close(),
-        () => producer.close(),
-        () => stream.close(),
-        () => monitoring.close(),
-        () => app.close(),
-        () => pool.end(),
-      ]);
+      // Closed first: in-flight requests finish before the stores they read go away.
+      opened.push(() => app.close());
       const address = await app.listen({ port: config.port, host: config.host }).catch((error: unknown) => {
         throw listenError(error, config.host, config.port, 'PORT');
       });
@@ -122,7 +126,9 @@ TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
       await new Promise<never>(() => undefined);
       return 0;
     } catch (error) {
-      return reportError('serve', error);
+      const code = reportError('serve', error);
+      await closeQuietly(opened);
+      return code;
     }
   }),
 };

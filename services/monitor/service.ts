@@ -7,7 +7,11 @@
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { PostgresMonitorStore } from '../../shared/monitoring/postgres.ts';
-import { checkDependencies } from '../../shared/observability/health.ts';
+import {
+  checkDependencies,
+  HEALTH_CHECK_TIMEOUT_MS,
+  withinTimeout,
+} from '../../shared/observability/health.ts';
 import { startOpsServer } from '../../shared/observability/ops-server.ts';
 import { createPool, type PgPool } from '../../shared/postgres/index.ts';
 import { PostgresProfileStore } from '../../shared/profiles/postgres.ts';
@@ -41,6 +45,8 @@ export interface MonitorServiceOptions {
   /** Ops server port (0: any free port; null: none). Default METRICS_PORT + 1 = 9465. */
   opsPort?: number | null;
   opsHost?: string;
+  /** Keys a request from beyond loopback must present to /metrics and /health (TRIBUTARY_API_KEYS). */
+  opsApiKeys?: readonly string[];
   /** Consumer group per monitor; default `tributary-monitor-<name>`. */
   groupIdOf?: (spec: MonitorSpec) => string;
   start?: StartPosition;
@@ -187,39 +193,49 @@ export async function startMonitorService(options: MonitorServiceOptions): Promi
       : await startOpsServer({
           port: options.opsPort ?? defaultOpsPort(),
           ...(options.opsHost ? { host: options.opsHost } : {}),
+          ...(options.opsApiKeys ? { apiKeys: options.opsApiKeys } : {}),
+          portSetting: '--metrics-port (or METRICS_PORT: the monitor listens on METRICS_PORT + 1)',
           registry: metrics.registry,
           health: async () => {
-            const report = await checkDependencies({
-              kafka: () => stream.ping(),
-              postgres: () => pool.query('SELECT 1'),
-            });
-            if (!report.ok) return { ok: false, dependencies: report.dependencies, down: report.down };
-            try {
-              await collectDepth();
-              const [depth, oldestPendingMs] = await Promise.all([store.depth(), store.oldestPendingAgeMs()]);
-              const monitors = await Promise.all(
-                [...running.values()].map(async (r) => ({
-                  monitor: r.monitor.name,
-                  lag: await r.monitor.lag(),
-                  // Partitions held on an error retrying cannot fix: the operator must act.
-                  held: r.monitor.held(),
-                })),
-              );
-              return {
-                ok: monitors.every((m) => m.held.length === 0),
-                dependencies: report.dependencies,
-                down: [],
-                outbox: { pending: depth, oldestPendingMs },
-                monitors,
-              };
-            } catch (error) {
-              return {
-                ok: false,
-                dependencies: report.dependencies,
-                down: [],
-                error: (error as Error).message,
-              };
-            }
+            // The details (outbox, lag per monitor) are looked up alongside the dependency
+            // checks and within the same bound: /health answers within HEALTH_CHECK_TIMEOUT_MS
+            // even when Kafka accepts a connection but does not answer a lag lookup.
+            const details = withinTimeout(
+              (async () => {
+                await collectDepth();
+                const [depth, oldestPendingMs] = await Promise.all([
+                  store.depth(),
+                  store.oldestPendingAgeMs(),
+                ]);
+                const monitors = await Promise.all(
+                  [...running.values()].map(async (r) => ({
+                    monitor: r.monitor.name,
+                    lag: await r.monitor.lag(),
+                    // Partitions held on an error retrying cannot fix: the operator must act.
+                    held: r.monitor.held(),
+                  })),
+                );
+                return { outbox: { pending: depth, oldestPendingMs }, monitors };
+              })(),
+              HEALTH_CHECK_TIMEOUT_MS,
+            );
+            const [report, detail] = await Promise.all([
+              checkDependencies({
+                kafka: () => stream.ping(),
+                postgres: () => pool.query('SELECT 1'),
+              }),
+              details.then(
+                (value) => ({ value }),
+                (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+              ),
+            ]);
+            const base = { dependencies: report.dependencies, down: report.down };
+            if ('error' in detail) return { ok: false, ...base, error: detail.error };
+            return {
+              ok: report.ok && detail.value.monitors.every((m) => m.held.length === 0),
+              ...base,
+              ...detail.value,
+            };
           },
         });
 

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
-import { type ErrorCode, httpStatusOf, TributaryError } from '../../shared/errors.ts';
+import { type ErrorCode, httpStatusOf, isTributaryError, TributaryError } from '../../shared/errors.ts';
 
 /** The JSON body parser: `JSON.parse`, plus a refusal of keys that would reach a prototype. */
 export function parseJsonBody(
@@ -194,4 +194,18 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
           `the request is not valid HTTP (${error.code ?? error.message})`,
         );
   socket.end(response);
+}
+
+/**
+ * A failed produce of a request's rows, as the client should see it: the stream's own code
+ * kept (TRIB_MESSAGE_TOO_LARGE is 413, TRIB_STREAM_REFUSED 502, TRIB_STREAM_UNAVAILABLE 503),
+ * the topic named. Anything uncoded is an unavailable stream.
+ */
+export function produceFailure(error: unknown, topic: string): TributaryError {
+  const code = isTributaryError(error) ? error.code : 'TRIB_STREAM_UNAVAILABLE';
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TributaryError(code, `could not produce to '${topic}': ${reason}`, {
+    cause: error,
+    details: { topic },
+  });
 }

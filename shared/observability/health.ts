@@ -18,6 +18,19 @@ export interface DependencyReport {
 /** How long one check may take before its dependency counts as down. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
+/** `work`, or a rejection saying it gave no answer within `timeoutMs`. */
+export async function withinTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs every check in parallel, each within `timeoutMs`. */
 export async function checkDependencies(
   checks: Record<string, DependencyCheck>,
@@ -26,17 +39,11 @@ export async function checkDependencies(
   const dependencies: Record<string, string> = {};
   await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      });
       try {
-        await Promise.race([check(), timeout]);
+        await withinTimeout(check(), timeoutMs);
         dependencies[name] = 'ok';
       } catch (error) {
         dependencies[name] = error instanceof Error ? error.message : String(error);
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

@@ -12,6 +12,7 @@ import { TributaryError } from '../../../shared/errors.ts';
 import { decodePrediction, monitoredColumns } from '../../../shared/monitoring/prediction-decode.ts';
 import type { OutgoingMessage } from '../../../shared/stream/port.ts';
 import type { ServingContext } from '../context.ts';
+import { produceFailure } from '../request-errors.ts';
 import { errorResponses } from '../schemas.ts';
 
 interface PredictionsBody {
@@ -127,11 +128,7 @@ export function registerPredictionRoutes(app: FastifyInstance, context: ServingC
       try {
         await context.producer.send(topic, messages);
       } catch (error) {
-        throw new TributaryError(
-          'TRIB_STREAM_UNAVAILABLE',
-          `could not produce to '${topic}': ${(error as Error).message}`,
-          { cause: error, details: { topic } },
-        );
+        throw produceFailure(error, topic);
       }
     }
     context.metrics.rows.inc({ route: '/predictions' }, rows.length);

@@ -17,6 +17,7 @@ import type {
 import { TributaryError } from '../../../shared/errors.ts';
 import { createDecoder, rejectionError } from '../../../shared/events/decode.ts';
 import type { ServingContext } from '../context.ts';
+import { produceFailure } from '../request-errors.ts';
 import { errorResponses } from '../schemas.ts';
 
 export const PUSH_TO_HEADER = 'x-tributary-to';
@@ -124,9 +125,7 @@ export function registerPushRoutes(app: FastifyInstance, context: ServingContext
     try {
       await context.producer.send(source.topic, messages);
     } catch (error) {
-      throw new TributaryError('TRIB_STREAM_UNAVAILABLE', `could not produce to '${source.topic}'`, {
-        cause: error,
-      });
+      throw produceFailure(error, source.topic);
     }
     context.metrics.rows.inc({ route: '/push' }, rows);
     return { status: 'ok', rows, topic: source.topic, to };

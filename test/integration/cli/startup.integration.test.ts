@@ -184,30 +184,44 @@ function externalAddress(): string {
 }
 
 describe('ops endpoints beyond loopback', () => {
-  it('the materializer binds HOST and wants an API key from beyond loopback', async () => {
-    const host = externalAddress();
-    const port = await freePort(host);
-    const child = startCli(
-      [...COMMANDS.materialize],
-      cliEnv({ HOST: host, METRICS_PORT: String(port), TRIBUTARY_API_KEYS: 'ops-key', LOG_LEVEL: 'warn' }),
-    );
-    running.push(child);
-    const url = `http://${host}:${port}`;
-    // Any answer at all: the server is up (401 without a key).
-    const first = await until(
-      'the ops server',
-      async () => (child.process.exitCode === null ? await fetch(`${url}/health`) : undefined),
-      30_000,
-    );
-    expect(first.status).toBe(401);
-    expect(((await first.json()) as { error: { code: string } }).error.code).toBe('TRIB_UNAUTHORIZED');
-    expect((await fetch(`${url}/metrics`)).status).toBe(401);
-    expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-    const metrics = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer ops-key' } });
-    expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toContain('tributary_materializer_events_in_total');
-    // Loopback is not where it listens: HOST is the one bind address.
-    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
-    expect(await stopCli(child)).toBe(0);
-  }, 60_000);
+  it.each([
+    ['materialize', COMMANDS.materialize, (port: number) => ['--metrics-port', String(port)], 'materializer'],
+    ['monitor', COMMANDS.monitor, (port: number) => ['--metrics-port', String(port)], 'monitor'],
+  ] as const)(
+    '%s binds HOST and wants an API key from beyond loopback',
+    async (_name, args, portArgs, metric) => {
+      const host = externalAddress();
+      const port = await freePort(host);
+      const child = startCli(
+        [...args, ...portArgs(port)],
+        cliEnv({
+          HOST: host,
+          TRIBUTARY_API_KEYS: 'ops-key',
+          TRIBUTARY_WEBHOOK_SECRET: 'k',
+          LOG_LEVEL: 'warn',
+        }),
+      );
+      running.push(child);
+      const url = `http://${host}:${port}`;
+      // Any answer at all: the server is up (401 without a key).
+      const first = await until(
+        'the ops server',
+        async () => (child.process.exitCode === null ? await fetch(`${url}/health`) : undefined),
+        30_000,
+      );
+      expect(first.status).toBe(401);
+      expect(((await first.json()) as { error: { code: string } }).error.code).toBe('TRIB_UNAUTHORIZED');
+      expect((await fetch(`${url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
+        401,
+      );
+      const metrics = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer ops-key' } });
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain(`tributary_${metric}_`);
+      // Loopback is not where it listens: HOST is the one bind address.
+      await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+      expect(await stopCli(child)).toBe(0);
+    },
+    60_000,
+  );
 });

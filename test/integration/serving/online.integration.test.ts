@@ -267,3 +267,42 @@ describe('serving: online lookups, push, auth, ops (Redis, Kafka)', () => {
     expect(missing.json().error.code).toBe('TRIB_NOT_FOUND');
   });
 });
+
+describe('serving: /push answers what Kafka said', () => {
+  it('is 413 TRIB_MESSAGE_TOO_LARGE when the topic refuses the batch as too large, naming the topic', async () => {
+    const topic = uniqueName('serving_push_small');
+    const stream = new KafkaEventStream(services().KAFKA_BROKERS.split(','));
+    const admin = await stream.admin();
+    // A topic that takes record batches of at most 1 KiB: 200 rows are far more.
+    await admin.ensureTopics([{ topic, config: { 'max.message.bytes': '1024' } }]);
+    const producer = await stream.producer();
+    const h = await harness(uniqueName('serving_push_small'), { producer }, servingSpec(topic));
+    try {
+      const n = 200;
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/push',
+        payload: {
+          push_source_name: 'driver_stats_push',
+          df: {
+            driver_id: Array.from({ length: n }, (_, i) => 1000 + i),
+            event_timestamp: Array.from({ length: n }, () => Date.now()),
+            conv_rate: Array.from({ length: n }, () => 0.5),
+            avg_daily_trips: Array.from({ length: n }, () => 1),
+          },
+        },
+      });
+      expect(res.statusCode).toBe(413);
+      const error = res.json().error;
+      expect(error.code).toBe('TRIB_MESSAGE_TOO_LARGE');
+      expect(error.message).toContain(`could not produce to '${topic}'`);
+      // Refused as a whole: nothing of the request reached the topic.
+      expect(await admin.topicSize(topic)).toBe(0);
+    } finally {
+      await h.close();
+      await producer.close();
+      await admin.deleteTopics([topic]).catch(() => undefined);
+      await admin.close();
+    }
+  });
+});

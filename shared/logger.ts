@@ -99,16 +99,16 @@ export class OutageLog {
 
   constructor(private readonly logger: Logger) {}
 
-  /** A failed attempt; `message` is used only for the first of an outage. */
+  /** A failed attempt: a warn if it starts an outage of `key`, else debug. */
   failed(key: string, fields: Record<string, unknown>, message: string): void {
     const outage = this.open.get(key);
     if (outage) {
       outage.attempts++;
-      this.logger.debug({ ...fields, attempt: outage.attempts }, `${key}: still failing, retrying`);
+      this.logger.debug({ ...fields, attempt: outage.attempts }, `${message} (attempt ${outage.attempts})`);
       return;
     }
     this.open.set(key, { since: Date.now(), attempts: 1 });
-    this.logger.warn(fields, message);
+    this.logger.warn(fields, `${message} (further attempts log at debug until it recovers)`);
   }
 
   /** A success: ends the outage of `key`, if one is open, with one info line. */

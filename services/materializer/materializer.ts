@@ -326,7 +326,7 @@ export class Materializer {
           this.outageLog().failed(
             target,
             { err: error, code: error.code, target, topic: batch.topic, partition: batch.partition, delayMs },
-            `${STORE_OF[target] ?? target} write failed with ${error.code}: retrying with backoff, nothing committed; ${CHECK_OF[target] ?? 'check the store'} (further attempts log at debug)`,
+            `${STORE_OF[target] ?? target} write failed with ${error.code}: retrying with backoff, nothing committed; ${CHECK_OF[target] ?? 'check the store'}`,
           );
         },
         onHold: (failure, error) => {

@@ -444,7 +444,7 @@ export class DriftMonitor {
               partition: batch.partition,
               retryInMs: delay,
             },
-            `monitor: ${what} failed with ${error.code}: retrying with backoff, nothing checkpointed; ${what === 'checkpoint' ? 'check that Postgres at DATABASE_URL is up and reachable' : 'check that the Kafka brokers in KAFKA_BROKERS are up and reachable'} (further attempts log at debug)`,
+            `monitor: ${what} failed with ${error.code}: retrying with backoff, nothing checkpointed; ${what === 'checkpoint' ? 'check that Postgres at DATABASE_URL is up and reachable' : 'check that the Kafka brokers in KAFKA_BROKERS are up and reachable'}`,
           );
         },
         onRecovered: () =>

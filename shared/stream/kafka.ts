@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import {
   type Admin,
   type Consumer,
@@ -9,7 +10,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { TributaryError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { type Logger, OutageLog } from '../logger.ts';
 import { offsetAfter } from './offsets.ts';
 import type {
   BatchHandler,
@@ -23,15 +24,70 @@ import type {
   TopicSpec,
 } from './port.ts';
 
-/** Routes kafkajs's own log lines into our structured logger. */
+/**
+ * Messages of the Kafka protocol errors kafkajs retries by itself (the group coordinator not
+ * yet available at a group's first join, a leader election): kafkajs logs each response at
+ * error level, but they are routine. kafkajs exports no types for this table.
+ */
+const RETRIABLE_PROTOCOL_ERRORS = new Set(
+  (
+    createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+      errorCodes: { message: string; retriable: boolean }[];
+    }
+  ).errorCodes
+    .filter((e) => e.retriable)
+    .map((e) => e.message),
+);
+
+/** After this long without a retried failure, a Kafka outage counts as over. */
+const KAFKA_QUIET_MS = 30_000;
+
+/**
+ * Routes kafkajs's own log lines into our structured logger. kafkajs logs every retried
+ * failure at error level (each reconnect, each retry of a send, a consumer's restart): those
+ * become one warn when they start and one info when none came for KAFKA_QUIET_MS, with the
+ * rest at debug; a retriable protocol response is debug. Errors kafkajs gives up on reach the
+ * callers as TRIB_* errors, logged there.
+ */
 function logCreator(logger: Logger | undefined) {
+  const outages = logger ? new OutageLog(logger) : undefined;
+  let quiet: NodeJS.Timeout | undefined;
   return () =>
     ({ level, log }: LogEntry) => {
-      if (!logger) return;
+      if (!logger || !outages) return;
       const { message, ...rest } = log;
-      if (level === logLevel.ERROR) logger.error({ kafka: rest }, message);
-      else if (level === logLevel.WARN) logger.warn({ kafka: rest }, message);
-      else logger.debug({ kafka: rest }, message);
+      if (level > logLevel.WARN) {
+        logger.debug({ kafka: rest }, message);
+        return;
+      }
+      if (typeof rest['error'] === 'string' && RETRIABLE_PROTOCOL_ERRORS.has(rest['error'])) {
+        logger.debug({ kafka: rest }, `${message}: ${rest['error']} (kafkajs retries)`);
+        return;
+      }
+      if (/^(The group is rebalancing|The coordinator is not aware of this member)/.test(message)) {
+        // A member joined or left: kafkajs re-joins by itself.
+        logger.info({ kafka: rest }, `Kafka: ${message}`);
+        return;
+      }
+      const retried =
+        rest['retryCount'] !== undefined ||
+        /^(Connection error|Connection timeout|Restarting the consumer)/.test(message);
+      if (!retried) {
+        if (level === logLevel.ERROR) logger.error({ kafka: rest }, message);
+        else logger.warn({ kafka: rest }, message);
+        return;
+      }
+      outages.failed(
+        'kafka',
+        { kafka: rest },
+        `Kafka: ${message}: kafkajs retries; check that the brokers in KAFKA_BROKERS are up and reachable`,
+      );
+      clearTimeout(quiet);
+      quiet = setTimeout(
+        () => outages.recovered('kafka', {}, `Kafka: no retried error for ${KAFKA_QUIET_MS / 1000} s`),
+        KAFKA_QUIET_MS,
+      );
+      quiet.unref();
     };
 }
 

@@ -3,6 +3,7 @@
  * SIGTERM print JSON lines (stdout is not a terminal here) with no error-level line and no
  * deprecation warning; a Kafka outage is one warn, not a line per kafkajs retry.
  */
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +146,32 @@ describe('a normal run logs nothing at error level and no deprecation', () => {
     expectQuiet(materialized);
     expectQuiet(monitored);
   }, 120_000);
+});
+
+describe('an invalid repository', () => {
+  it('plan and apply print one line per problem and no stack', async () => {
+    const bad = await exampleRepo(prefix);
+    const file = `${bad}/driver.ts`;
+    await writeFile(
+      file,
+      (await readFile(file, 'utf8'))
+        .replace("ttl: '1d'", "ttl: 'forever'")
+        .replace("avg_daily_trips: 'int64'", "avg_daily_trips: 'int65'"),
+    );
+    try {
+      for (const command of ['plan', 'apply']) {
+        const result = await runCli([command, '--repo', bad, '--registry-schema', schema]);
+        expect(result.code).toBe(1);
+        expect(result.stdout).toBe('');
+        const lines = result.stderr.trimEnd().split('\n');
+        expect(lines).toHaveLength(2);
+        expect(lines[0]).toMatch(new RegExp(`^tributary ${command}: TRIB_DEFINITION_INVALID: .*field 'ttl'`));
+        expect(lines[1]).toMatch(/^ {2}.*field 'schema\.avg_daily_trips'.*int65/);
+      }
+    } finally {
+      await rm(bad, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('a Kafka outage', () => {

@@ -95,15 +95,17 @@ describe('log format', () => {
 describe('OutageLog', () => {
   it('logs the first failure at warn, retries at debug, and one recovery line', async () => {
     const out = sink(false);
-    const outages = new OutageLog(createLogger('t', 'info', { format: 'json', destination: out.stream }));
+    const outages = new OutageLog(createLogger('t', 'debug', { format: 'json', destination: out.stream }));
     outages.recovered('online'); // nothing open: nothing logged
     for (let i = 0; i < 5; i++) outages.failed('online', { target: 'online' }, 'online store down');
     outages.recovered('online', {}, 'online store back');
     outages.recovered('online', {}, 'online store back');
     await flushed();
-    const entries = out.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+    const all = out.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(all.map((e) => e['level'])).toEqual(['warn', 'debug', 'debug', 'debug', 'debug', 'info']);
+    const entries = all.filter((e) => e['level'] !== 'debug');
     expect(entries.map((e) => [e['level'], e['msg']])).toEqual([
-      ['warn', 'online store down'],
+      ['warn', 'online store down (further attempts log at debug until it recovers)'],
       ['info', 'online store back'],
     ]);
     expect(entries[1]).toMatchObject({ failedAttempts: 5 });

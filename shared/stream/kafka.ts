@@ -325,6 +325,16 @@ class KafkaAdmin implements StreamAdmin {
 }
 
 /** The Kafka adapter of the event stream port (kafkajs). */
+/**
+ * How long the group coordinator waits for a silent consumer before it gives its partitions
+ * away. It also bounds the catch-up after a broker restart: the restarted coordinator keeps the
+ * old member until its session expires before the group can rebalance. Measured with the
+ * broker chaos test (20 s outage): 30 s (kafkajs's default) took 29.9 s to catch up, 10 s took
+ * 9.7 s. Batches heartbeat while they retry a store, so a slow store does not cost the session.
+ */
+export const CONSUMER_SESSION_TIMEOUT_MS = 10_000;
+const CONSUMER_HEARTBEAT_MS = 1_000;
+
 export class KafkaEventStream implements EventStream {
   private readonly kafka: Kafka;
   /** The admin client `ping` asks, connected on first use; dropped after a failed ping. */
@@ -397,8 +407,8 @@ export class KafkaEventStream implements EventStream {
       groupId: options.groupId,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: CONSUMER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: CONSUMER_HEARTBEAT_MS,
       allowAutoTopicCreation: false,
     });
     await connectOrExplain(() => consumer.connect());

@@ -4,6 +4,8 @@
 
 // Feature definitions: the declaration API of feature repositories (see docs/definitions.md).
 export type {
+  AggregationInput,
+  AggregationNamesOf,
   EntityDeclaration,
   EntityInput,
   FeatureNamesOf,
@@ -21,6 +23,8 @@ export type {
   PushSourceDeclaration,
   PushSourceInput,
   SchemaInput,
+  StreamFeatureViewDeclaration,
+  StreamFeatureViewInput,
 } from './definitions/declare.ts';
 export {
   entity,
@@ -29,6 +33,7 @@ export {
   kafkaSource,
   monitor,
   pushSource,
+  streamFeatureView,
 } from './definitions/declare.ts';
 export type * from './definitions/types.ts';
 export * from './errors.ts';

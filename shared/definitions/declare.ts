@@ -4,7 +4,14 @@
  * resolves everything at load time, where an error can name the file, the object and the field.
  */
 import { fileURLToPath } from 'node:url';
-import type { DriftMethod, Duration, FieldSpec, ObjectKind, ValueType } from './types.ts';
+import type {
+  AggregationFunction,
+  DriftMethod,
+  Duration,
+  FieldSpec,
+  ObjectKind,
+  ValueType,
+} from './types.ts';
 
 /**
  * Marks declaration values. `Symbol.for` so a declaration made by another copy of this module
@@ -108,7 +115,7 @@ export interface FeatureViewInput<S extends SchemaInput = SchemaInput> extends C
 /** Some features of one view, for a feature service or a monitor: `driverStats.select(['conv_rate'])`. */
 export interface FeatureViewProjection<F extends string = string> {
   readonly [PROJECTION]: true;
-  readonly featureView: FeatureViewDeclaration<F>;
+  readonly featureView: FeatureViewDeclaration<F> | StreamFeatureViewDeclaration<F>;
   readonly features: readonly F[];
 }
 
@@ -131,14 +138,86 @@ export function featureView<const S extends SchemaInput>(
   }) as FeatureViewDeclaration<FeatureNamesOf<S>>;
 }
 
+// ---- stream feature view ------------------------------------------------------------------
+
+/** One aggregated feature: `{ column: 'fare', function: 'sum', window: '1h', resolution: '1m' }`. */
+export interface AggregationInput {
+  /** The source column (a key of the view's schema) aggregated. */
+  column: string;
+  function: AggregationFunction;
+  /** How far back from the read instant the window reaches. */
+  window: Duration;
+  /** Tile size: the step the window's tail moves in; must divide the window. Default: see docs/aggregations.md. */
+  resolution?: Duration;
+  /** The feature name; default `<column>_<function>_<window>` (`fare_sum_1h`). */
+  name?: string;
+}
+
+/** The feature names of aggregation inputs, so `select` is checked by TypeScript where it can be. */
+export type AggregationNamesOf<A> = A extends readonly (infer E)[]
+  ? E extends { name: infer N extends string }
+    ? N
+    : E extends {
+          column: infer C extends string;
+          function: infer F extends string;
+          window: infer W extends string;
+        }
+      ? `${C}_${F}_${W}`
+      : string
+  : string;
+
+export interface StreamFeatureViewInput<
+  S extends SchemaInput = SchemaInput,
+  A extends readonly AggregationInput[] = readonly AggregationInput[],
+> extends CommonInput {
+  /** Entities (declarations or names), in join-key order. */
+  entities: readonly (EntityDeclaration | string)[];
+  /** A Kafka source, or a push source whose batch source is one (declaration or name). */
+  source: KafkaSourceDeclaration | PushSourceDeclaration | string;
+  /** The source columns the aggregations read: `{ fare: 'float64', rating: 'int64' }`. */
+  schema: S;
+  /** The features: aggregations of the source columns over sliding windows. */
+  aggregations: A;
+  /** Serve the aggregates online; default true. */
+  online?: boolean;
+  /** Keep the raw events offline, for historical retrieval; default true. */
+  offline?: boolean;
+}
+
+export interface StreamFeatureViewDeclaration<F extends string = string>
+  extends Declaration<'streamFeatureView', StreamFeatureViewInput> {
+  /** Selects some of the view's aggregated features. */
+  select<K extends F>(features: readonly K[]): FeatureViewProjection<F>;
+}
+
+/**
+ * Declares a stream feature view: features computed from a source's events by windowed
+ * aggregations (`count`, `sum`, `mean`, `min`, `max`, `stddev`, `last`); see docs/aggregations.md.
+ */
+export function streamFeatureView<const S extends SchemaInput, const A extends readonly AggregationInput[]>(
+  input: StreamFeatureViewInput<S, A>,
+): StreamFeatureViewDeclaration<AggregationNamesOf<A>> {
+  return declaration('streamFeatureView', input as unknown as StreamFeatureViewInput, (view) => {
+    Object.defineProperty(view, 'select', {
+      enumerable: false,
+      value: (features: readonly string[]) =>
+        Object.freeze({ [PROJECTION]: true, featureView: view, features: [...features] }),
+    });
+  }) as StreamFeatureViewDeclaration<AggregationNamesOf<A>>;
+}
+
 // ---- feature service ----------------------------------------------------------------------
 
 /** A whole view, some of its features, `'view'` or `'view:feature'`. */
 export type FeatureReference =
   | FeatureViewDeclaration<string>
+  | StreamFeatureViewDeclaration<string>
   | FeatureViewProjection<string>
   | string
-  | { featureView: FeatureViewDeclaration<string> | string; features?: readonly string[] };
+  | {
+      featureView: FeatureViewDeclaration<string> | StreamFeatureViewDeclaration<string> | string;
+      features?: readonly string[];
+    };
 
 export interface FeatureServiceInput extends CommonInput {
   features: readonly FeatureReference[];
@@ -189,6 +268,7 @@ export type AnyDeclaration =
   | KafkaSourceDeclaration
   | PushSourceDeclaration
   | FeatureViewDeclaration<string>
+  | StreamFeatureViewDeclaration<string>
   | FeatureServiceDeclaration
   | MonitorDeclaration;
 

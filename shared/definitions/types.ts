@@ -69,6 +69,46 @@ export interface FeatureViewSpec {
   owner?: string;
 }
 
+/** What an aggregation of a stream feature view computes (see docs/aggregations.md). */
+export type AggregationFunction = 'count' | 'sum' | 'mean' | 'min' | 'max' | 'stddev' | 'last';
+
+/** One resolved aggregation: a feature computed from a source column over a sliding window. */
+export interface AggregationSpec {
+  /** The source column (a field of the view's schema) it reads. */
+  column: string;
+  function: AggregationFunction;
+  /** Window length W, milliseconds; a multiple of resolutionMs. */
+  windowMs: number;
+  /** Tile size r, milliseconds: the step the window's tail moves in. */
+  resolutionMs: number;
+  /** The feature name: the declared `name`, else `<column>_<function>_<window>`. */
+  name: string;
+  /** The feature's value type: int64 for count, float64 for sum/mean/stddev, the column's otherwise. */
+  type: ValueType;
+}
+
+/**
+ * A feature view whose features are aggregations over a stream of events, not the events'
+ * fields. `schema` lists the source columns the aggregations read (stored offline as raw
+ * events, like a plain view's features); the features are `aggregations`, by name.
+ */
+export interface StreamFeatureViewSpec {
+  kind: 'streamFeatureView';
+  name: string;
+  /** Entity names, in join-key order. */
+  entities: string[];
+  /** A Kafka source, or a push source whose batch source is one. */
+  source: string;
+  /** Source columns, in column order. */
+  schema: FieldSpec[];
+  aggregations: AggregationSpec[];
+  online: boolean;
+  offline: boolean;
+  description?: string;
+  tags?: Record<string, string>;
+  owner?: string;
+}
+
 /** `featureView` alone selects every feature of the view. */
 export interface FeatureServiceEntry {
   featureView: string;
@@ -140,6 +180,7 @@ export type ObjectSpec =
   | KafkaSourceSpec
   | PushSourceSpec
   | FeatureViewSpec
+  | StreamFeatureViewSpec
   | FeatureServiceSpec
   | MonitorSpec;
 
@@ -151,6 +192,11 @@ export interface RepoSpec {
   kafkaSources: KafkaSourceSpec[];
   pushSources: PushSourceSpec[];
   featureViews: FeatureViewSpec[];
+  /**
+   * Absent when the repository declares none, so repositories without stream views keep the
+   * hash (and registry version) they had before stream views existed.
+   */
+  streamFeatureViews?: StreamFeatureViewSpec[];
   featureServices: FeatureServiceSpec[];
   monitors: MonitorSpec[];
 }

@@ -3,6 +3,9 @@
  * becomes one line `<file>: <kind> '<name>': field '<field>': <problem>`; all problems are
  * reported at once, in file and declaration order, in one TRIB_DEFINITION_INVALID error.
  */
+
+import { AGGREGATION_FUNCTIONS, NUMERIC_FUNCTIONS } from '../aggregations/state.ts';
+import { defaultResolution, MAX_TILES_PER_WINDOW } from '../aggregations/window.ts';
 import { SECRET_ENV_PATTERN } from '../config.ts';
 import { TributaryError } from '../errors.ts';
 import {
@@ -13,8 +16,10 @@ import {
   isDeclaration,
   isProjection,
 } from './declare.ts';
-import { describe, parseDuration } from './duration.ts';
+import { describe, formatDuration, parseDuration } from './duration.ts';
 import type {
+  AggregationFunction,
+  AggregationSpec,
   DriftMethod,
   EntitySpec,
   FeatureServiceEntry,
@@ -29,6 +34,7 @@ import type {
   PushSourceSpec,
   RepoSpec,
   RetrainPolicySpec,
+  StreamFeatureViewSpec,
   ValueType,
   WebhookSpec,
 } from './types.ts';
@@ -66,6 +72,7 @@ const KIND_LABEL: Record<ObjectKind, string> = {
   kafkaSource: 'Kafka source',
   pushSource: 'push source',
   featureView: 'feature view',
+  streamFeatureView: 'stream feature view',
   featureService: 'feature service',
   monitor: 'monitor',
 };
@@ -76,6 +83,7 @@ const ALLOWED_KEYS: Record<ObjectKind, readonly string[]> = {
   kafkaSource: [...COMMON_KEYS, 'topic', 'timestampField', 'createdField', 'format', 'partitions'],
   pushSource: [...COMMON_KEYS, 'batchSource'],
   featureView: [...COMMON_KEYS, 'entities', 'source', 'schema', 'ttl', 'online', 'offline'],
+  streamFeatureView: [...COMMON_KEYS, 'entities', 'source', 'schema', 'aggregations', 'online', 'offline'],
   featureService: [...COMMON_KEYS, 'features'],
   monitor: [
     ...COMMON_KEYS,
@@ -158,6 +166,9 @@ interface Resolved {
 interface ViewResolved extends Resolved {
   spec: FeatureViewSpec;
 }
+interface StreamViewResolved extends Resolved {
+  spec: StreamFeatureViewSpec;
+}
 type FeatureRef = { view: string; features: string[] | null; field: string };
 
 export interface CheckOptions {
@@ -177,6 +188,7 @@ export function checkRepo(
   const kafkaSources: (Resolved & { spec: KafkaSourceSpec })[] = [];
   const pushSources: (Resolved & { spec: PushSourceSpec })[] = [];
   const views: ViewResolved[] = [];
+  const streamViews: StreamViewResolved[] = [];
   const services: (Resolved & { spec: FeatureServiceSpec; refs: FeatureRef[] })[] = [];
   const monitors: (Resolved & { spec: MonitorSpec; refs: FeatureRef[]; overrideKeys: string[] })[] = [];
 
@@ -210,6 +222,9 @@ export function checkRepo(
       case 'featureView':
         views.push({ ...base, spec: resolveView(input, report, common) });
         break;
+      case 'streamFeatureView':
+        streamViews.push({ ...base, spec: resolveStreamView(input, report, common) });
+        break;
       case 'featureService': {
         const refs = featureRefs(input['features'], report, 'features');
         services.push({
@@ -232,11 +247,12 @@ export function checkRepo(
     }
   });
 
-  // Names: unique per namespace; Kafka and push sources share one, since a view names either.
+  // Names: unique per namespace; Kafka and push sources share one, since a view names either;
+  // plain and stream views share one, since a `view:feature` reference names either.
   for (const group of [
     entities,
     [...kafkaSources, ...pushSources].sort((a, b) => a.order - b.order),
-    views,
+    [...views, ...streamViews].sort((a, b) => a.order - b.order),
     services,
     monitors,
   ]) {
@@ -253,7 +269,11 @@ export function checkRepo(
   const entityByName = new Map(entities.map((e) => [e.spec.name, e.spec]));
   const kafkaByName = new Map(kafkaSources.map((s) => [s.spec.name, s.spec]));
   const pushByName = new Map(pushSources.map((s) => [s.spec.name, s.spec]));
-  const viewByName = new Map(views.map((v) => [v.spec.name, v.spec]));
+  // The features each view offers, in order: a plain view's schema, a stream view's aggregations.
+  const viewByName = new Map<string, string[]>([
+    ...views.map((v) => [v.spec.name, v.spec.schema.map((f) => f.name)] as const),
+    ...streamViews.map((v) => [v.spec.name, v.spec.aggregations.map((a) => a.name)] as const),
+  ]);
 
   for (const p of pushSources) {
     const batch = p.spec.batchSource;
@@ -266,7 +286,7 @@ export function checkRepo(
     } else if (!kafkaByName.has(batch)) p.report.fail('batchSource', `unknown Kafka source '${batch}'`);
   }
 
-  for (const v of views) {
+  for (const v of [...views, ...streamViews]) {
     const owners = new Map<string, string>();
     v.spec.entities.forEach((name, i) => {
       if (name === '') return;
@@ -296,6 +316,17 @@ export function checkRepo(
       if (owner !== undefined) {
         v.report.fail(`schema.${field.name}`, `collides with the join key of entity '${owner}'`);
       }
+    }
+    if (v.spec.kind === 'streamFeatureView') {
+      v.spec.aggregations.forEach((a, i) => {
+        const owner = owners.get(a.name);
+        if (owner !== undefined) {
+          v.report.fail(
+            `aggregations[${i}].name`,
+            `feature '${a.name}' collides with the join key of entity '${owner}'`,
+          );
+        }
+      });
     }
   }
 
@@ -341,17 +372,17 @@ export function checkRepo(
   if (issues.length > 0) return { spec: null, issues };
   const byName = <T extends { name: string }>(list: { spec: T }[]): T[] =>
     list.map((r) => r.spec).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return {
-    issues,
-    spec: {
-      entities: byName(entities),
-      kafkaSources: byName(kafkaSources),
-      pushSources: byName(pushSources),
-      featureViews: byName(views),
-      featureServices: byName(services),
-      monitors: byName(monitors),
-    },
+  const spec: RepoSpec = {
+    entities: byName(entities),
+    kafkaSources: byName(kafkaSources),
+    pushSources: byName(pushSources),
+    featureViews: byName(views),
+    featureServices: byName(services),
+    monitors: byName(monitors),
   };
+  // Only when there are any: a repository without stream views keeps its former hash.
+  if (streamViews.length > 0) spec.streamFeatureViews = byName(streamViews);
+  return { issues, spec };
 }
 
 /** Checks declarations and resolves them; throws TRIB_DEFINITION_INVALID listing every problem. */
@@ -464,10 +495,11 @@ function referenceName(
   kinds: readonly ObjectKind[],
   report: Reporter,
   field: string,
+  expectedText?: string,
 ): string {
-  const expected = kinds
-    .map((k) => `${/^[aeiou]/i.test(KIND_LABEL[k]) ? 'an' : 'a'} ${KIND_LABEL[k]}`)
-    .join(' or ');
+  const expected =
+    expectedText ??
+    kinds.map((k) => `${/^[aeiou]/i.test(KIND_LABEL[k]) ? 'an' : 'a'} ${KIND_LABEL[k]}`).join(' or ');
   if (isDeclaration(value)) {
     if (!kinds.includes(value.kind)) {
       report.fail(field, `expected ${expected}, got ${value.kind} '${String(value.name)}'`);
@@ -573,6 +605,156 @@ function resolveView(input: Record<string, unknown>, report: Reporter, common: C
   };
 }
 
+const AGGREGATION_KEYS = ['column', 'function', 'window', 'resolution', 'name'];
+
+/** The feature type of an aggregation: counts are int64, sums and moments float64, the rest the column's. */
+function aggregationType(fn: AggregationFunction, column: ValueType): ValueType {
+  if (fn === 'count') return 'int64';
+  if (fn === 'sum' || fn === 'mean' || fn === 'stddev') return 'float64';
+  return column;
+}
+
+function resolveAggregations(value: unknown, schema: FieldSpec[], report: Reporter): AggregationSpec[] {
+  if (!Array.isArray(value)) {
+    report.fail('aggregations', `expected a list of { column, function, window }, got ${describe(value)}`);
+    return [];
+  }
+  if (value.length === 0) report.fail('aggregations', 'must declare at least one aggregation');
+  const out: AggregationSpec[] = [];
+  const names = new Map<string, number>();
+  value.forEach((entry: unknown, i) => {
+    const at = `aggregations[${i}]`;
+    if (!isRecord(entry)) {
+      report.fail(at, `expected { column, function, window, resolution?, name? }, got ${describe(entry)}`);
+      return;
+    }
+    let ok = true;
+    const fail = (field: string, problem: string) => {
+      report.fail(`${at}.${field}`, problem);
+      ok = false;
+    };
+    for (const key of Object.keys(entry)) {
+      if (entry[key] !== undefined && !AGGREGATION_KEYS.includes(key)) {
+        fail(key, `unknown field; expected one of ${AGGREGATION_KEYS.join(', ')}`);
+      }
+    }
+    const column = entry['column'];
+    const field = typeof column === 'string' ? schema.find((f) => f.name === column) : undefined;
+    if (!field) {
+      fail(
+        'column',
+        typeof column === 'string'
+          ? `unknown column '${column}'; the schema declares ${schema.map((f) => f.name).join(', ') || 'none'}`
+          : `expected a column of the schema, got ${describe(column)}`,
+      );
+    }
+    const fn = entry['function'];
+    const known = typeof fn === 'string' && (AGGREGATION_FUNCTIONS as readonly string[]).includes(fn);
+    if (!known) {
+      fail(
+        'function',
+        `unknown function ${describe(fn)}; expected one of ${AGGREGATION_FUNCTIONS.join(', ')}`,
+      );
+    } else if (
+      field &&
+      NUMERIC_FUNCTIONS.includes(fn as AggregationFunction) &&
+      field.type !== 'int64' &&
+      field.type !== 'float64'
+    ) {
+      fail('function', `'${fn}' needs a numeric column (int64 or float64); '${field.name}' is ${field.type}`);
+    }
+    let windowMs = 0;
+    const window = parseDuration(entry['window']);
+    if ('error' in window) fail('window', window.error);
+    else if (window.ms === 0) fail('window', 'must be longer than 0');
+    else windowMs = window.ms;
+    let resolutionMs = 0;
+    if (entry['resolution'] !== undefined) {
+      const resolution = parseDuration(entry['resolution']);
+      if ('error' in resolution) fail('resolution', resolution.error);
+      else if (resolution.ms === 0) fail('resolution', 'must be longer than 0');
+      else if (windowMs > 0) {
+        resolutionMs = resolution.ms;
+        if (windowMs % resolutionMs !== 0) {
+          fail(
+            'window',
+            `${String(formatDuration(windowMs))} is not a multiple of the resolution ${String(formatDuration(resolutionMs))}`,
+          );
+        } else if (windowMs / resolutionMs > MAX_TILES_PER_WINDOW) {
+          fail(
+            'resolution',
+            `${String(formatDuration(resolutionMs))} cuts the window into ${windowMs / resolutionMs} tiles; at most ${MAX_TILES_PER_WINDOW} are allowed`,
+          );
+        }
+      }
+    } else if (windowMs > 0) {
+      const r = defaultResolution(windowMs);
+      if (r === null) {
+        fail(
+          'resolution',
+          `no default resolution divides the window ${String(formatDuration(windowMs))} into at most ${MAX_TILES_PER_WINDOW} tiles; give one`,
+        );
+      } else resolutionMs = r;
+    }
+    let name: string;
+    if (entry['name'] !== undefined) {
+      const problem = columnProblem(entry['name']);
+      if (problem) fail('name', problem);
+      name = String(entry['name']);
+    } else {
+      // The window as declared: '1h' stays '1h'; a number of milliseconds is written as a duration.
+      const raw = entry['window'];
+      const text =
+        typeof raw === 'string' ? raw.trim() : typeof raw === 'number' ? String(formatDuration(raw)) : '';
+      name = `${String(column)}_${String(fn)}_${text}`;
+      if (ok) {
+        const problem = columnProblem(name);
+        if (problem) fail('name', `the default name ${problem}; give a name`);
+      }
+    }
+    if (ok) {
+      const first = names.get(name);
+      if (first !== undefined) {
+        report.fail(`${at}.name`, `duplicate feature name '${name}': aggregations[${first}] has it too`);
+        ok = false;
+      } else names.set(name, i);
+    }
+    if (!ok || !field) return;
+    out.push({
+      column: field.name,
+      function: fn as AggregationFunction,
+      windowMs,
+      resolutionMs,
+      name,
+      type: aggregationType(fn as AggregationFunction, field.type),
+    });
+  });
+  return out;
+}
+
+function resolveStreamView(
+  input: Record<string, unknown>,
+  report: Reporter,
+  common: Common,
+): StreamFeatureViewSpec {
+  // Entities, source, schema and the online/offline flags read as a plain view's do.
+  const view = resolveView({ ...input, ttl: undefined }, report, common);
+  return {
+    kind: 'streamFeatureView',
+    name: view.name,
+    entities: view.entities,
+    source: view.source,
+    schema: view.schema,
+    aggregations: resolveAggregations(input['aggregations'], view.schema, report),
+    online: view.online,
+    offline: view.offline,
+    ...common,
+  };
+}
+
+/** What a feature reference may name: a plain or a stream feature view. */
+const VIEW_KINDS: readonly ObjectKind[] = ['featureView', 'streamFeatureView'];
+
 /** Reads feature references; views stay names, checked against the repository later. */
 function featureRefs(value: unknown, report: Reporter, field: string): FeatureRef[] {
   if (!Array.isArray(value)) {
@@ -592,10 +774,10 @@ function featureRefs(value: unknown, report: Reporter, field: string): FeatureRe
       return list as string[];
     };
     if (isProjection(entry)) {
-      const view = referenceName(entry.featureView, ['featureView'], report, at);
+      const view = referenceName(entry.featureView, VIEW_KINDS, report, at, 'a feature view');
       if (view) refs.push({ view, features: names(entry.features), field: at });
     } else if (isDeclaration(entry)) {
-      const view = referenceName(entry, ['featureView'], report, at);
+      const view = referenceName(entry, VIEW_KINDS, report, at, 'a feature view');
       if (view) refs.push({ view, features: null, field: at });
     } else if (typeof entry === 'string') {
       const colon = entry.indexOf(':');
@@ -604,7 +786,13 @@ function featureRefs(value: unknown, report: Reporter, field: string): FeatureRe
         report.fail(at, `expected 'view' or 'view:feature', got ${JSON.stringify(entry)}`);
       } else refs.push({ view: entry.slice(0, colon), features: [entry.slice(colon + 1)], field: at });
     } else if (isRecord(entry) && 'featureView' in entry) {
-      const view = referenceName(entry['featureView'], ['featureView'], report, `${at}.featureView`);
+      const view = referenceName(
+        entry['featureView'],
+        VIEW_KINDS,
+        report,
+        `${at}.featureView`,
+        'a feature view',
+      );
       if (view) refs.push({ view, features: names(entry['features']), field: at });
     } else {
       report.fail(
@@ -617,13 +805,12 @@ function featureRefs(value: unknown, report: Reporter, field: string): FeatureRe
 }
 
 /** Checks references against the views; returns the view's feature names or null when unknown. */
-function checkRef(ref: FeatureRef, views: Map<string, FeatureViewSpec>, report: Reporter): string[] | null {
-  const view = views.get(ref.view);
-  if (!view) {
+function checkRef(ref: FeatureRef, views: Map<string, string[]>, report: Reporter): string[] | null {
+  const names = views.get(ref.view);
+  if (!names) {
     report.fail(ref.field, `unknown feature view '${ref.view}'`);
     return null;
   }
-  const names = view.schema.map((f) => f.name);
   if (ref.features !== null && ref.features.length === 0) {
     report.fail(ref.field, 'selects no features');
     return null;
@@ -641,7 +828,7 @@ function checkRef(ref: FeatureRef, views: Map<string, FeatureViewSpec>, report: 
 /** One entry per view, in first-mention order; a whole-view mention wins over selections. */
 function serviceEntries(
   refs: FeatureRef[],
-  views: Map<string, FeatureViewSpec>,
+  views: Map<string, string[]>,
   report: Reporter,
 ): FeatureServiceEntry[] {
   const entries = new Map<string, Set<string> | null>();
@@ -655,16 +842,12 @@ function serviceEntries(
   return [...entries].map(([view, selected]) => {
     if (selected === null) return { featureView: view };
     // Keep the view's column order so the service's output is stable.
-    const order = views.get(view)!.schema.map((f) => f.name);
+    const order = views.get(view)!;
     return { featureView: view, features: order.filter((f) => selected.has(f)) };
   });
 }
 
-function monitorFeatures(
-  refs: FeatureRef[],
-  views: Map<string, FeatureViewSpec>,
-  report: Reporter,
-): string[] {
+function monitorFeatures(refs: FeatureRef[], views: Map<string, string[]>, report: Reporter): string[] {
   const out: string[] = [];
   for (const ref of refs) {
     const names = checkRef(ref, views, report);

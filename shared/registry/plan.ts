@@ -2,8 +2,17 @@
  * What `apply` would change: a pure diff between the registry's current repository and a
  * new one, which changes break readers or stored data, and what happens to offline tables.
  */
+
+import { formatDuration } from '../definitions/duration.ts';
 import { kafkaSourceOfView, requiredTopics } from '../definitions/queries.ts';
-import type { FeatureViewSpec, ObjectKind, ObjectSpec, RepoSpec } from '../definitions/types.ts';
+import type {
+  AggregationSpec,
+  FeatureViewSpec,
+  ObjectKind,
+  ObjectSpec,
+  RepoSpec,
+  StreamFeatureViewSpec,
+} from '../definitions/types.ts';
 import { canonicalJson, specHash } from './hash.ts';
 
 export type ChangeAction = 'add' | 'change' | 'remove';
@@ -56,6 +65,7 @@ export const KIND_ORDER: readonly ObjectKind[] = [
   'kafkaSource',
   'pushSource',
   'featureView',
+  'streamFeatureView',
   'featureService',
   'monitor',
 ];
@@ -65,6 +75,7 @@ const LISTS: Record<ObjectKind, keyof RepoSpec> = {
   kafkaSource: 'kafkaSources',
   pushSource: 'pushSources',
   featureView: 'featureViews',
+  streamFeatureView: 'streamFeatureViews',
   featureService: 'featureServices',
   monitor: 'monitors',
 };
@@ -79,9 +90,14 @@ export const EMPTY_REPO: RepoSpec = Object.freeze({
   monitors: [],
 }) as RepoSpec;
 
+/** The objects of one kind (an absent list, as `streamFeatureViews` may be, is empty). */
+function listOf(repo: RepoSpec, kind: ObjectKind): ObjectSpec[] {
+  return (repo[LISTS[kind]] as ObjectSpec[] | undefined) ?? [];
+}
+
 /** Every object of a repository, in kind order. */
 export function objectsOf(repo: RepoSpec): ObjectSpec[] {
-  return KIND_ORDER.flatMap((kind) => repo[LISTS[kind]] as ObjectSpec[]);
+  return KIND_ORDER.flatMap((kind) => listOf(repo, kind));
 }
 
 /** Plans the change from `current` (null: empty registry) to `next`. */
@@ -95,8 +111,8 @@ export function planChanges(
   const tables: TableAction[] = [];
 
   for (const kind of KIND_ORDER) {
-    const olds = new Map((before[LISTS[kind]] as ObjectSpec[]).map((o) => [o.name, o]));
-    const news = new Map((next[LISTS[kind]] as ObjectSpec[]).map((o) => [o.name, o]));
+    const olds = new Map(listOf(before, kind).map((o) => [o.name, o]));
+    const news = new Map(listOf(next, kind).map((o) => [o.name, o]));
     const names = [...new Set([...olds.keys(), ...news.keys()])].sort();
     for (const name of names) {
       const old = olds.get(name);
@@ -109,7 +125,9 @@ export function planChanges(
         const breaking =
           old.kind === 'featureView'
             ? ['the view is removed: readers of its features fail; its offline table is archived']
-            : [];
+            : old.kind === 'streamFeatureView'
+              ? ['the view is removed: readers of its features fail']
+              : [];
         changes.push({ kind, name, action: 'remove', fields: [], breaking });
         if (old.kind === 'featureView')
           tables.push({ view: name, action: 'archive', reason: 'view removed' });
@@ -121,6 +139,11 @@ export function planChanges(
           breaking = view.breaking;
           fields.push(...view.fields);
           if (view.table) tables.push(view.table);
+        }
+        if (old.kind === 'streamFeatureView' && now.kind === 'streamFeatureView') {
+          const view = streamViewChanges(before, old, next, now);
+          breaking = view.breaking;
+          fields.push(...view.fields);
         }
         if (fields.length > 0 || breaking.length > 0)
           changes.push({ kind, name, action: 'change', fields, breaking });
@@ -145,7 +168,13 @@ export function planChanges(
 /** Property-level differences, except a view's schema, which `viewChanges` compares by field. */
 function diffObject(old: ObjectSpec, now: ObjectSpec): FieldChange[] {
   const out: FieldChange[] = [];
-  walk(old, now, '', out, old.kind === 'featureView' ? new Set(['schema']) : new Set());
+  const skip =
+    old.kind === 'featureView'
+      ? new Set(['schema'])
+      : old.kind === 'streamFeatureView'
+        ? new Set(['schema', 'aggregations'])
+        : new Set<string>();
+  walk(old, now, '', out, skip);
   return out;
 }
 
@@ -181,7 +210,7 @@ function redact(value: unknown, path: string): unknown {
   return value;
 }
 
-function joinKeys(repo: RepoSpec, view: FeatureViewSpec): string[] {
+function joinKeys(repo: RepoSpec, view: Pick<FeatureViewSpec, 'entities'>): string[] {
   return view.entities.map((name) => {
     const e = repo.entities.find((x) => x.name === name);
     return e ? `${e.joinKey} ${e.valueType}` : `${name} ?`;
@@ -264,4 +293,81 @@ function viewChanges(
     else if (added) table = { view: now.name, action: 'alter', reason: 'new features' };
   }
   return { fields, breaking, table };
+}
+
+/** An aggregation as plans show it: `sum(fare) over 1h in 1m tiles`. */
+function describeAggregation(a: AggregationSpec): string {
+  return `${a.function}(${a.column}) over ${String(formatDuration(a.windowMs))} in ${String(formatDuration(a.resolutionMs))} tiles`;
+}
+
+/**
+ * What changes in a stream view, and what breaks. Its features are its aggregations: one
+ * removed, or one whose column, function, window or resolution changes, breaks readers and
+ * the tiles already computed for it; one added does not. Source columns compare as a plain
+ * view's schema does. (Offline storage of stream views, the raw events, is not planned here yet.)
+ */
+function streamViewChanges(
+  before: RepoSpec,
+  old: StreamFeatureViewSpec,
+  next: RepoSpec,
+  now: StreamFeatureViewSpec,
+): { fields: FieldChange[]; breaking: string[] } {
+  const fields: FieldChange[] = [];
+  const breaking: string[] = [];
+  const oldKeys = joinKeys(before, old);
+  const newKeys = joinKeys(next, now);
+  if (canonicalJson(oldKeys) !== canonicalJson(newKeys)) {
+    fields.push({ path: 'joinKeys', from: oldKeys, to: newKeys });
+    breaking.push(
+      `join keys change from (${oldKeys.join(', ')}) to (${newKeys.join(', ')}): stored aggregates no longer match`,
+    );
+  } else if (canonicalJson(old.entities) !== canonicalJson(now.entities)) {
+    breaking.push(`entities change from [${old.entities.join(', ')}] to [${now.entities.join(', ')}]`);
+  }
+
+  const newColumns = new Map(now.schema.map((f) => [f.name, f]));
+  for (const f of old.schema) {
+    const g = newColumns.get(f.name);
+    if (!g) {
+      fields.push({ path: `schema.${f.name}`, from: f.type });
+      breaking.push(`source column '${f.name}' is removed: stored events no longer match`);
+    } else if (f.type !== g.type) {
+      fields.push({ path: `schema.${f.name}.type`, from: f.type, to: g.type });
+      breaking.push(
+        `source column '${f.name}' changes type from ${f.type} to ${g.type}: stored events no longer match`,
+      );
+    } else if (f.description !== g.description) {
+      const change: FieldChange = { path: `schema.${f.name}.description` };
+      if (f.description !== undefined) change.from = f.description;
+      if (g.description !== undefined) change.to = g.description;
+      fields.push(change);
+    }
+  }
+  const oldColumns = new Set(old.schema.map((f) => f.name));
+  for (const g of now.schema) {
+    if (!oldColumns.has(g.name)) fields.push({ path: `schema.${g.name}`, to: g.type });
+  }
+
+  const newAggregations = new Map(now.aggregations.map((a) => [a.name, a]));
+  for (const a of old.aggregations) {
+    const b = newAggregations.get(a.name);
+    if (!b) {
+      fields.push({ path: `aggregations.${a.name}`, from: describeAggregation(a) });
+      breaking.push(`feature '${a.name}' is removed: readers requesting it fail`);
+    } else if (describeAggregation(a) !== describeAggregation(b) || a.type !== b.type) {
+      fields.push({
+        path: `aggregations.${a.name}`,
+        from: describeAggregation(a),
+        to: describeAggregation(b),
+      });
+      breaking.push(
+        `feature '${a.name}' changes from ${describeAggregation(a)} to ${describeAggregation(b)}: its stored aggregates no longer match`,
+      );
+    }
+  }
+  const oldNames = new Set(old.aggregations.map((a) => a.name));
+  for (const b of now.aggregations) {
+    if (!oldNames.has(b.name)) fields.push({ path: `aggregations.${b.name}`, to: describeAggregation(b) });
+  }
+  return { fields, breaking };
 }

@@ -10,12 +10,13 @@
  * pass, one child process per window size (100,000, then 10,000 and 1,000,000 rows) runs the monitor service — Kafka
  * consumer, decode, windows, scoring, Postgres checkpoints and outbox — over all predictions,
  * each with its own consumer group and state, so every figure includes the whole path.
- * Uses the services of .services.env (or KAFKA_BROKERS / DATABASE_URL). Prints JSON; never
- * fails on timing.
+ * Services as every benchmark finds them (bench/support.ts): the environment's, a running
+ * `.services.env`, else throwaway ones; the child processes get them in their environment.
+ * Prints JSON; never fails on timing.
  */
 
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -30,28 +31,13 @@ import { PostgresProfileStore } from '../shared/profiles/postgres.ts';
 import { StaticDefinitions } from '../shared/registry/live.ts';
 import { KafkaEventStream } from '../shared/stream/kafka.ts';
 import { normal, rng } from '../test/support/random.ts';
+import { benchServices, inheritedServices } from './support.ts';
 
 const NUMERIC = 20;
 const CATEGORICAL = 5;
 const CATEGORIES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 const MODEL = 'bench_drift_model';
 const OUT = join(import.meta.dirname, '..', '.bench-out');
-
-function env(): { KAFKA_BROKERS: string; DATABASE_URL: string } {
-  const file = join(import.meta.dirname, '..', '.services.env');
-  const vars: Record<string, string> = {};
-  if (existsSync(file)) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const at = line.indexOf('=');
-      if (at > 0) vars[line.slice(0, at)] = line.slice(at + 1).trim();
-    }
-  }
-  return {
-    KAFKA_BROKERS: process.env['KAFKA_BROKERS'] || vars['KAFKA_BROKERS'] || '127.0.0.1:9092',
-    DATABASE_URL:
-      process.env['DATABASE_URL'] || vars['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/tributary',
-  };
-}
 
 const numericNames = Array.from({ length: NUMERIC }, (_, i) => `n${i}`);
 const categoricalNames = Array.from({ length: CATEGORICAL }, (_, i) => `c${i}`);
@@ -112,7 +98,8 @@ function monitorSpec(name: string, topic: string, rows: number): MonitorSpec {
 // ---- child: one monitor run ---------------------------------------------------------------
 
 async function child(args: { topic: string; schema: string; window: number; predictions: number }) {
-  const { KAFKA_BROKERS, DATABASE_URL } = env();
+  // The parent's services, handed down in the environment (they may be throwaway ones it started).
+  const { KAFKA_BROKERS, DATABASE_URL } = inheritedServices();
   const logger = createLogger('bench', 'warn');
   const name = `bench_w${args.window}_${Date.now().toString(36)}`;
   const repo: RepoSpec = {
@@ -187,11 +174,14 @@ async function child(args: { topic: string; schema: string; window: number; pred
   );
 }
 
-function runChild(args: Record<string, string | number>): Promise<Record<string, unknown>> {
+function runChild(
+  args: Record<string, string | number>,
+  env: NodeJS.ProcessEnv,
+): Promise<Record<string, unknown>> {
   const argv = ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child'];
   for (const [k, v] of Object.entries(args)) argv.push(`--${k}`, String(v));
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => {
       out += c.toString();
@@ -224,7 +214,8 @@ async function main() {
     return;
   }
   const referenceRows = Number(values['reference-rows']);
-  const { KAFKA_BROKERS, DATABASE_URL } = env();
+  const services = await benchServices();
+  const { KAFKA_BROKERS, DATABASE_URL } = services.env;
   const suffix = `${Date.now().toString(36)}`;
   const schema = `bench_drift_${suffix}`;
   const topic = `bench.predictions.${suffix}`;
@@ -306,10 +297,13 @@ async function main() {
   const runs: Record<string, unknown>[] = [];
   // A first, unreported pass warms Kafka's page cache and Postgres, so the runs compare like with like.
   log('warm-up run');
-  await runChild({ topic, schema, window: 100_000, predictions: Math.min(predictions, 200_000) });
+  await runChild(
+    { topic, schema, window: 100_000, predictions: Math.min(predictions, 200_000) },
+    services.childEnv,
+  );
   for (const window of [100_000, 10_000, 1_000_000]) {
     log(`monitor run, windows of ${window.toLocaleString('en-US')} rows`);
-    const result = await runChild({ topic, schema, window, predictions });
+    const result = await runChild({ topic, schema, window, predictions }, services.childEnv);
     log(JSON.stringify(result));
     runs.push(result);
   }
@@ -321,6 +315,7 @@ async function main() {
     await pool.end();
   }
   await admin.close();
+  await services.stop();
 
   const byWindow = (w: number) =>
     runs.find((r) => r['window_rows'] === w) as { memory_mb: { peak_rss: number; peak_heap_used: number } };
@@ -344,7 +339,7 @@ async function main() {
         memory_gb: Math.round(os.totalmem() / 2 ** 30),
         node: process.version,
       },
-      services: 'Kafka, Postgres from .services.env, on the same machine',
+      services: `Kafka, Postgres (${services.origin}), on the same machine`,
     },
     profile: profileResult,
     produce: {

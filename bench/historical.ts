@@ -30,12 +30,12 @@ import {
   quoteIdent,
 } from '../shared/stores/offline/postgres/index.ts';
 import { driverSpec } from '../test/support/driver-spec.ts';
-import { benchServices, median } from './support.ts';
+import { benchServices, knob, median } from './support.ts';
 
-const FEATURE_ROWS = Number(process.env['BENCH_FEATURE_ROWS'] ?? 5_000_000);
-const ENTITY_ROWS = Number(process.env['BENCH_ENTITY_ROWS'] ?? 1_000_000);
-const DRIVERS = Number(process.env['BENCH_DRIVERS'] ?? 100_000);
-const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const FEATURE_ROWS = knob('BENCH_FEATURE_ROWS', 5_000_000);
+const ENTITY_ROWS = knob('BENCH_ENTITY_ROWS', 1_000_000);
+const DRIVERS = knob('BENCH_DRIVERS', 100_000);
+const RUNS = knob('BENCH_RUNS', 3);
 const DAYS = 30;
 const TTL_MS = 86_400_000;
 const START_MS = Date.UTC(2024, 0, 20);

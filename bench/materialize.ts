@@ -25,13 +25,13 @@ import { KafkaEventStream } from '../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../shared/stream/port.ts';
 import { driverSpec, staticDefinitions } from '../test/support/driver-spec.ts';
 import { profiled } from './profile.ts';
-import { benchServices, median, percentile } from './support.ts';
+import { benchServices, knob, median, percentile } from './support.ts';
 
-const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
-const DRIVERS = Number(process.env['BENCH_DRIVERS'] ?? 1_000);
-const PARTITIONS = Number(process.env['BENCH_PARTITIONS'] ?? 4);
-const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
+const EVENTS = knob('BENCH_EVENTS', 1_000_000);
+const DRIVERS = knob('BENCH_DRIVERS', 1_000);
+const PARTITIONS = knob('BENCH_PARTITIONS', 4);
+const RATE = knob('BENCH_RATE', 1_000);
+const SECONDS = knob('BENCH_SECONDS', 20);
 
 const { env, stop } = await benchServices();
 const run = `bench_${Date.now().toString(36)}`;

@@ -45,17 +45,17 @@ import { PostgresHistoricalReader } from '../shared/stores/offline/postgres/inde
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { driverEntity } from '../test/support/driver-spec.ts';
 import { profiled } from './profile.ts';
-import { benchServices, median, percentile } from './support.ts';
+import { benchServices, knob, median, percentile, textKnob } from './support.ts';
 
-const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
-const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3);
-const RATE = Number(process.env['BENCH_RATE'] ?? 1_000);
+const RUNS = knob('BENCH_RUNS', 3);
+const SECONDS = knob('BENCH_SECONDS', 10);
+const WARMUP_SECONDS = knob('BENCH_WARMUP_SECONDS', 3);
+const RATE = knob('BENCH_RATE', 1_000);
 // The issue sets no rate for 100 × 50 (5,000 values a lookup); 100 req/s is 10,000 entity rows/s.
-const RATE_100 = Number(process.env['BENCH_RATE_100'] ?? 100);
-const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 20);
+const RATE_100 = knob('BENCH_RATE_100', 100);
+const CONNECTIONS = knob('BENCH_CONNECTIONS', 20);
 /** Scenarios to measure (for quick iterations); the others print NaN figures. */
-const SCENARIOS = (process.env['BENCH_SCENARIOS'] ?? '1x50,100x50').split(',');
+const SCENARIOS = textKnob('BENCH_SCENARIOS', '1x50,100x50').split(',');
 const DRIVERS = 1_000;
 const FEATURES = 50;
 const DAY = 86_400_000;

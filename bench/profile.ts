@@ -6,9 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { textKnob } from './support.ts';
 
 export async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const dir = process.env['BENCH_PROFILE'];
+  const dir = textKnob('BENCH_PROFILE');
   if (!dir) return await fn();
   const session = new Session();
   session.connect();

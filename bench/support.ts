@@ -1,15 +1,51 @@
-/** What every benchmark shares: services to run against and a few order statistics. */
-import { servicesDown, servicesUp } from '../scripts/services.ts';
+/**
+ * What every benchmark shares: services to run against, its knobs, and a few order statistics.
+ * The one file of bench/ that reads process.env (test/unit/architecture.test.ts allows it):
+ * benchmarks are not the product, so their knobs stay out of shared/config.ts.
+ */
+import { type ServiceEnv, servicesUp } from '../scripts/services.ts';
 
-/** The services of KAFKA_BROKERS/DATABASE_URL/REDIS_URL, a running `services:up`, or throwaway ones. */
+/**
+ * The services to benchmark against: those KAFKA_BROKERS/DATABASE_URL/REDIS_URL name, else a
+ * `.services.env` whose services answer, else a running `services:up`, else throwaway ones this
+ * benchmark starts and `stop` removes. A `.services.env` is never written or deleted here: it
+ * may be another session's. `childEnv` is the environment to hand a child process, so it
+ * uses the same services (the parent's may have been started here, and named nowhere else).
+ */
 export async function benchServices() {
-  const { env, origin } = await servicesUp();
+  const { env, origin, stop } = await servicesUp({ persist: false });
   return {
     env,
-    stop: async () => {
-      if (origin === 'started') await servicesDown();
-    },
+    origin,
+    childEnv: { ...process.env, ...env } as NodeJS.ProcessEnv,
+    stop,
   };
+}
+
+/** In a child process a benchmark spawned with `childEnv`: the parent's services. */
+export function inheritedServices(): ServiceEnv {
+  const { KAFKA_BROKERS, DATABASE_URL, REDIS_URL } = process.env;
+  if (!KAFKA_BROKERS || !DATABASE_URL || !REDIS_URL) {
+    throw new Error('a benchmark child needs KAFKA_BROKERS, DATABASE_URL and REDIS_URL from its parent');
+  }
+  return { KAFKA_BROKERS, DATABASE_URL, REDIS_URL };
+}
+
+/** A numeric knob: the variable `name` (BENCH_RUNS, ...) when set, else `fallback`. */
+export function knob(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name}=${raw}: expected a number ≥ 0`);
+  return value;
+}
+
+/** A text knob: the variable `name` when set and not empty, else `fallback` (undefined: none). */
+export function textKnob(name: string): string | undefined;
+export function textKnob(name: string, fallback: string): string;
+export function textKnob(name: string, fallback?: string): string | undefined {
+  const raw = process.env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
 }
 
 /** The q-quantile (0..1) of `values` by the nearest-rank method; NaN when empty. */

@@ -52,6 +52,22 @@ export interface ServicesHandle {
   env: ServiceEnv;
   /** 'external': from the environment; 'reused': a previous `up`; 'started': by this call. */
   origin: 'external' | 'reused' | 'started';
+  /**
+   * Stops what this call started and removes what it wrote; nothing for services it found.
+   * With `persist` (the default) that is `servicesDown()`: the started services are the ones
+   * `.services.env` names.
+   */
+  stop(): Promise<void>;
+}
+
+export interface ServicesUpOptions {
+  /**
+   * Record started services in `.services.env` and the state file, for later runs to reuse
+   * (`services:up`, the test setup). false (benchmarks): services this call starts are its own,
+   * nothing is written, and `stop` removes only them; a `.services.env` someone else wrote is
+   * read, never overwritten or deleted.
+   */
+  persist?: boolean;
 }
 
 const log = (message: string) => process.stderr.write(`services: ${message}\n`);
@@ -435,18 +451,70 @@ function writeEnvFile(env: ServiceEnv): void {
   );
 }
 
-/** Starts the three services, or reuses what is running or configured. */
-export async function servicesUp(): Promise<ServicesHandle> {
+/** The services `.services.env` names, when it exists and names all three. */
+export function readEnvFile(): ServiceEnv | undefined {
+  if (!existsSync(ENV_FILE)) return undefined;
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) vars[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  const { KAFKA_BROKERS, DATABASE_URL, REDIS_URL } = vars;
+  return KAFKA_BROKERS && DATABASE_URL && REDIS_URL ? { KAFKA_BROKERS, DATABASE_URL, REDIS_URL } : undefined;
+}
+
+/** True when something accepts a TCP connection at host:port within a second. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const socket = createConnection({ host, port });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      res(false);
+    });
+    socket.on('error', () => res(false));
+    socket.on('connect', () => {
+      socket.destroy();
+      res(true);
+    });
+  });
+}
+
+/** True when each of the three services answers on its port. */
+async function envIsReachable(env: ServiceEnv): Promise<boolean> {
+  const broker = env.KAFKA_BROKERS.split(',')[0]!.trim();
+  const at = broker.lastIndexOf(':');
+  const pg = new URL(env.DATABASE_URL);
+  const redis = new URL(env.REDIS_URL);
+  const checks = await Promise.all([
+    accepts(broker.slice(0, at).replace(/^\[|\]$/g, ''), Number(broker.slice(at + 1))),
+    accepts(pg.hostname.replace(/^\[|\]$/g, ''), Number(pg.port || 5432)),
+    accepts(redis.hostname.replace(/^\[|\]$/g, ''), Number(redis.port || 6379)),
+  ]);
+  return checks.every(Boolean);
+}
+
+const nothing = async () => undefined;
+
+/**
+ * Reuses, in this order, the services KAFKA_BROKERS/DATABASE_URL/REDIS_URL name, those of a
+ * `.services.env` that answer, those of a previous `up`; else starts the three (see
+ * `ServicesUpOptions` for what it then writes).
+ */
+export async function servicesUp(options: ServicesUpOptions = {}): Promise<ServicesHandle> {
+  const persist = options.persist ?? true;
   const { KAFKA_BROKERS, DATABASE_URL, REDIS_URL } = process.env;
   if (KAFKA_BROKERS && DATABASE_URL && REDIS_URL) {
-    return { env: { KAFKA_BROKERS, DATABASE_URL, REDIS_URL }, origin: 'external' };
+    return { env: { KAFKA_BROKERS, DATABASE_URL, REDIS_URL }, origin: 'external', stop: nothing };
   }
+  const written = readEnvFile();
+  if (written && (await envIsReachable(written))) return { env: written, origin: 'reused', stop: nothing };
   const previous = readState();
   if (previous && (await stateIsHealthy(previous))) {
-    writeEnvFile(previous.env);
-    return { env: previous.env, origin: 'reused' };
+    if (persist) writeEnvFile(previous.env);
+    return { env: previous.env, origin: 'reused', stop: nothing };
   }
-  if (previous) await stopState(previous);
+  // A dead previous `up` is cleaned by the next persistent one; a benchmark leaves it alone.
+  if (previous && persist) await stopState(previous);
 
   const started = Date.now();
   const runDir = mkdtempSync(join(tmpdir(), 'tributary-services-'));
@@ -465,12 +533,19 @@ export async function servicesUp(): Promise<ServicesHandle> {
       REDIS_URL: `redis://127.0.0.1:${redis.port}`,
     };
     const state: State = { runDir, env, kafka, postgres, redis };
-    writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
-    writeEnvFile(env);
+    if (persist) {
+      writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+      writeEnvFile(env);
+    }
     log(
       `Kafka ${env.KAFKA_BROKERS}, Postgres ${env.DATABASE_URL}, Redis ${env.REDIS_URL} (up in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );
-    return { env, origin: 'started' };
+    const stop = persist
+      ? async () => {
+          await servicesDown();
+        }
+      : () => stopState(state);
+    return { env, origin: 'started', stop };
   } catch (error) {
     await stopState(partial);
     throw error;

@@ -1,3 +1,4 @@
+import { debugFromEnv } from '../shared/config.ts';
 import { isTributaryError } from '../shared/errors.ts';
 import type { Command } from './command.ts';
 import { commands } from './commands/index.ts';
@@ -50,7 +51,7 @@ try {
   const message = error instanceof Error ? error.message : String(error);
   const code = isTributaryError(error) ? `${error.code}: ` : '';
   console.error(`tributary: ${code}${message.split('\n')[0]}`);
-  if (process.env['TRIBUTARY_DEBUG']) console.error(error);
+  if (debugFromEnv()) console.error(error);
   process.exitCode = 1;
 }
 if (process.exitCode !== 0) {

@@ -1,5 +1,6 @@
 /** Option parsing and error reporting every `tributary` command shares. */
 import { parseArgs } from 'node:util';
+import { debugFromEnv, schemasFromEnv } from '../shared/config.ts';
 import { isTributaryError, TributaryError } from '../shared/errors.ts';
 import { DEFAULT_MONITOR_SCHEMA } from '../shared/monitoring/postgres.ts';
 import { DEFAULT_REGISTRY_SCHEMA } from '../shared/registry/postgres.ts';
@@ -36,8 +37,7 @@ export const MONITOR_SCHEMA = {
   option: { 'monitor-schema': { type: 'string' } },
   /** How it defaults, for a help line. */
   default: `(default: TRIBUTARY_MONITOR_SCHEMA, else ${DEFAULT_MONITOR_SCHEMA})`,
-  of: (value: string | undefined): string =>
-    value || process.env['TRIBUTARY_MONITOR_SCHEMA'] || DEFAULT_MONITOR_SCHEMA,
+  of: (value: string | undefined): string => value || schemasFromEnv().monitor || DEFAULT_MONITOR_SCHEMA,
 } as const;
 
 /** Options `plan` and `apply` share. */
@@ -111,7 +111,7 @@ export function reportError(command: string, error: unknown): number {
       `tributary ${command}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
     );
   }
-  if (process.env['TRIBUTARY_DEBUG']) console.error(error);
+  if (debugFromEnv()) console.error(error);
   return 1;
 }
 
@@ -185,5 +185,5 @@ export async function closeQuietly(
 }
 
 export function registrySchema(option: string | undefined): string {
-  return option || process.env['TRIBUTARY_REGISTRY_SCHEMA'] || DEFAULT_REGISTRY_SCHEMA;
+  return option || schemasFromEnv().registry || DEFAULT_REGISTRY_SCHEMA;
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { TributaryError } from './errors.ts';
 import { redactUrl } from './postgres/redact.ts';
 
@@ -188,4 +189,52 @@ export function secretFromEnv(variable: string, what: string, env: NodeJS.Proces
     );
   }
   return value;
+}
+
+// ---- Variables read outside loadConfig -----------------------------------------------------
+// The one file that reads process.env (test/unit/architecture.test.ts enforces it): what a
+// command reads before or without a Config comes from these accessors, each documented in
+// docs/configuration.md.
+
+/** METRICS_PORT alone, validated as loadConfig does: for a service started without a Config. */
+export function metricsPortFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return parseMetricsPort(env['METRICS_PORT'] || CONFIG_DEFAULTS.METRICS_PORT);
+}
+
+/** The drift monitor's ops port: METRICS_PORT + 1; 0 stays 0 (any free port), never port 1. */
+export function monitorOpsPort(metricsPort: number): number {
+  return metricsPort === 0 ? 0 : metricsPort + 1;
+}
+
+/**
+ * TRIBUTARY_MONITOR_SCHEMA and TRIBUTARY_REGISTRY_SCHEMA: a command's schemas when no option
+ * names them; undefined when unset (the caller has the default). Checked where they are used,
+ * as identifiers, like the options that override them.
+ */
+export function schemasFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  monitor: string | undefined;
+  registry: string | undefined;
+} {
+  return {
+    monitor: env['TRIBUTARY_MONITOR_SCHEMA'] || undefined,
+    registry: env['TRIBUTARY_REGISTRY_SCHEMA'] || undefined,
+  };
+}
+
+/** TRIBUTARY_DEBUG (any value): a failing CLI command also prints the error's stack. */
+export function debugFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env['TRIBUTARY_DEBUG']);
+}
+
+/** Who is applying: TRIBUTARY_APPLIED_BY, else `user@host`. */
+export function defaultAppliedBy(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env['TRIBUTARY_APPLIED_BY'];
+  if (explicit) return explicit;
+  let user = env['USER'] || env['LOGNAME'] || 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (some containers): keep the environment's answer
+  }
+  return `${user}@${os.hostname()}`;
 }

@@ -1,6 +1,6 @@
 import { checkWebhookSecrets } from '../../services/monitor/outbox.ts';
 import { startMonitorService } from '../../services/monitor/service.ts';
-import { checkListenPolicy, loadConfig } from '../../shared/config.ts';
+import { checkListenPolicy, loadConfig, monitorOpsPort } from '../../shared/config.ts';
 import type { RepoSpec } from '../../shared/definitions/types.ts';
 import { TributaryError } from '../../shared/errors.ts';
 import { createLogger, type Logger } from '../../shared/logger.ts';
@@ -75,7 +75,7 @@ Examples:
       const logger = createLogger('monitor', config.logLevel);
       // From the start on, a signal closes what is open (newest first) and exits cleanly.
       onShutdown(logger, opened);
-      let opsPort = config.metricsPort + 1;
+      let opsPort = monitorOpsPort(config.metricsPort);
       if (values['metrics-port'] !== undefined) {
         opsPort = Number(values['metrics-port']);
         if (!/^\d+$/.test(values['metrics-port']) || opsPort > 65535) {

@@ -34,7 +34,8 @@ export function webhookSecret(
   hook: WebhookSpec,
   /** Named in the error: the monitor, or the model of the event being signed. */
   monitor: string,
-  env: NodeJS.ProcessEnv = process.env,
+  /** The environment to read secrets from; default the process's (shared/config.ts reads it). */
+  env?: NodeJS.ProcessEnv,
 ): string | undefined {
   if (hook.secretEnv !== undefined) {
     return secretFromEnv(hook.secretEnv, `monitor '${monitor}' (webhook ${hook.url})`, env);
@@ -49,7 +50,8 @@ export function webhookSecret(
  */
 export function checkWebhookSecrets(
   monitors: readonly Pick<MonitorSpec, 'name' | 'webhooks'>[],
-  env: NodeJS.ProcessEnv = process.env,
+  /** The environment to read secrets from; default the process's (shared/config.ts reads it). */
+  env?: NodeJS.ProcessEnv,
 ): void {
   for (const monitor of monitors) for (const hook of monitor.webhooks) webhookSecret(hook, monitor.name, env);
 }
@@ -59,7 +61,8 @@ export function outboxEntries(
   event: MonitorEvent,
   webhooks: readonly WebhookSpec[],
   newId: () => string = randomUUID,
-  env: NodeJS.ProcessEnv = process.env,
+  /** The environment to read secrets from; default the process's (shared/config.ts reads it). */
+  env?: NodeJS.ProcessEnv,
 ): OutboxEntry[] {
   const body = JSON.stringify(event);
   const kafkaId = newId();

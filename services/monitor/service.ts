@@ -4,6 +4,7 @@
  * monitor (from its checkpoint), a removed one stops, a new one starts.
  */
 
+import { metricsPortFromEnv, monitorOpsPort } from '../../shared/config.ts';
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { PostgresMonitorStore } from '../../shared/monitoring/postgres.ts';
@@ -72,10 +73,12 @@ export interface MonitorService {
 /** The most monitors one process runs: each holds one Postgres connection for its lock. */
 export const MAX_MONITORS_PER_PROCESS = 64;
 
-/** The default ops port: METRICS_PORT + 1, where METRICS_PORT defaults to 9464. */
-export function defaultOpsPort(env: NodeJS.ProcessEnv = process.env): number {
-  const base = Number(env['METRICS_PORT'] || 9464);
-  return Number.isInteger(base) && base > 0 && base < 65535 ? base + 1 : 9465;
+/**
+ * The default ops port: METRICS_PORT + 1 (9465), validated as `loadConfig` does, so a bad
+ * METRICS_PORT is TRIB_CONFIG_INVALID here too rather than quietly 9465.
+ */
+export function defaultOpsPort(env?: NodeJS.ProcessEnv): number {
+  return monitorOpsPort(metricsPortFromEnv(env));
 }
 
 export async function startMonitorService(options: MonitorServiceOptions): Promise<MonitorService> {

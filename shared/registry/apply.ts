@@ -2,7 +2,8 @@
  * `apply`: makes the stores and the stream match a repository, then records it as the
  * registry's new version, all under the registry's apply lock. Depends on ports only.
  */
-import os from 'node:os';
+
+import { defaultAppliedBy } from '../config.ts';
 import { requiredTopics } from '../definitions/queries.ts';
 import type { RepoSpec } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
@@ -41,18 +42,8 @@ export interface ApplyResult {
   scrubbedSecrets: { versions: number; objects: number };
 }
 
-/** Who is applying: TRIBUTARY_APPLIED_BY, else `user@host`. */
-export function defaultAppliedBy(env: NodeJS.ProcessEnv = process.env): string {
-  const explicit = env['TRIBUTARY_APPLIED_BY'];
-  if (explicit) return explicit;
-  let user = env['USER'] || env['LOGNAME'] || 'unknown';
-  try {
-    user = os.userInfo().username;
-  } catch {
-    // no passwd entry (some containers): keep the environment's answer
-  }
-  return `${user}@${os.hostname()}`;
-}
+/** Who is applying: TRIBUTARY_APPLIED_BY, else `user@host` (read in shared/config.ts). */
+export { defaultAppliedBy };
 
 /** Plans `spec` against the registry's current version; reads only. */
 export async function planRepo(registry: RegistryStore, spec: RepoSpec): Promise<Plan> {

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { checkListenPolicy, isLoopback, loadConfig, secretFromEnv } from '../../../shared/config.ts';
+import {
+  checkListenPolicy,
+  debugFromEnv,
+  defaultAppliedBy,
+  isLoopback,
+  loadConfig,
+  metricsPortFromEnv,
+  monitorOpsPort,
+  schemasFromEnv,
+  secretFromEnv,
+} from '../../../shared/config.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 
 describe('loadConfig', () => {
@@ -119,5 +129,35 @@ describe('secretFromEnv', () => {
         "HOOK_SECRET is not set: monitor 'm' (webhook https://h) names it as its secret; set it in this process's environment",
       );
     }
+  });
+});
+
+describe('the accessors for variables read without a Config', () => {
+  it('METRICS_PORT: one validation, and the monitor never lands on port 1', () => {
+    expect(metricsPortFromEnv({})).toBe(9464);
+    expect(monitorOpsPort(metricsPortFromEnv({}))).toBe(9465);
+    // 0 means any free port for both commands; 0 + 1 was port 1, privileged and wrong.
+    expect(monitorOpsPort(metricsPortFromEnv({ METRICS_PORT: '0' }))).toBe(0);
+    for (const bad of ['65535', 'abc', '-1']) {
+      try {
+        metricsPortFromEnv({ METRICS_PORT: bad });
+        expect.unreachable(`METRICS_PORT=${bad} was accepted`);
+      } catch (error) {
+        expect(isTributaryError(error) && error.code).toBe('TRIB_CONFIG_INVALID');
+        expect((error as Error).message).toContain('METRICS_PORT');
+      }
+    }
+  });
+
+  it('the schemas, TRIBUTARY_DEBUG and TRIBUTARY_APPLIED_BY', () => {
+    expect(schemasFromEnv({})).toEqual({ monitor: undefined, registry: undefined });
+    expect(schemasFromEnv({ TRIBUTARY_MONITOR_SCHEMA: 'mon', TRIBUTARY_REGISTRY_SCHEMA: 'reg' })).toEqual({
+      monitor: 'mon',
+      registry: 'reg',
+    });
+    expect(debugFromEnv({})).toBe(false);
+    expect(debugFromEnv({ TRIBUTARY_DEBUG: '1' })).toBe(true);
+    expect(defaultAppliedBy({ TRIBUTARY_APPLIED_BY: 'ci-bot' })).toBe('ci-bot');
+    expect(defaultAppliedBy({})).toMatch(/^.+@.+$/);
   });
 });

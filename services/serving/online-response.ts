@@ -13,9 +13,8 @@
 import { TributaryError } from '../../shared/errors.ts';
 import type { KeyValue } from '../../shared/retrieval/entities.ts';
 import { isoTimestamp, jsonValue } from '../../shared/retrieval/json.ts';
-import { scanJsonArray, wordsOf } from '../../shared/retrieval/json-tokens.ts';
 import type { RetrievalPlan } from '../../shared/retrieval/plan.ts';
-import { readValueLengths } from '../../shared/retrieval/value-lengths.ts';
+import { valueSpans, wordsOf } from '../../shared/stores/online/json-spans.ts';
 import type { OnlineRecord, OnlineRecordJson } from '../../shared/stores/online/port.ts';
 
 const EPOCH_JSON = '"1970-01-01T00:00:00Z"';
@@ -254,18 +253,7 @@ function scanView(
     words[i] = wordsOf(record.valuesJson);
     let count: number;
     try {
-      count = record.valueLengths
-        ? // The store kept each value's length: no scan.
-          readValueLengths(
-            record.valueLengths,
-            record.valueLengthsFrom!,
-            record.valueLengthsTo!,
-            record.valuesJson.length,
-            bounds,
-            i * tokens * 2,
-            tokens,
-          )
-        : scanJsonArray(record.valuesJson, bounds, i * tokens * 2, tokens, words[i]!);
+      count = valueSpans(record, words[i]!, bounds, i * tokens * 2, tokens);
     } catch (error) {
       throw undecodable(viewName, error);
     }

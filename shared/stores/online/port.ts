@@ -24,9 +24,11 @@ export interface OnlineRecordJson {
    */
   valuesJson: Uint8Array;
   /**
-   * How long each value of `valuesJson` is, when the store kept that: the value lengths
-   * (shared/retrieval/value-lengths.ts) at `valueLengths[valueLengthsFrom..valueLengthsTo)`, so a
-   * reader cuts values out without scanning the JSON. Absent or null: scan `valuesJson`.
+   * The adapter's own encoding of how long each value of `valuesJson` is, when it kept that
+   * (the Redis adapter's value lengths, value-lengths.ts, at
+   * `valueLengths[valueLengthsFrom..valueLengthsTo)`); absent or null: none. Callers do not read
+   * these fields: `valueSpans` (json-spans.ts) turns a record into the spans of its values,
+   * from these lengths or by scanning `valuesJson`.
    */
   valueLengths?: Uint8Array | null;
   valueLengthsFrom?: number;

@@ -3,10 +3,10 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { ValueType } from '../../definitions/types.ts';
 import { TributaryError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
-import { type JsonArrayValue, jsonArrayWithLengths, valueLengthsEnd } from '../../retrieval/value-lengths.ts';
 import type { ViewLayout } from '../layout.ts';
 import type { FeatureRow } from '../offline/port.ts';
 import type { OnlineRecord, OnlineRecordJson, OnlineStore } from './port.ts';
+import { type JsonArrayValue, jsonArrayWithLengths, valueLengthsEnd } from './value-lengths.ts';
 
 /** The script that decides last-write-wins in Redis; see its header for KEYS and ARGV. */
 const WRITE_LATEST_LUA = readFileSync(new URL('./lua/write_latest.lua', import.meta.url), 'utf8');
@@ -342,7 +342,7 @@ function encodeKeyValue(value: KeyValue, type: ValueType, name: string): string 
 
 /**
  * `<eventTsMs>:<createdMs or empty>:<value lengths><JSON values>`; int64 values are JSON strings
- * so they stay exact. The value lengths (shared/retrieval/value-lengths.ts) let `readJson` readers
+ * so they stay exact. The value lengths (value-lengths.ts) let `readJson` readers
  * cut out each value without scanning the JSON; values stored before there were lengths (a bare
  * JSON array after the second `:`) still read.
  */

@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
-import { scanJsonArray } from '../../../shared/retrieval/json-tokens.ts';
-import { readValueLengths } from '../../../shared/retrieval/value-lengths.ts';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import { scanJsonArray } from '../../../shared/stores/online/json-tokens.ts';
 import type { OnlineRecordJson } from '../../../shared/stores/online/port.ts';
 import {
   DEFAULT_TTL_GRACE_MS,
   RedisOnlineStore,
   type RedisOnlineStoreOptions,
 } from '../../../shared/stores/online/redis.ts';
+import { readValueLengths } from '../../../shared/stores/online/value-lengths.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { closedPort } from './closed-port.ts';
 import { DAY, describeOnlineStorePort, row, viewNamed } from './online-port.suite.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scanJsonArray } from '../../../shared/retrieval/json-tokens.ts';
+import { scanJsonArray } from '../../../shared/stores/online/json-tokens.ts';
 
 /** The elements' texts as the scanner finds them in the UTF-8 bytes of `text`. */
 function tokens(text: string, capacity = 64): string[] {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { scanJsonArray } from '../../../shared/retrieval/json-tokens.ts';
+import { scanJsonArray } from '../../../shared/stores/online/json-tokens.ts';
 import {
   type JsonArrayValue,
   jsonArrayWithLengths,
   readValueLengths,
   valueLengthsCount,
   valueLengthsEnd,
-} from '../../../shared/retrieval/value-lengths.ts';
+} from '../../../shared/stores/online/value-lengths.ts';
 
 /** The encoded text's parts, and its values' texts as the lengths cut them from the UTF-8 bytes. */
 function cut(values: readonly JsonArrayValue[], capacity = values.length) {

@@ -5,12 +5,12 @@ import { isTributaryError } from '../../../shared/errors.ts';
 import type { KeyValue } from '../../../shared/retrieval/entities.ts';
 import { isoTimestamp } from '../../../shared/retrieval/json.ts';
 import { planRetrieval, type RetrievalPlan } from '../../../shared/retrieval/plan.ts';
+import type { OnlineRecord, OnlineRecordJson } from '../../../shared/stores/online/port.ts';
 import {
   type JsonArrayValue,
   jsonArrayWithLengths,
   valueLengthsEnd,
-} from '../../../shared/retrieval/value-lengths.ts';
-import type { OnlineRecord, OnlineRecordJson } from '../../../shared/stores/online/port.ts';
+} from '../../../shared/stores/online/value-lengths.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2024, 4, 10, 12);

@@ -68,6 +68,8 @@ export interface ServicesUpOptions {
    * read, never overwritten or deleted.
    */
   persist?: boolean;
+  /** The env file to reuse services from (default `.services.env`), for tests. */
+  envFile?: string;
 }
 
 const log = (message: string) => process.stderr.write(`services: ${message}\n`);
@@ -452,10 +454,10 @@ function writeEnvFile(env: ServiceEnv): void {
 }
 
 /** The services `.services.env` names, when it exists and names all three. */
-export function readEnvFile(): ServiceEnv | undefined {
-  if (!existsSync(ENV_FILE)) return undefined;
+export function readEnvFile(file: string = ENV_FILE): ServiceEnv | undefined {
+  if (!existsSync(file)) return undefined;
   const vars: Record<string, string> = {};
-  for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
     const at = line.indexOf('=');
     if (at > 0) vars[line.slice(0, at).trim()] = line.slice(at + 1).trim();
   }
@@ -506,7 +508,7 @@ export async function servicesUp(options: ServicesUpOptions = {}): Promise<Servi
   if (KAFKA_BROKERS && DATABASE_URL && REDIS_URL) {
     return { env: { KAFKA_BROKERS, DATABASE_URL, REDIS_URL }, origin: 'external', stop: nothing };
   }
-  const written = readEnvFile();
+  const written = readEnvFile(options.envFile);
   if (written && (await envIsReachable(written))) return { env: written, origin: 'reused', stop: nothing };
   const previous = readState();
   if (previous && (await stateIsHealthy(previous))) {

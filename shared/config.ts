@@ -21,6 +21,8 @@ export interface Config {
   readonly webhookUrl: string | undefined;
   /** Connections of the one Postgres pool a process shares among its adapters. */
   readonly pgPoolMax: number;
+  /** Closed windows per model whose histograms the monitor keeps for the dashboard; 0: none. */
+  readonly keepWindowDetail: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -34,6 +36,7 @@ export const CONFIG_DEFAULTS = {
   LOG_LEVEL: 'info',
   LOG_FORMAT: 'auto',
   TRIBUTARY_PG_POOL_MAX: '10',
+  TRIBUTARY_MONITOR_KEEP_WINDOW_DETAIL: '500',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -105,6 +108,15 @@ function parsePoolMax(raw: string): number {
   return max;
 }
 
+function parseKeepWindowDetail(raw: string): number {
+  const n = Number(raw);
+  // About 1 KB per numeric column and window: a million windows of 25 columns is ~25 GB.
+  if (!/^\d+$/.test(raw) || n > 1_000_000) {
+    throw invalid('TRIBUTARY_MONITOR_KEEP_WINDOW_DETAIL', raw, 'an integer 0–1000000');
+  }
+  return n;
+}
+
 /** Reads and validates the configuration; throws TRIB_CONFIG_INVALID naming the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const get = (name: keyof typeof CONFIG_DEFAULTS): string => {
@@ -143,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     webhookUrl,
     pgPoolMax: parsePoolMax(get('TRIBUTARY_PG_POOL_MAX')),
+    keepWindowDetail: parseKeepWindowDetail(get('TRIBUTARY_MONITOR_KEEP_WINDOW_DETAIL')),
   });
 }
 

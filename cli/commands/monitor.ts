@@ -127,6 +127,7 @@ Examples:
         opsHost: config.host,
         opsApiKeys: config.apiKeys,
         dispatch: !values['no-dispatch'],
+        keepWindowDetail: config.keepWindowDetail,
         ...(only ? { only } : {}),
       });
       opened.push(() => service.close());

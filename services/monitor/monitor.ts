@@ -371,6 +371,7 @@ export class DriftMonitor {
       state: this.processor.snapshot(),
       offsets: [{ topic: batch.topic, partition: batch.partition, offset: last.offset }],
       closedWindows: closed.map((c) => c.drift),
+      windowDetails: closed.map((c) => c.detail),
       retrains: closed.flatMap((c) => (c.retrain ? [c.retrain] : [])),
       outbox,
     };

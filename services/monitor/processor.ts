@@ -6,10 +6,12 @@
 
 import { randomUUID } from 'node:crypto';
 import type { MonitorSpec } from '../../shared/definitions/types.ts';
+import type { WindowDetail } from '../../shared/monitoring/detail.ts';
 import type { DriftEvent, RetrainEvent } from '../../shared/monitoring/events.ts';
 import { monitoredColumns } from '../../shared/monitoring/prediction-decode.ts';
 import type { ReferenceProfile } from '../../shared/profiles/types.ts';
 import type { Prediction } from './decode.ts';
+import { windowDetail } from './detail.ts';
 import { decideRetrain, INITIAL_POLICY_STATE, type PolicyState } from './policy.ts';
 import { scoreWindow } from './scoring.ts';
 import { type WindowSnapshot, WindowState } from './window.ts';
@@ -28,6 +30,8 @@ export interface ClosedWindow {
   retrain: RetrainEvent | null;
   /** Columns that could not be scored, and why. */
   notes: Record<string, string>;
+  /** What the dashboard's window page draws: histograms and shares on the reference's bins. */
+  detail: WindowDetail;
   /** Milliseconds spent scoring. */
   scoringMs: number;
 }
@@ -136,7 +140,7 @@ export class WindowProcessor {
           requested_at: this.now(),
         }
       : null;
-    return { drift, retrain, notes: scored.notes, scoringMs };
+    return { drift, retrain, notes: scored.notes, scoringMs, detail: windowDetail(drift.id, window) };
   }
 
   /** Open windows' row counts per model version (for metrics and tests). */

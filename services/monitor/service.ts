@@ -59,6 +59,8 @@ export interface MonitorServiceOptions {
   /** How often a standby (another process runs the monitor) asks for its lock; default 5 s. */
   lockRetryMs?: number;
   onWindowClosed?: (monitor: string, closed: ClosedWindow) => void;
+  /** Closed windows per model whose detail (histograms, shares) is kept; default 500. */
+  keepWindowDetail?: number;
 }
 
 export interface MonitorService {
@@ -105,7 +107,9 @@ export async function startMonitorService(options: MonitorServiceOptions): Promi
     logger,
     name: 'monitor locks',
   });
-  const store = new PostgresMonitorStore(pool, schema, lockPool);
+  const store = new PostgresMonitorStore(pool, schema, lockPool, {
+    ...(options.keepWindowDetail === undefined ? {} : { keepWindowDetail: options.keepWindowDetail }),
+  });
   const profiles = new PostgresProfileStore(pool, schema);
   await profiles.ensureSchema();
   await store.ensureSchema();

@@ -11,6 +11,7 @@ import {
   sqlState,
   transaction,
 } from '../postgres/index.ts';
+import { DEFAULT_KEEP_WINDOW_DETAIL, type WindowDetail } from './detail.ts';
 import type { DriftEvent, RetrainEvent } from './events.ts';
 import type {
   Checkpoint,
@@ -19,6 +20,7 @@ import type {
   MonitorStateStore,
   OutboxRow,
   OutboxStore,
+  WebhookHealth,
   WindowQuery,
 } from './store.ts';
 
@@ -76,11 +78,16 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
    * the monitor's lifetime, so N monitors on a pool of N connections left none for the work
    * and the process hung at start. Defaults to the work pool (a single monitor, tests).
    */
+  /** Windows per model whose detail (histograms, shares) is kept; 0 keeps none. */
+  readonly keepWindowDetail: number;
+
   constructor(
     poolOrUrl: PgPool | string,
     readonly schema = DEFAULT_MONITOR_SCHEMA,
     locks?: PgPool,
+    options: { keepWindowDetail?: number } = {},
   ) {
+    this.keepWindowDetail = options.keepWindowDetail ?? DEFAULT_KEEP_WINDOW_DETAIL;
     this.ownsPool = typeof poolOrUrl === 'string';
     this.pool =
       typeof poolOrUrl === 'string'
@@ -185,6 +192,7 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
           );
         }
         await this.insertWindows(client, cp.monitor, cp.closedWindows);
+        await this.insertDetails(client, cp.closedWindows, cp.windowDetails ?? []);
         await this.insertRetrains(client, cp.monitor, cp.retrains);
         if (cp.outbox.length > 0) {
           await client.query(
@@ -227,6 +235,37 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
           w.dataset.drifted,
           JSON.stringify(w),
         ],
+      );
+    }
+  }
+
+  /** Writes the closed windows' details and drops those beyond the newest N of each model. */
+  private async insertDetails(
+    client: PgClient,
+    windows: DriftEvent[],
+    details: WindowDetail[],
+  ): Promise<void> {
+    if (details.length === 0) return;
+    const byId = new Map(windows.map((w) => [w.id, w]));
+    const keep = this.keepWindowDetail;
+    const models = new Set<string>();
+    for (const d of details) {
+      const w = byId.get(d.id);
+      if (!w) continue;
+      models.add(w.model);
+      if (keep === 0) continue;
+      await client.query(
+        `INSERT INTO ${this.s}.drift_window_details (window_id, model, window_end, detail)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (window_id) DO NOTHING`,
+        [w.id, w.model, w.window.end, JSON.stringify(d)],
+      );
+    }
+    for (const model of models) {
+      await client.query(
+        `DELETE FROM ${this.s}.drift_window_details WHERE window_id IN (
+           SELECT window_id FROM ${this.s}.drift_window_details WHERE model = $1
+            ORDER BY window_end DESC, closed_at DESC, window_id DESC OFFSET $2)`,
+        [model, keep],
       );
     }
   }
@@ -376,6 +415,50 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
       `SELECT model, count(*) AS n, max(window_end) AS last_end FROM ${this.s}.drift_windows GROUP BY model ORDER BY model`,
     );
     return rows.map((r) => ({ model: r.model, windows: Number(r.n), lastWindowEnd: Number(r.last_end) }));
+  }
+
+  async window(
+    model: string,
+    id: string,
+  ): Promise<{ event: DriftEvent; detail: WindowDetail | null } | null> {
+    const rows = await this.read<{ event: DriftEvent }>(
+      `SELECT event FROM ${this.s}.drift_windows WHERE model = $1 AND id = $2`,
+      [model, id],
+    );
+    const event = rows[0]?.event;
+    if (!event) return null;
+    const details = await this.read<{ detail: WindowDetail }>(
+      `SELECT detail FROM ${this.s}.drift_window_details WHERE window_id = $1`,
+      [id],
+    );
+    return { event, detail: details[0]?.detail ?? null };
+  }
+
+  async webhookHealth(): Promise<WebhookHealth[]> {
+    // Only undelivered rows are looked at (delivered ones are kept for inspection and may be many);
+    // the outbox knows the event id, the events know the model.
+    const rows = await this.read<{
+      model: string;
+      pending: string;
+      failed: string;
+      oldest_ms: number | null;
+    }>(
+      `SELECT e.model,
+              count(*) FILTER (WHERE o.failed_at IS NULL) AS pending,
+              count(*) FILTER (WHERE o.failed_at IS NOT NULL) AS failed,
+              (EXTRACT(EPOCH FROM (now() - min(o.created_at) FILTER (WHERE o.failed_at IS NULL))) * 1000)::float8 AS oldest_ms
+         FROM ${this.s}.outbox o
+         JOIN (SELECT id, model FROM ${this.s}.drift_windows
+               UNION ALL SELECT id, model FROM ${this.s}.retrain_requests) e ON e.id = o.event_id
+        WHERE o.delivered_at IS NULL AND o.kind = 'webhook'
+        GROUP BY e.model ORDER BY e.model`,
+    );
+    return rows.map((r) => ({
+      model: r.model,
+      pending: Number(r.pending),
+      failed: Number(r.failed),
+      oldestPendingMs: r.oldest_ms === null ? null : Math.round(r.oldest_ms),
+    }));
   }
 
   async close(): Promise<void> {

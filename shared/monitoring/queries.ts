@@ -8,9 +8,10 @@ import { TributaryError } from '../errors.ts';
 import { createPool, type PgPool } from '../postgres/index.ts';
 import { PostgresProfileStore } from '../profiles/postgres.ts';
 import type { ProfileStore } from '../profiles/store.ts';
+import type { WindowDetail } from './detail.ts';
 import type { DriftEvent, RetrainEvent } from './events.ts';
 import { PostgresMonitorStore } from './postgres.ts';
-import type { MonitorQueryStore } from './store.ts';
+import type { MonitorQueryStore, WebhookHealth } from './store.ts';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1_000;
@@ -106,6 +107,23 @@ export class MonitorQueries {
       onlyDrifted: params.drifted === true || params.drifted === 'true',
       limit: parseLimit(params.limit),
     });
+  }
+
+  /**
+   * One closed window with its detail (histograms, shares); `detail` is null once the window is
+   * older than the last N kept. TRIB_NOT_FOUND when the model has no window with that id.
+   */
+  async window(model: string, id: string): Promise<{ window: DriftEvent; detail: WindowDetail | null }> {
+    const found = await this.store.window(model, id);
+    if (!found) {
+      throw new TributaryError('TRIB_NOT_FOUND', `model '${model}' has no closed window '${id}'`);
+    }
+    return { window: found.event, detail: found.detail };
+  }
+
+  /** Webhook deliveries not yet delivered, per model. */
+  webhookHealth(): Promise<WebhookHealth[]> {
+    return this.store.webhookHealth();
   }
 
   retrains(model: string, params: RangeParams = {}): Promise<RetrainEvent[]> {

@@ -3,6 +3,7 @@
  *
  *   GET /monitors                              models with closed windows
  *   GET /monitors/:model/windows?from&to&limit&model_version&drifted
+ *   GET /monitors/:model/windows/:id          one window with its histograms and shares
  *   GET /monitors/:model/drift?from&to&limit   per-column drift rates over recent windows
  *   GET /monitors/:model/retrains?from&to&limit
  *   GET /monitors/:model/profiles              stored reference profiles
@@ -198,6 +199,44 @@ export function registerMonitorRoutes(app: FastifyInstance, deps: MonitorRoutesD
         return { windows: await queries.windows(request.params.model, request.query) };
       } catch (error) {
         return fail(reply, error, 'cannot read the drift windows');
+      }
+    },
+  );
+
+  app.get<{ Params: { model: string; id: string } }>(
+    '/monitors/:model/windows/:id',
+    {
+      schema: {
+        tags,
+        summary:
+          'One closed window: its drift event and, for the last N windows, per column the reference and window histograms or category shares',
+        params: {
+          type: 'object',
+          required: ['model', 'id'],
+          properties: {
+            model: { type: 'string', minLength: 1, maxLength: 200 },
+            id: { type: 'string', minLength: 1, maxLength: 200 },
+          },
+        },
+        response: {
+          // The detail's shape is documented in shared/monitoring/detail.ts; passed as stored.
+          200: {
+            type: 'object',
+            properties: {
+              window: driftEvent,
+              detail: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },
+            },
+          },
+          '4xx': errorBody,
+          '5xx': errorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      try {
+        return await queries.window(request.params.model, request.params.id);
+      } catch (error) {
+        return fail(reply, error, 'cannot read the drift window');
       }
     },
   );

@@ -4,6 +4,7 @@
  * the query API uses. `postgres.ts` is the adapter.
  */
 
+import type { WindowDetail } from './detail.ts';
 import type { DriftEvent, RetrainEvent } from './events.ts';
 
 /** A processed position: every message of `topic`/`partition` at or below `offset` is reflected in the state. */
@@ -42,6 +43,11 @@ export interface Checkpoint {
   state: unknown;
   offsets: PartitionOffset[];
   closedWindows: DriftEvent[];
+  /**
+   * The closed windows' histograms and shares (by drift event id), kept for the last N windows
+   * of each model and pruned beyond that in the same transaction.
+   */
+  windowDetails?: WindowDetail[];
   retrains: RetrainEvent[];
   outbox: OutboxEntry[];
 }
@@ -97,4 +103,16 @@ export interface MonitorQueryStore {
   retrains(query: { model: string; from?: number; to?: number; limit: number }): Promise<RetrainEvent[]>;
   /** Models that have closed windows. */
   models(): Promise<{ model: string; windows: number; lastWindowEnd: number }[]>;
+  /** One closed window of a model by its id, with its detail when still kept; null when unknown. */
+  window(model: string, id: string): Promise<{ event: DriftEvent; detail: WindowDetail | null } | null>;
+  /** Webhook deliveries not yet delivered, per model: pending, given up, the oldest pending's age. */
+  webhookHealth(): Promise<WebhookHealth[]>;
+}
+
+export interface WebhookHealth {
+  model: string;
+  pending: number;
+  failed: number;
+  /** Milliseconds the oldest pending delivery has waited; null when none is pending. */
+  oldestPendingMs: number | null;
 }

@@ -40,6 +40,20 @@ CREATE TABLE IF NOT EXISTS {{schema}}.drift_windows (
 );
 CREATE INDEX IF NOT EXISTS drift_windows_by_model ON {{schema}}.drift_windows (model, window_end DESC);
 
+-- What the dashboard's window page draws (shared/monitoring/detail.ts): histograms on the
+-- reference's bins and category shares, per column. Kept for the last N windows of each model
+-- (TRIBUTARY_MONITOR_KEEP_WINDOW_DETAIL), written and pruned in the checkpoint that closes the
+-- window. A table of its own, so pruning deletes rows instead of rewriting the windows' events.
+CREATE TABLE IF NOT EXISTS {{schema}}.drift_window_details (
+  window_id  text        PRIMARY KEY,
+  model      text        NOT NULL,
+  window_end bigint      NOT NULL,
+  detail     jsonb       NOT NULL,
+  closed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS drift_window_details_by_model
+  ON {{schema}}.drift_window_details (model, window_end DESC, closed_at DESC);
+
 CREATE TABLE IF NOT EXISTS {{schema}}.retrain_requests (
   id            text        PRIMARY KEY,
   monitor       text        NOT NULL,

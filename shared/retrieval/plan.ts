@@ -73,6 +73,20 @@ export function outputNameOf(view: string, feature: string, fullFeatureNames: bo
   return fullFeatureNames ? `${view}__${feature}` : feature;
 }
 
+/**
+ * Stream feature views are declared, applied and listed, but their aggregated features are
+ * not served yet (online tiles and offline computation are later steps of issue 14): a request
+ * for one fails with TRIB_NOT_IMPLEMENTED rather than as an unknown view.
+ */
+function refuseStreamView(repo: RepoSpec, name: string): void {
+  if (!(repo.streamFeatureViews ?? []).some((v) => v.name === name)) return;
+  throw new TributaryError(
+    'TRIB_NOT_IMPLEMENTED',
+    `feature view '${name}' is a stream feature view: serving its aggregated features is not built yet`,
+    { details: { feature_view: name } },
+  );
+}
+
 /** Expands a selection (references or a service) into references, in order; throws coded errors for unknown names. */
 export function resolveFeatureRefs(repo: RepoSpec, selection: FeatureSelection): FeatureRef[] {
   const hasFeatures = selection.features !== undefined;
@@ -95,6 +109,7 @@ export function resolveFeatureRefs(repo: RepoSpec, selection: FeatureSelection):
   const refs: FeatureRef[] = [];
   for (const entry of service.features) {
     const view = repo.featureViews.find((v) => v.name === entry.featureView);
+    if (!view) refuseStreamView(repo, entry.featureView);
     if (!view) {
       throw new TributaryError(
         'TRIB_UNKNOWN_FEATURE_VIEW',
@@ -128,6 +143,7 @@ export function planRetrieval(
     let planned = views.get(ref.view);
     if (!planned) {
       const spec = repo.featureViews.find((v) => v.name === ref.view);
+      if (!spec) refuseStreamView(repo, ref.view);
       if (!spec) {
         throw new TributaryError('TRIB_UNKNOWN_FEATURE_VIEW', `no feature view named '${ref.view}'`, {
           details: { feature_view: ref.view },

@@ -82,6 +82,14 @@ export function registerPushRoutes(app: FastifyInstance, context: ServingContext
       );
     }
     const fed = repo.featureViews.filter((v) => v.source === name);
+    if (fed.length === 0 && (repo.streamFeatureViews ?? []).some((v) => v.source === name)) {
+      // Pushes decode against plain views; stream views' materialization is a later step.
+      throw new TributaryError(
+        'TRIB_NOT_IMPLEMENTED',
+        `only stream feature views read push source '${name}': pushing to them is not built yet`,
+        { details: { push_source: name } },
+      );
+    }
     if (fed.length === 0) {
       throw new TributaryError('TRIB_BAD_REQUEST', `no feature view reads push source '${name}'`);
     }

@@ -42,26 +42,66 @@ export function registerRegistryRoutes(app: FastifyInstance, context: ServingCon
       source: { type: 'string' },
       online: { type: 'boolean' },
       offline: { type: 'boolean' },
+      aggregations: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            column: { type: 'string' },
+            function: { type: 'string' },
+            window_ms: { type: 'integer' },
+            resolution_ms: { type: 'integer' },
+          },
+        },
+      },
       ...described,
     }),
     async () => {
       const repo = context.definitions.current();
-      return {
-        feature_views: repo.featureViews.map((v) => ({
-          name: v.name,
-          entities: v.entities,
-          join_keys: v.entities.map((name) => {
-            const entity = repo.entities.find((e) => e.name === name);
-            return { name: entity?.joinKey ?? name, type: entity?.valueType ?? 'unknown' };
-          }),
-          features: v.schema,
-          ttl_ms: v.ttlMs,
-          source: v.source,
-          online: v.online,
-          offline: v.offline,
-          description: v.description,
-          tags: v.tags,
+      const joinKeysOf = (entities: string[]) =>
+        entities.map((name) => {
+          const entity = repo.entities.find((e) => e.name === name);
+          return { name: entity?.joinKey ?? name, type: entity?.valueType ?? 'unknown' };
+        });
+      // Stream views are listed with their aggregated features (not served yet: docs/aggregations.md).
+      const streamViews = (repo.streamFeatureViews ?? []).map((v) => ({
+        name: v.name,
+        entities: v.entities,
+        join_keys: joinKeysOf(v.entities),
+        features: v.aggregations.map((a) => ({ name: a.name, type: a.type })),
+        source: v.source,
+        online: v.online,
+        offline: v.offline,
+        aggregations: v.aggregations.map((a) => ({
+          name: a.name,
+          column: a.column,
+          function: a.function,
+          window_ms: a.windowMs,
+          resolution_ms: a.resolutionMs,
         })),
+        description: v.description,
+        tags: v.tags,
+      }));
+      return {
+        feature_views: [
+          ...repo.featureViews.map((v) => ({
+            name: v.name,
+            entities: v.entities,
+            join_keys: v.entities.map((name) => {
+              const entity = repo.entities.find((e) => e.name === name);
+              return { name: entity?.joinKey ?? name, type: entity?.valueType ?? 'unknown' };
+            }),
+            features: v.schema,
+            ttl_ms: v.ttlMs,
+            source: v.source,
+            online: v.online,
+            offline: v.offline,
+            description: v.description,
+            tags: v.tags,
+          })),
+          ...streamViews,
+        ],
       };
     },
   );
@@ -79,7 +119,12 @@ export function registerRegistryRoutes(app: FastifyInstance, context: ServingCon
           name: s.name,
           features: s.features.flatMap((entry) => {
             const view = repo.featureViews.find((v) => v.name === entry.featureView);
-            const names = entry.features ?? view?.schema.map((f) => f.name) ?? [];
+            const stream = repo.streamFeatureViews?.find((v) => v.name === entry.featureView);
+            const names =
+              entry.features ??
+              view?.schema.map((f) => f.name) ??
+              stream?.aggregations.map((a) => a.name) ??
+              [];
             return names.map((n) => `${entry.featureView}:${n}`);
           }),
           description: s.description,

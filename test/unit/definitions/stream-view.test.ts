@@ -110,6 +110,19 @@ describe('streamFeatureView declaration', () => {
       aggregations: [{ column: 'fare', function: 'sum', window: '1h' }],
     }).select(['fare_sum_1h']);
     expect(projection.features).toEqual(['fare_sum_1h']);
+    // The issue's declaration: default names and a given one are all typed.
+    const issue = streamFeatureView({
+      name: 'driver_trip_stats',
+      entities: [driver],
+      source: trips,
+      schema: { fare: 'float64', rating: 'int64' },
+      aggregations: ISSUE_AGGREGATIONS,
+    });
+    expect(
+      issue.select(['fare_sum_1h', 'fare_count_1d', 'fare_mean_7d', 'last_rating']).features,
+    ).toHaveLength(4);
+    // @ts-expect-error 'fare' is a source column, not a feature
+    expect(issue.select(['fare']).features).toEqual(['fare']);
     expect(v.kind).toBe('streamFeatureView');
   });
 

@@ -1,4 +1,5 @@
 import { buildApp } from '../../services/serving/app.ts';
+import { PostgresFeatureViewStats } from '../../services/serving/ui/feature-views.ts';
 import { checkListenPolicy, loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { openMonitorQueries } from '../../shared/monitoring/queries.ts';
@@ -110,6 +111,7 @@ TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
         config,
         logger,
         monitorQueries: monitoring.queries,
+        featureViewStats: new PostgresFeatureViewStats(pool, historical.schema),
         health: {
           postgres: () => pool.query('SELECT 1'),
           redis: () => online.ping(),

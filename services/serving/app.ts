@@ -32,6 +32,7 @@ import { registerPredictionRoutes } from './routes/predictions.ts';
 import { registerPushRoutes } from './routes/push.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
 import { errorResponse } from './schemas.ts';
+import { authorizeUi, registerUiRoutes } from './ui/routes.ts';
 
 /** Sends `{"error": {"code", "message"}}` with the code's status. */
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
@@ -182,7 +183,13 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
     app.addHook('onRequest', (request, reply, done) => {
       const url = request.url;
       const query = url.indexOf('?');
-      if (OPEN_PATHS.has(query === -1 ? url : url.slice(0, query))) return done();
+      const path = query === -1 ? url : url.slice(0, query);
+      if (OPEN_PATHS.has(path)) return done();
+      // The dashboard also takes its session cookie (browsers send no Bearer header on a link).
+      if (path === '/ui' || path.startsWith('/ui/')) {
+        if (authorizeUi(request, reply, path, (k) => keyMatches(k, keys), deps.config.apiKeys)) done();
+        return;
+      }
       const header = request.headers.authorization ?? '';
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match || !keyMatches(match[1]!, keys)) {
@@ -257,6 +264,12 @@ export async function buildApp(deps: ServingDeps): Promise<FastifyInstance> {
   registerRegistryRoutes(app, context);
   registerOpsRoutes(app, context);
   if (deps.monitorQueries) registerMonitorRoutes(app, { queries: deps.monitorQueries });
+  await registerUiRoutes(app, {
+    queries: deps.monitorQueries,
+    definitions: deps.definitions,
+    featureViewStats: deps.featureViewStats,
+    apiKeys: deps.config.apiKeys,
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -7,6 +7,7 @@ import type { DefinitionsSource } from '../../shared/registry/live.ts';
 import type { HistoricalFeatureSource } from '../../shared/retrieval/historical.ts';
 import type { OnlineStore } from '../../shared/stores/online/port.ts';
 import type { StreamProducer } from '../../shared/stream/port.ts';
+import type { FeatureViewStats } from './ui/feature-views.ts';
 
 export interface ServingLimits {
   /** Largest JSON body for online lookups and pushes; default 1 MiB. */
@@ -33,6 +34,8 @@ export interface ServingDeps {
   health?: Record<string, DependencyCheck>;
   /** The drift monitor's windows and events (GET /monitors/...); the routes are absent without it. */
   monitorQueries?: MonitorQueries;
+  /** Offline-store figures for the dashboard's feature views page; the page omits them without it. */
+  featureViewStats?: FeatureViewStats;
   /** The clock for ttl checks, epoch ms; default `Date.now`. */
   now?: () => number;
 }

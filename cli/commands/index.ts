@@ -7,6 +7,7 @@ import { monitorCommand } from './monitor.ts';
 import { planCommand } from './plan.ts';
 import { profileCommand } from './profile.ts';
 import { quickstartCommand } from './quickstart.ts';
+import { reportCommand } from './report.ts';
 import { serveCommand } from './serve.ts';
 
 /** Every command, in the order `tributary --help` lists them. */
@@ -17,6 +18,7 @@ export const commands: readonly Command[] = [
   materializeCommand,
   monitorCommand,
   profileCommand,
+  reportCommand,
   quickstartCommand,
   serveCommand,
   getHistoricalFeaturesCommand,

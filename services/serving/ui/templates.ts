@@ -94,6 +94,7 @@ export function page(options: {
 <meta charset="utf-8">
 ${options.csp ? `<meta http-equiv="Content-Security-Policy" content="${esc(options.csp)}">` : ''}
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${esc(options.title)} · Tributary</title>
 ${options.assets.head}
 </head>

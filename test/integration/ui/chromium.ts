@@ -84,7 +84,10 @@ class Connection {
 
   on(method: string, listener: Listener): () => void {
     let set = this.listeners.get(method);
-    if (!set) this.listeners.set(method, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(method, set);
+    }
     set.add(listener);
     return () => set.delete(listener);
   }

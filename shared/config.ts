@@ -239,6 +239,16 @@ export function debugFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(env['TRIBUTARY_DEBUG']);
 }
 
+/**
+ * TRIBUTARY_KAFKA_CLIENT: which Kafka client the stream port runs on, `kafkajs` (default) or
+ * `platformatic` (@platformatic/kafka); throws TRIB_CONFIG_INVALID for anything else.
+ */
+export function kafkaClientFromEnv(env: NodeJS.ProcessEnv = process.env): 'kafkajs' | 'platformatic' {
+  const value = env['TRIBUTARY_KAFKA_CLIENT'] || 'kafkajs';
+  if (value === 'kafkajs' || value === 'platformatic') return value;
+  throw invalid('TRIBUTARY_KAFKA_CLIENT', value, 'kafkajs or platformatic');
+}
+
 /** Who is applying: TRIBUTARY_APPLIED_BY, else `user@host`. */
 export function defaultAppliedBy(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env['TRIBUTARY_APPLIED_BY'];

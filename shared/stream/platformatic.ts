@@ -1,0 +1,559 @@
+import {
+  Admin,
+  Consumer,
+  compatibilityPartitioner,
+  type Message,
+  type MessagesStream,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  Producer,
+} from '@platformatic/kafka';
+import { TributaryError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { CONSUMER_SESSION_TIMEOUT_MS, DEFAULT_SEND_TIMEOUT_MS, type KafkaStreamOptions } from './kafka.ts';
+import type {
+  BatchHandler,
+  ConsumerOptions,
+  EventStream,
+  IncomingMessage,
+  OutgoingMessage,
+  StreamAdmin,
+  StreamConsumer,
+  StreamProducer,
+  TopicSpec,
+} from './port.ts';
+
+/**
+ * The Kafka adapter of the event stream port on @platformatic/kafka, the maintained,
+ * pure-TypeScript client: an alternative to `./kafka.ts` (kafkajs), chosen with
+ * TRIBUTARY_KAFKA_CLIENT=platformatic. Same semantics: a batch is committed only after its
+ * handler resolves, a throw rewinds the partition, a batch of an older group generation is
+ * never committed.
+ */
+
+type Raw = Message<Buffer, Buffer, Buffer, Buffer>;
+
+/** Protocol errors (by @platformatic/kafka's `apiId`) for records the broker will never take. */
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/** Walks an error, its `cause` and its aggregated `errors` (a ResponseError holds one per partition). */
+function* errorTree(error: unknown): Generator<{ apiId?: string; canRetry?: boolean }> {
+  const pending: unknown[] = [error];
+  for (let e = pending.pop(); e; e = pending.pop()) {
+    const { cause, errors } = e as { cause?: unknown; errors?: unknown[] };
+    yield e as { apiId?: string; canRetry?: boolean };
+    if (cause) pending.push(cause);
+    if (Array.isArray(errors)) pending.push(...errors);
+  }
+}
+
+/** A produce failure as a coded error, mapped as `./kafka.ts` maps kafkajs's. */
+function produceError(topic: string, error: unknown): TributaryError {
+  if (error instanceof TributaryError) return error;
+  let refused: string | undefined;
+  for (const e of errorTree(error)) {
+    if (e.apiId && TOO_LARGE.has(e.apiId)) {
+      return new TributaryError(
+        'TRIB_MESSAGE_TOO_LARGE',
+        `${topic} refused the records as too large (${e.apiId})`,
+        {
+          cause: error,
+          details: { topic, kafkaError: e.apiId },
+        },
+      );
+    }
+    if (e.apiId && e.canRetry === false) refused ??= e.apiId;
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  if (refused !== undefined) {
+    return new TributaryError('TRIB_STREAM_REFUSED', `${topic} refused the records (${refused}): ${reason}`, {
+      cause: error,
+      details: { topic, kafkaError: refused },
+    });
+  }
+  return new TributaryError('TRIB_STREAM_UNAVAILABLE', `could not produce to ${topic}: ${reason}`, {
+    cause: error,
+  });
+}
+
+function unavailable(error: unknown): TributaryError {
+  if (error instanceof TributaryError) return error;
+  return new TributaryError(
+    'TRIB_STREAM_UNAVAILABLE',
+    `cannot reach Kafka: ${error instanceof Error ? error.message : String(error)}. Check KAFKA_BROKERS, or start local services with 'npm run services:up'.`,
+    { cause: error },
+  );
+}
+
+function asBuffer(value: string | Buffer | null | undefined): Buffer | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === 'string' ? Buffer.from(value) : value;
+}
+
+class PlatformaticProducer implements StreamProducer {
+  constructor(
+    private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>,
+    private readonly sendTimeoutMs: number,
+  ) {}
+
+  async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const sent = this.producer.send({
+      acks: -1,
+      messages: messages.map((m) => {
+        const headers = new Map<Buffer, Buffer>();
+        for (const [name, value] of Object.entries(m.headers ?? {}))
+          headers.set(Buffer.from(name), Buffer.from(value));
+        return {
+          topic,
+          ...(m.key === null || m.key === undefined ? {} : { key: asBuffer(m.key) }),
+          ...(m.value === null ? {} : { value: asBuffer(m.value) }),
+          headers,
+          ...(m.partition === undefined ? {} : { partition: m.partition }),
+        };
+      }),
+    });
+    // As with kafkajs: a caller (an HTTP push) needs an answer before the client's retries end.
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TributaryError(
+              'TRIB_STREAM_UNAVAILABLE',
+              `could not produce to ${topic} within ${this.sendTimeoutMs} ms: is Kafka (KAFKA_BROKERS) reachable?`,
+            ),
+          ),
+        this.sendTimeoutMs,
+      );
+    });
+    sent.catch(() => undefined);
+    try {
+      await Promise.race([sent, timeout]);
+    } catch (error) {
+      throw produceError(topic, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.producer.close();
+  }
+}
+
+const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+class PlatformaticConsumer implements StreamConsumer {
+  private stopping = false;
+  private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
+  private loop: Promise<void> | null = null;
+  /** Next offset to hand out per partition, within the current generation: drops refetched duplicates. */
+  private readonly next = new Map<string, bigint>();
+  /** Partitions rewound after a failed batch: buffered messages past the rewind point are dropped. */
+  private readonly rewinding = new Map<string, bigint>();
+
+  constructor(
+    private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
+    private readonly admin: Admin,
+    private readonly options: ConsumerOptions,
+    private readonly logger: Logger | undefined,
+  ) {
+    // A new generation: the stream refetches from the committed offsets; forget our positions.
+    consumer.on('consumer:group:join', () => {
+      this.next.clear();
+      this.rewinding.clear();
+    });
+  }
+
+  private async open(): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
+    const stream = await this.consumer.consume({
+      topics: this.options.topics,
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      autocommit: false,
+      maxBytesPerPartition: this.options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
+      sessionTimeout: CONSUMER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: 1_000,
+    });
+    stream.pause();
+    return stream;
+  }
+
+  async run(handler: BatchHandler): Promise<void> {
+    try {
+      this.stream = await this.open();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    this.loop = this.consume(handler);
+  }
+
+  /** Waits until the stream has buffered messages (or ended), then takes them all. */
+  private drain(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): Promise<Raw[] | null> {
+    return new Promise((resolve) => {
+      const take = () => {
+        const out: Raw[] = [];
+        for (let m = stream.read() as Raw | null; m !== null; m = stream.read() as Raw | null) out.push(m);
+        return out;
+      };
+      const first = take();
+      if (first.length > 0) return resolve(first);
+      const done = (value: Raw[] | null) => {
+        stream.off('readable', onReadable);
+        stream.off('close', onEnd);
+        stream.off('error', onEnd);
+        resolve(value);
+      };
+      const onReadable = () => {
+        const got = take();
+        if (got.length > 0) done(got);
+      };
+      const onEnd = () => done(null);
+      stream.on('readable', onReadable);
+      stream.once('close', onEnd);
+      stream.once('error', onEnd);
+    });
+  }
+
+  private async consume(handler: BatchHandler): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const stream = this.stream;
+      if (!stream || stream.destroyed) {
+        // The library gave up on a fetch (a broker gone for longer than its retries): reopen.
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** failures++, 5_000)));
+        if (this.stopping) return;
+        try {
+          this.stream = await this.open();
+          failures = 0;
+        } catch (error) {
+          this.logger?.warn(
+            { err: error },
+            'Kafka (platformatic): cannot reopen the consumer stream; retrying',
+          );
+        }
+        continue;
+      }
+      const raw = await this.drain(stream);
+      if (raw === null) {
+        this.stream = null;
+        continue;
+      }
+      const generation = this.consumer.generationId;
+      const batches = new Map<string, IncomingMessage[]>();
+      for (const m of raw) {
+        if (
+          m.metadata?.['consumer'] &&
+          (m.metadata['consumer'] as { generationId?: number }).generationId !== generation
+        )
+          continue; // fetched for an older generation: the partition may be someone else's now
+        const key = partitionKey(m.topic, m.partition);
+        const rewind = this.rewinding.get(key);
+        if (rewind !== undefined) {
+          if (m.offset !== rewind) {
+            // Prefetched past the failed batch; a fetch in flight may have moved the position on again.
+            stream.offsetsToFetch.set(key, rewind);
+            continue;
+          }
+          this.rewinding.delete(key);
+        }
+        const expected = this.next.get(key);
+        if (expected !== undefined && m.offset < expected) continue;
+        this.next.set(key, m.offset + 1n);
+        let batch = batches.get(key);
+        if (!batch) {
+          batch = [];
+          batches.set(key, batch);
+        }
+        const headers: Record<string, string> = {};
+        for (const [name, value] of m.headers) headers[name.toString()] = value?.toString() ?? '';
+        batch.push({
+          topic: m.topic,
+          partition: m.partition,
+          offset: m.offset.toString(),
+          key: m.key ?? null,
+          value: m.value ?? null,
+          headers,
+          timestamp: Number(m.timestamp),
+        });
+      }
+      const pending = [...batches.values()];
+      const workers = Array.from(
+        { length: Math.min(this.options.concurrentPartitions ?? 1, pending.length) },
+        async () => {
+          for (let b = pending.shift(); b; b = pending.shift())
+            await this.handle(stream, handler, b, generation);
+        },
+      );
+      const outcomes = await Promise.allSettled(workers);
+      if (outcomes.some((o) => o.status === 'rejected')) {
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** failures++, 5_000)));
+      } else failures = 0;
+    }
+  }
+
+  private async handle(
+    stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>,
+    handler: BatchHandler,
+    messages: IncomingMessage[],
+    generation: number,
+  ): Promise<void> {
+    const { topic, partition } = messages[0]!;
+    const key = partitionKey(topic, partition);
+    const stale = () =>
+      this.consumer.generationId !== generation ||
+      !this.consumer.assignments?.some((a) => a.topic === topic && a.partitions.includes(partition));
+    const isStopping = () => this.stopping || stale();
+    const first = BigInt(messages[0]!.offset);
+    const last = BigInt(messages.at(-1)!.offset);
+    // The high watermark is not kept per message by this client; the next offset is a lower bound.
+    const highWatermark = (last + 1n).toString();
+    try {
+      // Heartbeats run on the client's own timer, whatever the handler does: nothing to do here.
+      await handler({ topic, partition, messages, highWatermark }, { heartbeat: async () => {}, isStopping });
+    } catch (error) {
+      if (!isStopping()) {
+        this.next.set(key, first);
+        this.rewinding.set(key, first);
+        stream.offsetsToFetch.set(key, first);
+      }
+      this.logger?.warn({ err: error, topic, partition }, 'batch failed; it is delivered again');
+      throw error;
+    }
+    if (stale()) return;
+    const leaderEpoch = -1;
+    await this.consumer.commit({ offsets: [{ topic, partition, offset: last + 1n, leaderEpoch }] });
+  }
+
+  async lag(): Promise<{ topic: string; partition: number; lag: number }[]> {
+    const [group] = await this.admin.listConsumerGroupOffsets({ groups: [this.options.groupId] });
+    const ends = await topicEnds(this.admin, this.options.topics);
+    const result: { topic: string; partition: number; lag: number }[] = [];
+    for (const [topic, partitions] of ends) {
+      for (const [partition, { low, high }] of partitions) {
+        const at = group?.topics
+          .find((t) => t.name === topic)
+          ?.partitions.find((p) => p.partitionIndex === partition)?.committedOffset;
+        const done = at !== undefined && at >= 0n ? at : low;
+        result.push({ topic, partition, lag: Number(high - done) });
+      }
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    await this.stream?.close().catch(() => undefined);
+    await this.loop?.catch(() => undefined);
+    await this.consumer.close(true);
+    await this.admin.close();
+  }
+}
+
+/** Low and high watermarks per partition of each topic. */
+async function topicEnds(
+  admin: Admin,
+  topics: string[],
+): Promise<Map<string, Map<number, { low: bigint; high: bigint }>>> {
+  const metadata = await admin.metadata({ topics });
+  const request = (timestamp: bigint) =>
+    topics.map((name) => ({
+      name,
+      partitions: Array.from(
+        { length: metadata.topics.get(name)?.partitionsCount ?? 0 },
+        (_, partitionIndex) => ({
+          partitionIndex,
+          timestamp,
+        }),
+      ),
+    }));
+  const [lows, highs] = await Promise.all([
+    admin.listOffsets({ topics: request(-2n) }),
+    admin.listOffsets({ topics: request(-1n) }),
+  ]);
+  const result = new Map<string, Map<number, { low: bigint; high: bigint }>>();
+  for (const topic of highs) {
+    const partitions = new Map<number, { low: bigint; high: bigint }>();
+    const low = lows.find((t) => t.name === topic.name);
+    for (const p of topic.partitions) {
+      const l = low?.partitions.find((q) => q.partitionIndex === p.partitionIndex)?.offset ?? 0n;
+      partitions.set(p.partitionIndex, { low: l, high: p.offset });
+    }
+    result.set(topic.name, partitions);
+  }
+  return result;
+}
+
+class PlatformaticAdmin implements StreamAdmin {
+  constructor(private readonly admin: Admin) {}
+
+  async ensureTopics(topics: TopicSpec[]): Promise<string[]> {
+    const existing = new Set(await this.admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    // One request per topic: partitions and configs are per request in this client.
+    for (const t of missing) {
+      await this.admin.createTopics({
+        topics: [t.topic],
+        partitions: t.partitions ?? 1,
+        replicas: -1,
+        configs: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+      });
+    }
+    if (missing.length > 0) await this.waitForLeaders(missing.map((t) => t.topic));
+    return missing.map((t) => t.topic);
+  }
+
+  /** kafkajs's `waitForLeaders`: a topic is usable once every partition has a leader. */
+  private async waitForLeaders(topics: string[]): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        const metadata = await this.admin.metadata({ topics, forceUpdate: true });
+        const ready = topics.every((t) => {
+          const topic = metadata.topics.get(t);
+          return topic && topic.partitions.every((p) => p.leader >= 0);
+        });
+        if (ready) return;
+      } catch {
+        // Not yet known to the broker answering metadata: ask again.
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  listTopics(): Promise<string[]> {
+    return this.admin.listTopics();
+  }
+
+  async deleteTopics(topics: string[]): Promise<void> {
+    if (topics.length > 0) await this.admin.deleteTopics({ topics });
+  }
+
+  async topicSize(topic: string): Promise<number> {
+    const ends = await topicEnds(this.admin, [topic]);
+    let sum = 0;
+    for (const { low, high } of ends.get(topic)?.values() ?? []) sum += Number(high - low);
+    return sum;
+  }
+
+  close(): Promise<void> {
+    return this.admin.close();
+  }
+}
+
+export class PlatformaticEventStream implements EventStream {
+  private pinger: Admin | null = null;
+  private readonly sendTimeoutMs: number;
+  private readonly clientId: string;
+
+  constructor(
+    private readonly brokers: readonly string[],
+    private readonly logger?: Logger,
+    options: KafkaStreamOptions = {},
+  ) {
+    this.sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+    this.clientId = options.clientId ?? 'tributary';
+  }
+
+  private base() {
+    return { clientId: this.clientId, bootstrapBrokers: [...this.brokers], retries: 8, retryDelay: 200 };
+  }
+
+  private async newAdmin(retries?: number): Promise<Admin> {
+    const admin = new Admin({ ...this.base(), ...(retries === undefined ? {} : { retries }) });
+    try {
+      await admin.metadata({ topics: [] });
+    } catch (error) {
+      await admin.close().catch(() => undefined);
+      throw unavailable(error);
+    }
+    return admin;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      this.pinger ??= new Admin({ ...this.base(), retries: 0 });
+      const metadata = await this.pinger.metadata({ topics: [], forceUpdate: true });
+      if (metadata.brokers.size === 0) throw new Error('the cluster lists no broker');
+    } catch (error) {
+      const pinger = this.pinger;
+      this.pinger = null;
+      await pinger?.close().catch(() => undefined);
+      throw new TributaryError(
+        'TRIB_STREAM_UNAVAILABLE',
+        `Kafka does not answer: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    const pinger = this.pinger;
+    this.pinger = null;
+    await pinger?.close().catch(() => undefined);
+  }
+
+  async producer(): Promise<StreamProducer> {
+    const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+      ...this.base(),
+      // Java's (and kafkajs's) murmur2 mapping: a key lands on the same partition whichever client wrote it.
+      partitioner: compatibilityPartitioner,
+      autocreateTopics: false,
+      acks: -1,
+    });
+    try {
+      await producer.metadata({ topics: [] });
+    } catch (error) {
+      await producer.close().catch(() => undefined);
+      throw unavailable(error);
+    }
+    return new PlatformaticProducer(producer, this.sendTimeoutMs);
+  }
+
+  async consumer(options: ConsumerOptions): Promise<StreamConsumer> {
+    const admin = await this.newAdmin();
+    const start = options.start ?? { from: 'committed' };
+    if (start.from !== 'committed') {
+      // A rewind is a change of the group's committed offsets, made while the group is empty.
+      const metadata = await admin.metadata({ topics: options.topics });
+      const timestamp = start.from === 'beginning' ? -2n : BigInt(start.timestamp);
+      const listed = await admin.listOffsets({
+        topics: options.topics.map((name) => ({
+          name,
+          partitions: Array.from(
+            { length: metadata.topics.get(name)?.partitionsCount ?? 0 },
+            (_, partitionIndex) => ({
+              partitionIndex,
+              timestamp,
+            }),
+          ),
+        })),
+      });
+      const ends = start.from === 'timestamp' ? await topicEnds(admin, options.topics) : undefined;
+      await admin.alterConsumerGroupOffsets({
+        groupId: options.groupId,
+        topics: listed.map((t) => ({
+          name: t.name,
+          partitionOffsets: t.partitions.map((p) => ({
+            partition: p.partitionIndex,
+            // No record at or after the timestamp: start at the end, as kafkajs does.
+            offset: p.offset >= 0n ? p.offset : (ends?.get(t.name)?.get(p.partitionIndex)?.high ?? 0n),
+          })),
+        })),
+      });
+    }
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      ...this.base(),
+      groupId: options.groupId,
+      autocommit: false,
+      sessionTimeout: CONSUMER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: 1_000,
+    });
+    return new PlatformaticConsumer(consumer, admin, options, this.logger);
+  }
+
+  async admin(): Promise<StreamAdmin> {
+    return new PlatformaticAdmin(await this.newAdmin());
+  }
+}

@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TributaryError } from '../../../shared/errors.ts';
+import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
+import type { EventStream, IncomingBatch, StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
+import { services, uniqueName } from '../../support/env.ts';
+
+/**
+ * The stream port's conformance suite: every adapter runs it (kafka.integration.test.ts for
+ * kafkajs, platformatic.integration.test.ts for @platformatic/kafka). KAFKA_CONFORMANCE_BROKERS
+ * points it at another broker (a Kafka 4.x tried by hand) without touching the test services.
+ */
+export function streamPortSuite(name: string, open: (brokers: string[]) => EventStream): void {
+  const brokers = (process.env['KAFKA_CONFORMANCE_BROKERS'] ?? services().KAFKA_BROKERS).split(',');
+
+  describe(name, () => {
+    let stream: EventStream;
+    let admin: StreamAdmin;
+    let producer: StreamProducer;
+    const topics: string[] = [];
+
+    beforeAll(async () => {
+      stream = open(brokers);
+      admin = await stream.admin();
+      producer = await stream.producer();
+    });
+    afterAll(async () => {
+      await admin.deleteTopics(topics);
+      await producer.close();
+      await admin.close();
+      await stream.close();
+    });
+
+    async function newTopic(partitions = 1, config?: Record<string, string>): Promise<string> {
+      const topic = uniqueName('stream');
+      topics.push(topic);
+      expect(await admin.ensureTopics([{ topic, partitions, ...(config ? { config } : {}) }])).toEqual([
+        topic,
+      ]);
+      return topic;
+    }
+
+    async function consumeUntil(
+      topic: string,
+      groupId: string,
+      count: number,
+      start: 'committed' | 'beginning' | { timestamp: number } = 'committed',
+    ) {
+      const consumer = await stream.consumer({
+        groupId,
+        topics: [topic],
+        start:
+          typeof start === 'string' ? { from: start } : { from: 'timestamp', timestamp: start.timestamp },
+      });
+      const got: IncomingBatch['messages'] = [];
+      await new Promise<void>((resolve) => {
+        void consumer.run(async (batch) => {
+          got.push(...batch.messages);
+          if (got.length >= count) resolve();
+        });
+      });
+      await consumer.close();
+      return got;
+    }
+
+    it('creates only missing topics', async () => {
+      const topic = await newTopic(3);
+      expect(await admin.ensureTopics([{ topic }])).toEqual([]);
+      expect(await admin.listTopics()).toContain(topic);
+    });
+
+    it('commits a batch only when the handler resolves, redelivering after a throw', async () => {
+      const topic = await newTopic();
+      await producer.send(topic, [{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
+      expect(await admin.topicSize(topic)).toBe(3);
+      const groupId = uniqueName('group');
+      const seen: string[] = [];
+      let failOnce = true;
+      const consumer = await stream.consumer({ groupId, topics: [topic] });
+      const done = new Promise<void>((resolve) => {
+        void consumer.run(async (batch: IncomingBatch) => {
+          seen.push(...batch.messages.map((m) => m.value!.toString()));
+          if (failOnce) {
+            failOnce = false;
+            throw new Error('injected failure');
+          }
+          if (seen.length >= 6) resolve();
+        });
+      });
+      await done;
+      await expect.poll(async () => (await consumer.lag())[0]?.lag, { timeout: 10_000 }).toBe(0);
+      await consumer.close();
+      expect(seen).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    });
+
+    it('rewinds a group to the beginning on request', async () => {
+      const topic = await newTopic();
+      await producer.send(topic, [{ value: 'x' }, { value: 'y' }]);
+      const groupId = uniqueName('group');
+      const values = async (start: 'committed' | 'beginning') =>
+        (await consumeUntil(topic, groupId, 2, start)).map((m) => m.value!.toString());
+      expect(await values('committed')).toEqual(['x', 'y']);
+      expect(await values('beginning')).toEqual(['x', 'y']);
+    });
+
+    it('starts a group at a timestamp on request', async () => {
+      const topic = await newTopic();
+      await producer.send(topic, [{ value: 'old' }]);
+      await new Promise((r) => setTimeout(r, 50));
+      const cut = Date.now();
+      await new Promise((r) => setTimeout(r, 50));
+      await producer.send(topic, [{ value: 'new' }]);
+      const got = await consumeUntil(topic, uniqueName('group'), 1, { timestamp: cut });
+      expect(got.map((m) => m.value!.toString())).toEqual(['new']);
+    });
+
+    it('carries keys, headers, null values and timestamps; a key picks the partition kafkajs picks', async () => {
+      const topic = await newTopic(4);
+      const keys = ['driver-1', 'driver-2', 'driver-3', 'driver-4', 'driver-5', 'driver-6'];
+      const before = Date.now();
+      await producer.send(
+        topic,
+        keys.map((key) => ({
+          key,
+          value: key === 'driver-6' ? null : `v-${key}`,
+          headers: { source: 'suite' },
+        })),
+      );
+      const got = await consumeUntil(topic, uniqueName('group'), keys.length);
+      const byKey = new Map(got.map((m) => [m.key!.toString(), m]));
+      expect([...byKey.keys()].sort()).toEqual(keys);
+      for (const m of got) {
+        expect(m.headers).toEqual({ source: 'suite' });
+        expect(m.timestamp).toBeGreaterThanOrEqual(before - 1_000);
+      }
+      expect(byKey.get('driver-6')!.value).toBeNull();
+      expect(byKey.get('driver-1')!.value!.toString()).toBe('v-driver-1');
+      // Both clients map a key to a partition as Java's client does (murmur2): one topic, any writer.
+      const reference = new KafkaEventStream(brokers);
+      const refTopic = await newTopic(4);
+      const refProducer = await reference.producer();
+      await refProducer.send(
+        refTopic,
+        keys.map((key) => ({ key, value: 'x' })),
+      );
+      await refProducer.close();
+      const ref = await consumeUntil(refTopic, uniqueName('group'), keys.length);
+      const refPartition = new Map(ref.map((m) => [m.key!.toString(), m.partition]));
+      for (const [key, m] of byKey) expect(m.partition, key).toBe(refPartition.get(key));
+    });
+
+    it('reports lag per partition: all of it before consuming, none after', async () => {
+      const topic = await newTopic(2);
+      await producer.send(topic, [
+        { value: '1', partition: 0 },
+        { value: '2', partition: 0 },
+        { value: '3', partition: 1 },
+      ]);
+      const groupId = uniqueName('group');
+      const consumer = await stream.consumer({ groupId, topics: [topic], concurrentPartitions: 2 });
+      const lag = async () =>
+        (await consumer.lag()).sort((a, b) => a.partition - b.partition).map((l) => l.lag);
+      expect(await lag()).toEqual([2, 1]);
+      let n = 0;
+      await consumer.run(async (batch) => {
+        n += batch.messages.length;
+      });
+      await expect.poll(lag, { timeout: 15_000 }).toEqual([0, 0]);
+      expect(n).toBe(3);
+      await consumer.close();
+    });
+
+    it('refuses a record larger than the topic takes as TRIB_MESSAGE_TOO_LARGE, not retriable', async () => {
+      const topic = await newTopic(1, { 'max.message.bytes': '2000' });
+      const error = await producer.send(topic, [{ value: Buffer.alloc(10_000, 1) }]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TributaryError);
+      expect((error as TributaryError).code).toBe('TRIB_MESSAGE_TOO_LARGE');
+      expect((error as TributaryError).retriable).toBe(false);
+    });
+
+    it('answers ping when a broker answers, and TRIB_STREAM_UNAVAILABLE when none does', async () => {
+      await stream.ping();
+      const dead = open(['127.0.0.1:1']);
+      const error = await dead.ping().catch((e: unknown) => e);
+      await dead.close();
+      expect((error as TributaryError).code).toBe('TRIB_STREAM_UNAVAILABLE');
+    });
+  });
+}

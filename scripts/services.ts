@@ -28,6 +28,7 @@ import { createConnection, createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 export const KAFKA_VERSION = '3.9.1';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,6 +45,8 @@ interface State {
   runDir: string;
   env: ServiceEnv;
   kafka: { pid: number; port: number };
+  /** The other nodes of a Kafka cluster (`--kafka-brokers`), beyond `kafka`. */
+  kafkaPeers?: { pid: number; port: number }[];
   postgres: { binDir: string; dataDir: string; port: number };
   redis: { pid: number; port: number };
 }
@@ -70,6 +73,11 @@ export interface ServicesUpOptions {
   persist?: boolean;
   /** The env file to reuse services from (default `.services.env`), for tests. */
   envFile?: string;
+  /**
+   * Kafka brokers to start (default 1): 3 makes a KRaft cluster whose topics are replicated
+   * three times. Running services with another broker count are not reused: an error says so.
+   */
+  kafkaBrokers?: number;
 }
 
 const log = (message: string) => process.stderr.write(`services: ${message}\n`);
@@ -232,28 +240,43 @@ function kafkaJavaArgs(dir: string): string[] {
   ];
 }
 
-/** A single-node KRaft broker on free ports in `<runDir>/kafka`, formatted and started. */
-export async function startKafka(runDir: string): Promise<KafkaProcess> {
-  const [port, controllerPort] = [await freePort(), await freePort()];
-  const dir = join(runDir, 'kafka');
+/** One KRaft node's settings: broker and controller in one process. */
+interface KafkaNode {
+  nodeId: number;
+  port: number;
+  controllerPort: number;
+}
+
+/** Writes a node's server.properties and log4j settings into `dir` and formats its storage. */
+function configureKafkaNode(
+  dir: string,
+  node: KafkaNode,
+  voters: readonly KafkaNode[],
+  clusterId: string,
+): void {
   mkdirSync(join(dir, 'data'), { recursive: true });
   const props = join(dir, 'server.properties');
+  // Internal topics as replicated as the cluster allows; a cluster of 3 keeps writing with one node down.
+  const replication = Math.min(voters.length, 3);
+  const minIsr = Math.max(1, replication - 1);
   writeFileSync(
     props,
     [
       'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `node.id=${node.nodeId}`,
+      `controller.quorum.voters=${voters.map((v) => `${v.nodeId}@127.0.0.1:${v.controllerPort}`).join(',')}`,
+      `listeners=PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${node.port}`,
       'controller.listener.names=CONTROLLER',
       'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
       `log.dirs=${join(dir, 'data')}`,
       'num.partitions=1',
-      'offsets.topic.replication.factor=1',
+      `default.replication.factor=${replication}`,
+      `min.insync.replicas=${minIsr}`,
+      `offsets.topic.replication.factor=${replication}`,
       'offsets.topic.num.partitions=5',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
+      `transaction.state.log.replication.factor=${replication}`,
+      `transaction.state.log.min.isr=${minIsr}`,
       // Throwaway test broker: consumers join at once instead of waiting 3 s for peers.
       'group.initial.rebalance.delay.ms=0',
       'message.max.bytes=2097152',
@@ -270,12 +293,41 @@ export async function startKafka(runDir: string): Promise<KafkaProcess> {
       '',
     ].join('\n'),
   );
-  const java = kafkaJavaArgs(dir);
+  execFileSync(
+    'java',
+    [...kafkaJavaArgs(dir), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
+
+/** A single-node KRaft broker on free ports in `<runDir>/kafka`, formatted and started. */
+export async function startKafka(runDir: string): Promise<KafkaProcess> {
+  const node = { nodeId: 1, port: await freePort(), controllerPort: await freePort() };
+  configureKafkaNode(join(runDir, 'kafka'), node, [node], kafkaClusterId());
+  return await launchKafka(runDir, node.port);
+}
+
+/**
+ * A KRaft cluster of `size` nodes (each broker and controller) on free ports, in
+ * `<runDir>/kafka-<n>`, started side by side; internal topics and new topics replicated to
+ * min(size, 3) nodes with min.insync.replicas one less, so it survives the loss of a node.
+ */
+export async function startKafkaCluster(runDir: string, size: number): Promise<KafkaProcess[]> {
+  const nodes: KafkaNode[] = [];
+  for (let nodeId = 1; nodeId <= size; nodeId++) {
+    nodes.push({ nodeId, port: await freePort(), controllerPort: await freePort() });
+  }
   const clusterId = kafkaClusterId();
-  execFileSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return await launchKafka(runDir, port);
+  for (const node of nodes) configureKafkaNode(kafkaNodeDir(runDir, node.nodeId), node, nodes, clusterId);
+  // Side by side: a controller quorum forms only once a majority of its voters run.
+  return await Promise.all(
+    nodes.map((node) => launchKafkaNode(kafkaNodeDir(runDir, node.nodeId), node.port)),
+  );
+}
+
+/** The folder of node `nodeId` of a cluster `startKafkaCluster` made in `runDir`. */
+export function kafkaNodeDir(runDir: string, nodeId: number): string {
+  return join(runDir, `kafka-${nodeId}`);
 }
 
 /**
@@ -283,7 +335,11 @@ export async function startKafka(runDir: string): Promise<KafkaProcess> {
  * ports, same data) and waits until it answers on `port`.
  */
 export async function launchKafka(runDir: string, port: number): Promise<KafkaProcess> {
-  const dir = join(runDir, 'kafka');
+  return await launchKafkaNode(join(runDir, 'kafka'), port);
+}
+
+/** Starts the Kafka node configured in `dir` (again, after a stop: same ports and data); waits until it answers. */
+export async function launchKafkaNode(dir: string, port: number): Promise<KafkaProcess> {
   const java = kafkaJavaArgs(dir);
   const props = join(dir, 'server.properties');
   const logFile = join(dir, 'broker.log');
@@ -297,7 +353,7 @@ export async function launchKafka(runDir: string, port: number): Promise<KafkaPr
   await waitFor(
     `Kafka on 127.0.0.1:${port}`,
     () => kafkaReady(port),
-    60_000,
+    90_000,
     logFile,
     () => isAlive(pid),
   );
@@ -440,6 +496,7 @@ function readState(): State | undefined {
 
 async function stateIsHealthy(state: State): Promise<boolean> {
   if (!isAlive(state.kafka.pid) || !isAlive(state.redis.pid)) return false;
+  if ((state.kafkaPeers ?? []).some((peer) => !isAlive(peer.pid))) return false;
   const pgUp = await tcpSend(state.postgres.port, '', '').catch(() => false);
   const redisUp = await tcpSend(state.redis.port, 'PING\r\n', '+PONG');
   const kafkaUp = await kafkaReady(state.kafka.port).catch(() => false);
@@ -504,14 +561,28 @@ const nothing = async () => undefined;
  */
 export async function servicesUp(options: ServicesUpOptions = {}): Promise<ServicesHandle> {
   const persist = options.persist ?? true;
+  const brokers = options.kafkaBrokers ?? 1;
+  if (!Number.isInteger(brokers) || brokers < 1 || brokers > 9) {
+    throw new Error(`--kafka-brokers ${brokers}: expected 1 to 9`);
+  }
+  // A request for a cluster is only met by services with that many brokers.
+  const sized = (env: ServiceEnv): ServiceEnv => {
+    const count = env.KAFKA_BROKERS.split(',').length;
+    if (options.kafkaBrokers === undefined || count === brokers) return env;
+    throw new Error(
+      `the running services have ${count} Kafka broker(s), not ${brokers}: stop them with 'npm run services:down' first`,
+    );
+  };
   const { KAFKA_BROKERS, DATABASE_URL, REDIS_URL } = process.env;
   if (KAFKA_BROKERS && DATABASE_URL && REDIS_URL) {
-    return { env: { KAFKA_BROKERS, DATABASE_URL, REDIS_URL }, origin: 'external', stop: nothing };
+    return { env: sized({ KAFKA_BROKERS, DATABASE_URL, REDIS_URL }), origin: 'external', stop: nothing };
   }
   const written = readEnvFile(options.envFile);
-  if (written && (await envIsReachable(written))) return { env: written, origin: 'reused', stop: nothing };
+  if (written && (await envIsReachable(written)))
+    return { env: sized(written), origin: 'reused', stop: nothing };
   const previous = readState();
   if (previous && (await stateIsHealthy(previous))) {
+    sized(previous.env);
     if (persist) writeEnvFile(previous.env);
     return { env: previous.env, origin: 'reused', stop: nothing };
   }
@@ -525,16 +596,29 @@ export async function servicesUp(options: ServicesUpOptions = {}): Promise<Servi
   try {
     // Postgres and Redis start in a second or two; Kafka's JVM is the long pole, so they overlap it.
     const [kafka, postgres, redis] = await Promise.all([
-      startKafka(runDir).then((k) => (partial.kafka = k)),
+      (brokers === 1
+        ? startKafka(runDir)
+        : startKafkaCluster(runDir, brokers).then(([first, ...peers]) => {
+            partial.kafkaPeers = peers;
+            return first!;
+          })
+      ).then((k) => (partial.kafka = k)),
       startPostgres(runDir).then((p) => (partial.postgres = p)),
       startRedis(runDir).then((r) => (partial.redis = r)),
     ]);
     const env: ServiceEnv = {
-      KAFKA_BROKERS: `127.0.0.1:${kafka.port}`,
+      KAFKA_BROKERS: [kafka, ...(partial.kafkaPeers ?? [])].map((k) => `127.0.0.1:${k.port}`).join(','),
       DATABASE_URL: `postgres://postgres@127.0.0.1:${postgres.port}/tributary`,
       REDIS_URL: `redis://127.0.0.1:${redis.port}`,
     };
-    const state: State = { runDir, env, kafka, postgres, redis };
+    const state: State = {
+      runDir,
+      env,
+      kafka,
+      ...(partial.kafkaPeers ? { kafkaPeers: partial.kafkaPeers } : {}),
+      postgres,
+      redis,
+    };
     if (persist) {
       writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
       writeEnvFile(env);
@@ -570,6 +654,7 @@ export async function killAndWait(pid: number, timeoutMs = 15_000): Promise<void
 async function stopState(state: Partial<State> & { runDir: string }): Promise<void> {
   const stops: Promise<void>[] = [];
   if (state.kafka) stops.push(killAndWait(state.kafka.pid));
+  for (const peer of state.kafkaPeers ?? []) stops.push(killAndWait(peer.pid));
   if (state.redis) stops.push(killAndWait(state.redis.pid));
   if (state.postgres && existsSync(join(state.postgres.dataDir, 'postmaster.pid'))) {
     const { binDir, dataDir } = state.postgres;
@@ -596,10 +681,13 @@ export async function servicesDown(): Promise<boolean> {
   return state !== undefined;
 }
 
-async function main(command: string | undefined): Promise<number> {
+async function main(command: string | undefined, args: string[]): Promise<number> {
   switch (command) {
     case 'up': {
-      const { env, origin } = await servicesUp();
+      const { values } = parseArgs({ args, options: { 'kafka-brokers': { type: 'string' } } });
+      const kafkaBrokers =
+        values['kafka-brokers'] === undefined ? undefined : Number(values['kafka-brokers']);
+      const { env, origin } = await servicesUp(kafkaBrokers === undefined ? {} : { kafkaBrokers });
       if (origin === 'external') writeEnvFile(env);
       if (origin !== 'started')
         log(
@@ -619,14 +707,14 @@ async function main(command: string | undefined): Promise<number> {
     }
     default:
       process.stderr.write(
-        'Usage: tsx scripts/services.ts up|down|status\n\n  up      start throwaway Kafka, Postgres and Redis (or reuse them) and write .services.env\n  down    stop them and delete their data\n  status  tell whether they run\n',
+        'Usage: tsx scripts/services.ts up [--kafka-brokers N]|down|status\n\n  up      start throwaway Kafka, Postgres and Redis (or reuse them) and write .services.env;\n          --kafka-brokers 3 starts a 3-node KRaft cluster, topics replicated 3 times\n  down    stop them and delete their data\n  status  tell whether they run\n',
       );
       return command === '--help' || command === '-h' ? 0 : 2;
   }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv[2]).then(
+  main(process.argv[2], process.argv.slice(3)).then(
     (code) => process.exit(code),
     (error: Error) => {
       process.stderr.write(`services: ${error.message}\n`);

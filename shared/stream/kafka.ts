@@ -152,6 +152,26 @@ function produceError(topic: string, error: unknown): TributaryError {
   });
 }
 
+/** Errors of a topic being created that say "not yet" (or "already"), not "never". */
+const TOPIC_NOT_READY = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_OR_FOLLOWER',
+  'TOPIC_ALREADY_EXISTS',
+]);
+
+/** How long `ensureTopics` waits for new topics' leaders when creating them did not. */
+const TOPIC_LEADERS_TIMEOUT_MS = 30_000;
+
+/** True when a createTopics failure, or one it wraps, says the topic is not ready yet. */
+function isRetriableKafkaError(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    const { type, retriable } = e as { type?: string; retriable?: boolean };
+    if ((type && TOPIC_NOT_READY.has(type)) || retriable === true) return true;
+  }
+  return false;
+}
+
 /** How long a send may take before it fails as TRIB_STREAM_UNAVAILABLE, unless `sendTimeoutMs` says otherwise. */
 export const DEFAULT_SEND_TIMEOUT_MS = 5_000;
 
@@ -294,16 +314,50 @@ class KafkaAdmin implements StreamAdmin {
     const existing = new Set(await this.admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return [];
-    await this.admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
-        topic: t.topic,
-        numPartitions: t.partitions ?? 1,
-        replicationFactor: -1,
-        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-    });
+    const create = () =>
+      this.admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions ?? 1,
+          replicationFactor: -1,
+          configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    try {
+      await create();
+    } catch (error) {
+      // On a cluster, the broker asked for leaders may not know the new topic yet and kafkajs
+      // gives up ("does not host this topic-partition"); the topic exists: wait for its leaders.
+      if (!isRetriableKafkaError(error)) throw error;
+      await this.waitForLeaders(missing.map((t) => t.topic));
+    }
     return missing.map((t) => t.topic);
+  }
+
+  /** Waits (up to TOPIC_LEADERS_TIMEOUT_MS) until every partition of `topics` has a leader. */
+  private async waitForLeaders(topics: string[]): Promise<void> {
+    const deadline = Date.now() + TOPIC_LEADERS_TIMEOUT_MS;
+    let last: unknown;
+    for (;;) {
+      try {
+        const metadata = await this.admin.fetchTopicMetadata({ topics });
+        const led = metadata.topics.every(
+          (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+        );
+        if (led && metadata.topics.length === topics.length) return;
+      } catch (error) {
+        last = error;
+      }
+      if (Date.now() > deadline) {
+        throw new TributaryError(
+          'TRIB_STREAM_UNAVAILABLE',
+          `topics ${topics.join(', ')} have no leader after ${TOPIC_LEADERS_TIMEOUT_MS / 1000} s${last instanceof Error ? `: ${last.message}` : ''}`,
+          { cause: last },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   listTopics(): Promise<string[]> {
@@ -324,7 +378,6 @@ class KafkaAdmin implements StreamAdmin {
   }
 }
 
-/** The Kafka adapter of the event stream port (kafkajs). */
 /**
  * How long the group coordinator waits for a silent consumer before it gives its partitions
  * away. It also bounds the catch-up after a broker restart: the restarted coordinator keeps the
@@ -335,6 +388,7 @@ class KafkaAdmin implements StreamAdmin {
 export const CONSUMER_SESSION_TIMEOUT_MS = 10_000;
 const CONSUMER_HEARTBEAT_MS = 1_000;
 
+/** The Kafka adapter of the event stream port (kafkajs). */
 export class KafkaEventStream implements EventStream {
   private readonly kafka: Kafka;
   /** The admin client `ping` asks, connected on first use; dropped after a failed ping. */

@@ -73,6 +73,16 @@ function resolveTributaryToSelf(): void {
  * Imports the repository's files and returns their exported declarations with the file of each.
  * Every call uses a fresh module namespace, so a changed file is read again.
  */
+/**
+ * The line of a loader's message that says what is wrong: esbuild's starts with "Transform
+ * failed with 1 error:" and gives the position and cause on the next line.
+ */
+function firstReason(message: string): string {
+  const lines = message.split('\n').map((line) => line.trim()).filter(Boolean);
+  const header = /^Transform failed with \d+ errors?:?$/;
+  return (header.test(lines[0] ?? '') ? lines[1] : lines[0]) ?? message;
+}
+
 export async function loadDeclarations(dir: string): Promise<LocatedDeclaration[]> {
   const files = await repoFiles(dir);
   resolveTributaryToSelf();
@@ -87,7 +97,7 @@ export async function loadDeclarations(dir: string): Promise<LocatedDeclaration[
         const reason = error instanceof Error ? error.message : String(error);
         throw new TributaryError(
           'TRIB_DEFINITION_LOAD_FAILED',
-          `${displayPath(file)}: cannot load: ${reason.split('\n')[0]}`,
+          `${displayPath(file)}: cannot load: ${firstReason(reason)}`,
           { cause: error, details: { file: displayPath(file) } },
         );
       }

@@ -187,6 +187,9 @@ export const rides = featureView({ name: 'rides', entities: [rider()], source, s
     const { code, message } = await failure(loadRepo(dir));
     expect(code).toBe('TRIB_DEFINITION_LOAD_FAILED');
     expect(message.startsWith(`${path.join(dir, 'bad.ts')}: cannot load: `)).toBe(true);
+    // The line with the position and the cause, not esbuild's "Transform failed" header.
+    expect(message).toMatch(/bad\.ts:1:\d+: ERROR: /);
+    expect(message).not.toContain('Transform failed');
   });
 
   it('fails on a missing folder and on a folder without declarations', async () => {

@@ -78,7 +78,10 @@ function resolveTributaryToSelf(): void {
  * failed with 1 error:" and gives the position and cause on the next line.
  */
 function firstReason(message: string): string {
-  const lines = message.split('\n').map((line) => line.trim()).filter(Boolean);
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
   const header = /^Transform failed with \d+ errors?:?$/;
   return (header.test(lines[0] ?? '') ? lines[1] : lines[0]) ?? message;
 }

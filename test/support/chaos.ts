@@ -39,12 +39,12 @@ export function report(figures: ChaosFigures): void {
   console.log(`chaos: ${JSON.stringify(figures)}`);
 }
 
-/** A port nobody listens on right now (for `serve`'s PORT, which refuses 0). */
-export function freePort(): Promise<number> {
+/** A port nobody listens on right now at `host` (for `serve`'s PORT, which refuses 0). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       const address = server.address();
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });

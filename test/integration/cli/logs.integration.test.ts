@@ -4,11 +4,11 @@
  * deprecation warning; a Kafka outage is one warn, not a line per kafkajs retry.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
+import { freePort } from '../../support/chaos.ts';
 import {
   type CliProcess,
   cleanUpCli,
@@ -48,14 +48,6 @@ afterAll(async () => {
   for (const child of running) await stopCli(child);
   await cleanUpCli({ dir, schemas: [schema, offlineSchema, monitorSchema], topicPrefix: prefix });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Starts a command, waits for its /health, runs `work`, stops it with SIGTERM; returns its output. */
 async function normalRun(

@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../support/chaos.ts';
 import {
   type CliProcess,
   cleanUpCli,
@@ -54,15 +55,6 @@ async function takenPort(): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   held.push(server);
   return (server.address() as { port: number }).port;
-}
-
-/** A port nothing listens on (free a moment ago). */
-async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const COMMANDS = {

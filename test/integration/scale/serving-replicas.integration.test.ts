@@ -3,9 +3,9 @@
  * both, without a restart, and both answer lookups of the new feature.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../support/chaos.ts';
 import {
   type CliProcess,
   cleanUpCli,
@@ -23,14 +23,6 @@ const offlineSchema = uniqueName('off_replicas');
 const prefix = uniqueName('replicas');
 let dir: string;
 const replicas: { process: CliProcess; url: string }[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function apply() {
   return runCli(['apply', '--repo', dir, '--registry-schema', schema, '--offline-schema', offlineSchema]);

@@ -4,7 +4,13 @@
  * Online lookups and historical retrieval share it, so both resolve references and services the
  * same way and fail with the same codes. No store is touched here.
  */
-import type { FeatureViewSpec, RepoSpec, ValueType } from '../definitions/types.ts';
+import type {
+  AggregationSpec,
+  FeatureViewSpec,
+  RepoSpec,
+  StreamFeatureViewSpec,
+  ValueType,
+} from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
 import { type ColumnLayout, type ViewLayout, viewLayout } from '../stores/layout.ts';
 
@@ -30,13 +36,18 @@ export interface PlannedFeature {
   outputName: string;
   /** The `view:feature` reference as Feast spells it. */
   ref: string;
-  /** Index of the feature in the view's schema (the order of `OnlineRecord.values`). */
+  /**
+   * Index of the feature in the view's schema (the order of `OnlineRecord.values`); for a
+   * stream view, in its aggregations (the online store answers them in that order).
+   */
   schemaIndex: number;
+  /** What computes the feature, when its view is a stream view. */
+  aggregation?: AggregationSpec;
 }
 
 /** One feature view a request touches, with the features taken from it in request order. */
 export interface PlannedView {
-  spec: FeatureViewSpec;
+  spec: FeatureViewSpec | StreamFeatureViewSpec;
   layout: ViewLayout;
   features: PlannedFeature[];
 }
@@ -73,18 +84,16 @@ export function outputNameOf(view: string, feature: string, fullFeatureNames: bo
   return fullFeatureNames ? `${view}__${feature}` : feature;
 }
 
-/**
- * Stream feature views are declared, applied and listed, but their aggregated features are
- * not served yet (online tiles and offline computation are later steps of issue 14): a request
- * for one fails with TRIB_NOT_IMPLEMENTED rather than as an unknown view.
- */
-function refuseStreamView(repo: RepoSpec, name: string): void {
-  if (!(repo.streamFeatureViews ?? []).some((v) => v.name === name)) return;
-  throw new TributaryError(
-    'TRIB_NOT_IMPLEMENTED',
-    `feature view '${name}' is a stream feature view: serving its aggregated features is not built yet`,
-    { details: { feature_view: name } },
+/** A plain or stream feature view by name (they share one namespace). */
+function findView(repo: RepoSpec, name: string): FeatureViewSpec | StreamFeatureViewSpec | undefined {
+  return (
+    repo.featureViews.find((v) => v.name === name) ?? repo.streamFeatureViews?.find((v) => v.name === name)
   );
+}
+
+/** The features a view serves, in order: a plain view's schema, a stream view's aggregations. */
+function featuresOf(view: FeatureViewSpec | StreamFeatureViewSpec): { name: string; type: ValueType }[] {
+  return view.kind === 'streamFeatureView' ? view.aggregations : view.schema;
 }
 
 /** Expands a selection (references or a service) into references, in order; throws coded errors for unknown names. */
@@ -108,8 +117,7 @@ export function resolveFeatureRefs(repo: RepoSpec, selection: FeatureSelection):
   }
   const refs: FeatureRef[] = [];
   for (const entry of service.features) {
-    const view = repo.featureViews.find((v) => v.name === entry.featureView);
-    if (!view) refuseStreamView(repo, entry.featureView);
+    const view = findView(repo, entry.featureView);
     if (!view) {
       throw new TributaryError(
         'TRIB_UNKNOWN_FEATURE_VIEW',
@@ -117,7 +125,7 @@ export function resolveFeatureRefs(repo: RepoSpec, selection: FeatureSelection):
         { details: { feature_service: name, feature_view: entry.featureView } },
       );
     }
-    const names = entry.features ?? view.schema.map((f) => f.name);
+    const names = entry.features ?? featuresOf(view).map((f) => f.name);
     for (const feature of names) refs.push({ view: view.name, feature });
   }
   return refs;
@@ -142,8 +150,7 @@ export function planRetrieval(
   for (const ref of refs) {
     let planned = views.get(ref.view);
     if (!planned) {
-      const spec = repo.featureViews.find((v) => v.name === ref.view);
-      if (!spec) refuseStreamView(repo, ref.view);
+      const spec = findView(repo, ref.view);
       if (!spec) {
         throw new TributaryError('TRIB_UNKNOWN_FEATURE_VIEW', `no feature view named '${ref.view}'`, {
           details: { feature_view: ref.view },
@@ -162,8 +169,9 @@ export function planRetrieval(
       planned = { spec, layout: viewLayout(spec, repo.entities), features: [] };
       views.set(ref.view, planned);
     }
-    const schemaIndex = planned.spec.schema.findIndex((f) => f.name === ref.feature);
-    const field = planned.spec.schema[schemaIndex];
+    const served = featuresOf(planned.spec);
+    const schemaIndex = served.findIndex((f) => f.name === ref.feature);
+    const field = served[schemaIndex];
     if (!field) {
       throw new TributaryError(
         'TRIB_UNKNOWN_FEATURE',
@@ -191,6 +199,8 @@ export function planRetrieval(
       ref: refText,
       schemaIndex,
     };
+    if (planned.spec.kind === 'streamFeatureView')
+      feature.aggregation = planned.spec.aggregations[schemaIndex]!;
     planned.features.push(feature);
     features.push({ ...feature, view: ref.view });
   }

@@ -1,4 +1,10 @@
-import type { EntitySpec, FeatureViewSpec, ValueType } from '../definitions/types.ts';
+import type {
+  AggregationSpec,
+  EntitySpec,
+  FeatureViewSpec,
+  StreamFeatureViewSpec,
+  ValueType,
+} from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
 
 /** One typed column of a feature view as the stores lay it out. */
@@ -21,6 +27,13 @@ export interface ViewLayout {
   features: readonly ColumnLayout[];
   /** Milliseconds; 0 means no ttl. */
   ttlMs: number;
+  /**
+   * A stream feature view's aggregations (docs/aggregations.md). Then `features` are the source
+   * columns the aggregations read (what `FeatureRow.values` carry and the offline table holds,
+   * as raw events), and the online store keeps tiles and answers a record whose values are the
+   * aggregated features, in this order.
+   */
+  aggregations?: readonly AggregationSpec[];
 }
 
 /**
@@ -38,8 +51,14 @@ export const RESERVED_COLUMNS: readonly string[] = [
   '_ingested_at',
 ];
 
-/** Resolves a view's entity names to join keys; throws TRIB_DEFINITION_INVALID on an unknown entity or a column clash. */
-export function viewLayout(view: FeatureViewSpec, entities: readonly EntitySpec[]): ViewLayout {
+/**
+ * Resolves a view's entity names to join keys; throws TRIB_DEFINITION_INVALID on an unknown entity
+ * or a column clash. A stream view's layout carries its aggregations and no ttl.
+ */
+export function viewLayout(
+  view: FeatureViewSpec | StreamFeatureViewSpec,
+  entities: readonly EntitySpec[],
+): ViewLayout {
   const byName = new Map(entities.map((e) => [e.name, e]));
   const joinKeys = view.entities.map((name): ColumnLayout => {
     const entity = byName.get(name);
@@ -63,6 +82,9 @@ export function viewLayout(view: FeatureViewSpec, entities: readonly EntitySpec[
       );
     }
     seen.add(column.name);
+  }
+  if (view.kind === 'streamFeatureView') {
+    return { name: view.name, joinKeys, features, ttlMs: 0, aggregations: view.aggregations };
   }
   return { name: view.name, joinKeys, features, ttlMs: view.ttlMs };
 }

@@ -1,10 +1,19 @@
-import type { FeatureViewSpec, KafkaSourceSpec, RepoSpec } from '../../shared/definitions/types.ts';
+import type {
+  FeatureViewSpec,
+  KafkaSourceSpec,
+  RepoSpec,
+  StreamFeatureViewSpec,
+} from '../../shared/definitions/types.ts';
 import { createDecoder, type Decoder } from '../../shared/events/decode.ts';
 import { type ViewLayout, viewLayout } from '../../shared/stores/layout.ts';
 
-/** One feature view fed by a topic, with its decoder built once. */
+/**
+ * One feature view fed by a topic, with its decoder built once. A stream view's rows are its
+ * events' source columns: the offline store keeps them as raw events and the online store folds
+ * them into tiles (its layout carries the aggregations).
+ */
 export interface ViewRoute {
-  view: FeatureViewSpec;
+  view: FeatureViewSpec | StreamFeatureViewSpec;
   /** Join keys and features as the stores lay them out. */
   layout: ViewLayout;
   decoder: Decoder;
@@ -27,7 +36,7 @@ export function routesOf(spec: RepoSpec, only?: readonly string[]): SourceRoute[
   const routes: SourceRoute[] = [];
   for (const source of spec.kafkaSources) {
     if (only && only.length > 0 && !only.includes(source.name)) continue;
-    const views = spec.featureViews
+    const views = [...spec.featureViews, ...(spec.streamFeatureViews ?? [])]
       .filter((v) => v.source === source.name || pushToKafka.get(v.source) === source.name)
       .filter((v) => v.online || v.offline)
       .map((view) => ({

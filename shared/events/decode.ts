@@ -75,8 +75,11 @@ export interface DecoderOptions {
   now?: () => number;
 }
 
+/** What a decoder reads of a view: a plain or a stream view, whose rows are its schema's columns. */
+export type DecodedView = Pick<FeatureViewSpec, 'name' | 'entities' | 'schema'>;
+
 export interface Decoder {
-  readonly view: FeatureViewSpec;
+  readonly view: DecodedView;
   /** Decodes a Kafka message's value into a row of the view. */
   decode(message: IncomingMessage): DecodeResult;
   /**
@@ -446,7 +449,7 @@ function compileReader(
  * for impossible options.
  */
 export function createDecoder(
-  view: FeatureViewSpec,
+  view: DecodedView,
   entities: readonly EntitySpec[],
   source: Pick<KafkaSourceSpec, 'timestampField' | 'createdField'>,
   options: DecoderOptions = {},

@@ -35,21 +35,40 @@ export interface OnlineRecordJson {
   valueLengthsTo?: number;
 }
 
-/** The Redis-backed latest value per (view, entity). */
+export interface OnlineReadOptions {
+  /**
+   * The instant stream views' aggregations are computed at, epoch ms; default now. Plain views
+   * ignore it (they answer what is stored).
+   */
+  at?: number;
+}
+
+/**
+ * The Redis-backed latest value per (view, entity), and per (stream view, entity) its tiles: a
+ * stream view's record holds its aggregations' values at the read instant, in
+ * `ViewLayout.aggregations` order, with the latest event's times.
+ */
 export interface OnlineStore {
   /**
    * Writes rows; per (view, entity) the greatest (event time, created) wins, decided in the store.
    * Returns how many entities took a new value (a winner already past the ttl counts, though it is not stored).
    */
   write(view: ViewLayout, rows: FeatureRow[]): Promise<number>;
-  /** Reads many views × many entities in one round trip; null where nothing is stored (or the ttl passed). */
-  read(requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[]): Promise<(OnlineRecord | null)[][]>;
+  /**
+   * Reads many views × many entities in one round trip; null where nothing is stored (or the ttl
+   * passed). A stream view's write folds events into tiles; redelivered events count nothing.
+   */
+  read(
+    requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+    options?: OnlineReadOptions,
+  ): Promise<(OnlineRecord | null)[][]>;
   /**
    * `read` without decoding the values: the same records (same round trip, same nulls, same
    * errors), each with its values as JSON text in UTF-8 bytes. Optional: callers fall back to `read`.
    */
   readJson?(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+    options?: OnlineReadOptions,
   ): Promise<(OnlineRecordJson | null)[][]>;
   close(): Promise<void>;
 }

@@ -5,11 +5,28 @@ import { TributaryError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { ViewLayout } from '../layout.ts';
 import type { FeatureRow } from '../offline/port.ts';
-import type { OnlineRecord, OnlineRecordJson, OnlineStore } from './port.ts';
+import type { OnlineReadOptions, OnlineRecord, OnlineRecordJson, OnlineStore } from './port.ts';
+import {
+  cutoffsOf,
+  fieldsToRead,
+  planTileWrite,
+  type TileRecord,
+  type TileWrite,
+  tileLayoutOf,
+  valuesAt,
+} from './tiles.ts';
 import { type JsonArrayValue, jsonArrayWithLengths, valueLengthsEnd } from './value-lengths.ts';
 
 /** The script that decides last-write-wins in Redis; see its header for KEYS and ARGV. */
 const WRITE_LATEST_LUA = readFileSync(new URL('./lua/write_latest.lua', import.meta.url), 'utf8');
+/** The compare and set of stream views' tiles; see its header. */
+const WRITE_TILES_LUA = readFileSync(new URL('./lua/write_tiles.lua', import.meta.url), 'utf8');
+/**
+ * Rounds of read, compute and compare-and-set before a tile write gives up (retriable): a round
+ * only repeats for an entity another writer changed in between (events of one entity on two
+ * partitions written at once), so a handful is plenty.
+ */
+const TILE_WRITE_ROUNDS = 8;
 
 type FeatureValue = FeatureRow['values'][number];
 type KeyValue = FeatureRow['keys'][number];
@@ -17,6 +34,14 @@ type KeyValue = FeatureRow['keys'][number];
 /** A pipeline with the script registered by `defineCommand` (EVALSHA, loading it when Redis lacks it). */
 interface WriteLatestPipeline {
   tribWriteLatest(numberOfKeys: number, ...keysThenArgs: string[]): WriteLatestPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** A pipeline for stream views' hashes. */
+interface TilePipeline {
+  hmget(key: string, ...fields: string[]): TilePipeline;
+  hgetall(key: string): TilePipeline;
+  tribWriteTiles(numberOfKeys: number, ...keysThenArgs: string[]): TilePipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 
@@ -115,6 +140,7 @@ export class RedisOnlineStore implements OnlineStore {
       this.ownsClient = true;
     }
     this.redis.defineCommand('tribWriteLatest', { lua: WRITE_LATEST_LUA });
+    this.redis.defineCommand('tribWriteTiles', { lua: WRITE_TILES_LUA });
   }
 
   /** The key of one entity of one view: `<prefix>:<view>:<join key>[:<join key>...]`. */
@@ -135,6 +161,7 @@ export class RedisOnlineStore implements OnlineStore {
 
   async write(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
     if (rows.length === 0) return 0;
+    if (view.aggregations) return this.writeTiles(view, rows);
     // Only each entity's latest row of the batch can win in Redis: reduce first, so a batch of
     // 20,000 events over 1,000 drivers costs Redis 1,000 comparisons, not 20,000.
     const latest = this.latestPerEntity(view, rows);
@@ -166,6 +193,119 @@ export class RedisOnlineStore implements OnlineStore {
       applied += won + expired;
     }
     return applied;
+  }
+
+  /**
+   * A stream view's events folded into their entities' tiles (layout in tiles.ts): per round, one
+   * pipelined HMGET of the fields the events touch, the new states computed here, and one
+   * pipelined compare-and-set (`write_tiles.lua`); entities another writer changed meanwhile go
+   * round again. Returns the events that counted (a redelivered event counts nothing).
+   */
+  private async writeTiles(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
+    const tiles = tileLayoutOf(view);
+    const byKey = new Map<string, FeatureRow[]>();
+    for (const row of rows) {
+      const key = this.keyOf(view, row.keys);
+      const held = byKey.get(key);
+      if (held) held.push(row);
+      else byKey.set(key, [row]);
+    }
+    let pending = [...byKey.keys()];
+    let applied = 0;
+    for (let round = 0; pending.length > 0; round++) {
+      if (round === TILE_WRITE_ROUNDS) {
+        throw new TributaryError(
+          'TRIB_ONLINE_STORE_UNAVAILABLE',
+          `online store: ${pending.length} entities of '${view.name}' kept changing under ${TILE_WRITE_ROUNDS} writes in a row; retrying`,
+        );
+      }
+      const fields = pending.map((key) => fieldsToRead(tiles, byKey.get(key)!));
+      const reads = this.redis.pipeline() as TilePipeline;
+      pending.forEach((key, i) => {
+        reads.hmget(key, ...fields[i]!);
+      });
+      const stored = await this.execPipeline(reads);
+      const now = Date.now();
+      const plans: { key: string; write: TileWrite }[] = [];
+      pending.forEach((key, i) => {
+        const write = planTileWrite(tiles, byKey.get(key)!, fields[i]!, stored[i] as (string | null)[], now);
+        if (write) plans.push({ key, write });
+      });
+      const writes = this.redis.pipeline() as TilePipeline;
+      const cutoffs = cutoffsOf(tiles, now);
+      for (let from = 0; from < plans.length; from += this.rowsPerCall) {
+        const chunk = plans.slice(from, from + this.rowsPerCall);
+        const args: string[] = [];
+        for (const { write } of chunk) {
+          args.push(write.expectedVersion, write.cleanup ? '1' : '0', String(write.expireAt));
+          args.push(String(write.pairs.length / 2), ...write.pairs);
+        }
+        writes.tribWriteTiles(chunk.length, ...chunk.map((p) => p.key), ...cutoffs, ...args);
+      }
+      const results = plans.length > 0 ? await this.execPipeline(writes) : [];
+      const conflicted: string[] = [];
+      let at = 0;
+      for (const result of results) {
+        for (const written of result as number[]) {
+          const { key, write } = plans[at++]!;
+          if (written === 1) applied += write.applied;
+          else conflicted.push(key);
+        }
+      }
+      pending = conflicted;
+    }
+    return applied;
+  }
+
+  /** Runs a pipeline; the replies in order, or the first error as a coded one. */
+  private async execPipeline(pipeline: {
+    exec(): Promise<[Error | null, unknown][] | null>;
+  }): Promise<unknown[]> {
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      throw onlineError(error);
+    }
+    if (!results) throw new TributaryError('TRIB_ONLINE_STORE_UNAVAILABLE', 'online store: pipeline aborted');
+    return results.map(([error, result]) => {
+      if (error) throw onlineError(error);
+      return result;
+    });
+  }
+
+  /** Stream views' records at `t`: one pipelined HGETALL per entity. */
+  private async readTiles(
+    requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+    t: number,
+  ): Promise<(TileRecord | null)[][]> {
+    const pipeline = this.redis.pipeline() as TilePipeline;
+    let count = 0;
+    for (const { view, keys } of requests) {
+      for (const k of keys) {
+        pipeline.hgetall(this.keyOf(view, k));
+        count++;
+      }
+    }
+    if (count === 0) return requests.map(() => []);
+    const hashes = (await this.execPipeline(pipeline)) as Record<string, string>[];
+    let at = 0;
+    return requests.map(({ view, keys }) =>
+      keys.map(() => {
+        const hash = hashes[at++]!;
+        try {
+          return valuesAt(view, hash, t);
+        } catch (error) {
+          throw new TributaryError(
+            'TRIB_INTERNAL',
+            `online store: undecodable tiles for view '${view.name}'`,
+            {
+              cause: error,
+            },
+          );
+        }
+      }),
+    );
   }
 
   /**
@@ -203,8 +343,14 @@ export class RedisOnlineStore implements OnlineStore {
 
   async read(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+    options: OnlineReadOptions = {},
   ): Promise<(OnlineRecord | null)[][]> {
-    return this.readWith(requests, (keys) => this.redis.mget(keys), decodeValue);
+    return this.readBoth(
+      requests,
+      options,
+      (plain) => this.readWith(plain, (keys) => this.redis.mget(keys), decodeValue),
+      tileRecordDecoded,
+    );
   }
 
   /**
@@ -213,8 +359,40 @@ export class RedisOnlineStore implements OnlineStore {
    */
   async readJson(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+    options: OnlineReadOptions = {},
   ): Promise<(OnlineRecordJson | null)[][]> {
-    return this.readWith(requests, (keys) => this.mgetBuffer(keys), splitValue);
+    return this.readBoth(
+      requests,
+      options,
+      (plain) => this.readWith(plain, (keys) => this.mgetBuffer(keys), splitValue),
+      tileRecordJson,
+    );
+  }
+
+  /**
+   * Plain views through `readPlain` (one MGET), stream views through their hashes; both sent
+   * before either answer is awaited, so a lookup mixing them is still one round trip.
+   */
+  private async readBoth<R>(
+    requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
+    options: OnlineReadOptions,
+    readPlain: (requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[]) => Promise<(R | null)[][]>,
+    fromTiles: (view: ViewLayout, record: TileRecord) => R,
+  ): Promise<(R | null)[][]> {
+    if (!requests.some((r) => r.view.aggregations)) return readPlain(requests);
+    const plain = requests.filter((r) => !r.view.aggregations);
+    const stream = requests.filter((r) => r.view.aggregations);
+    const [plainRecords, streamRecords] = await Promise.all([
+      plain.length > 0 ? readPlain(plain) : [],
+      this.readTiles(stream, options.at ?? Date.now()),
+    ]);
+    let p = 0;
+    let s = 0;
+    return requests.map((request) =>
+      request.view.aggregations
+        ? streamRecords[s++]!.map((record) => (record === null ? null : fromTiles(request.view, record)))
+        : plainRecords[p++]!,
+    );
   }
 
   /** `MGET` with Buffer replies; small reads share one with the other small reads of this turn. */
@@ -423,6 +601,35 @@ function decodeValue(view: ViewLayout, stored: string): OnlineRecord {
       if (value === null || value === undefined) return null;
       return feature.type === 'int64' ? BigInt(value) : value;
     }),
+  };
+}
+
+/** A stream view's record with its values typed as `read` answers them (count as int64). */
+function tileRecordDecoded(view: ViewLayout, record: TileRecord): OnlineRecord {
+  const aggregations = view.aggregations!;
+  return {
+    eventTimestamp: record.eventTimestamp,
+    created: record.created,
+    values: record.values.map((value, i) =>
+      aggregations[i]!.type === 'int64' && typeof value === 'number' ? BigInt(value) : value,
+    ),
+  };
+}
+
+/** A stream view's record as stored JSON would be: int64 values as strings of digits, like `encodeValue`. */
+function tileRecordJson(view: ViewLayout, record: TileRecord): OnlineRecordJson {
+  const aggregations = view.aggregations!;
+  let json = '[';
+  record.values.forEach((value, i) => {
+    if (i > 0) json += ',';
+    if (value === null) json += 'null';
+    else if (aggregations[i]!.type === 'int64') json += `"${value}"`;
+    else json += JSON.stringify(value) ?? 'null';
+  });
+  return {
+    eventTimestamp: record.eventTimestamp,
+    created: record.created,
+    valuesJson: Buffer.from(`${json}]`, 'utf8'),
   };
 }
 

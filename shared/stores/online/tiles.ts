@@ -1,0 +1,255 @@
+/**
+ * How the Redis adapter keeps a stream feature view's tiles (docs/online-store.md, "Stream
+ * feature views"): one hash per (view, entity), with
+ *
+ * - `t:<start>:<fn>:<r>:<column>`: the encoded state (shared/aggregations `encodeState`, as JSON)
+ *   of the tile `(start, start + r]` of one *tile group*. Aggregations with the same function,
+ *   resolution and column share a group, so `sum` over 1h and over 1d at 1m keep one set of tiles;
+ * - `v`: a version, bumped by every write, which `write_tiles.lua` compares before it writes
+ *   (compare and set: the states are computed here, in the same code historical retrieval and the
+ *   reference use, never re-implemented in Lua);
+ * - `o:<partition>`: the highest source offset already applied from that partition. Events at or
+ *   below it are skipped, so a batch redelivered after a crash counts nothing twice;
+ * - `e`: `<eventTs>:<created>` of the latest event applied (the record's event timestamp);
+ * - `x`: when the last live tile leaves every window; the hash expires then (PEXPIREAT).
+ *
+ * This module is pure: the adapter (redis.ts) does the round trips.
+ */
+
+import {
+  type AggregateValue,
+  type AggregationState,
+  addValue,
+  decodeState,
+  emptyState,
+  encodeState,
+  finalize,
+  merge,
+  tileExpiresAt,
+  tileStart,
+  windowTiles,
+} from '../../aggregations/index.ts';
+import type { AggregationSpec } from '../../definitions/types.ts';
+import type { ViewLayout } from '../layout.ts';
+import type { FeatureRow } from '../offline/port.ts';
+
+/** Tiles of one function, resolution and column, shared by every aggregation that reads them. */
+export interface TileGroup {
+  /** `<fn>:<r>:<column>`, the suffix of its tile fields. */
+  id: string;
+  fn: AggregationSpec['function'];
+  resolutionMs: number;
+  /** Index of the column in the view's `features` (the order of `FeatureRow.values`). */
+  columnIndex: number;
+  /** The longest window reading the group: its tiles live that long. */
+  windowMs: number;
+}
+
+/** A view's tile groups, and the group of each aggregation (in `layout.aggregations` order). */
+export interface TileLayout {
+  groups: TileGroup[];
+  groupOf: number[];
+}
+
+export const VERSION_FIELD = 'v';
+export const LATEST_FIELD = 'e';
+export const EXPIRY_FIELD = 'x';
+const TILE_PREFIX = 't:';
+
+/** The field that guards a partition's offsets. */
+export function offsetField(partition: number): string {
+  return `o:${partition}`;
+}
+
+export function tileField(start: number, group: TileGroup): string {
+  return `${TILE_PREFIX}${start}:${group.id}`;
+}
+
+const layouts = new WeakMap<ViewLayout, TileLayout>();
+
+/** The tile groups of a stream view's layout (cached per layout object). */
+export function tileLayoutOf(view: ViewLayout): TileLayout {
+  let layout = layouts.get(view);
+  if (layout) return layout;
+  const groups: TileGroup[] = [];
+  const groupOf = (view.aggregations ?? []).map((a) => {
+    const id = `${a.function}:${a.resolutionMs}:${a.column}`;
+    let g = groups.findIndex((group) => group.id === id);
+    if (g < 0) {
+      const columnIndex = view.features.findIndex((f) => f.name === a.column);
+      if (columnIndex < 0) throw new Error(`aggregation '${a.name}' reads unknown column '${a.column}'`);
+      g = groups.push({ id, fn: a.function, resolutionMs: a.resolutionMs, columnIndex, windowMs: 0 }) - 1;
+    }
+    groups[g]!.windowMs = Math.max(groups[g]!.windowMs, a.windowMs);
+    return g;
+  });
+  layout = { groups, groupOf };
+  layouts.set(view, layout);
+  return layout;
+}
+
+/** Fields to delete: tiles past every window, by group id, as `write_tiles.lua` takes them. */
+export function cutoffsOf(tiles: TileLayout, now: number): string[] {
+  const args: string[] = [String(tiles.groups.length)];
+  // A tile (s, s + r] is in no window from s + W + r on: delete it once s ≤ now − W − r.
+  for (const g of tiles.groups) args.push(g.id, String(now - g.windowMs - g.resolutionMs));
+  return args;
+}
+
+/** The fields a write must read for one entity's rows: the meta fields, the guards, the tiles touched. */
+export function fieldsToRead(tiles: TileLayout, rows: readonly FeatureRow[]): string[] {
+  const fields = new Set<string>([VERSION_FIELD, LATEST_FIELD, EXPIRY_FIELD]);
+  for (const row of rows) {
+    fields.add(offsetField(row.origin.partition));
+    for (const group of tiles.groups) {
+      const value = row.values[group.columnIndex];
+      if (value === null || value === undefined) continue;
+      fields.add(tileField(tileStart(row.eventTimestamp, group.resolutionMs), group));
+    }
+  }
+  return [...fields];
+}
+
+/** One entity's compare-and-set write: what `write_tiles.lua` takes for it. */
+export interface TileWrite {
+  expectedVersion: string;
+  /** True when a tile field is created: the script then deletes dead tiles. */
+  cleanup: boolean;
+  expireAt: number;
+  /** Field, value, field, value, … */
+  pairs: string[];
+  /** Events that counted (not already applied). */
+  applied: number;
+}
+
+/**
+ * Applies one entity's rows (in offset order, as a partition delivers them) to the stored fields
+ * read by `fieldsToRead` (`stored[i]` is the value of `fields[i]`, null when absent). Rows at or
+ * below their partition's guard are skipped; a value whose tile left every window by `now` is not
+ * kept. Returns null when nothing changes (every row already applied).
+ */
+export function planTileWrite(
+  tiles: TileLayout,
+  rows: readonly FeatureRow[],
+  fields: readonly string[],
+  stored: readonly (string | null)[],
+  now: number,
+): TileWrite | null {
+  const current = new Map<string, string | null>();
+  fields.forEach((field, i) => {
+    current.set(field, stored[i] ?? null);
+  });
+  const states = new Map<string, AggregationState>();
+  const guards = new Map<number, number>();
+  const guardOf = (partition: number): number => {
+    let guard = guards.get(partition);
+    if (guard === undefined) {
+      const text = current.get(offsetField(partition));
+      guard = text == null ? -1 : Number(text);
+      guards.set(partition, guard);
+    }
+    return guard;
+  };
+  let latest = parseLatest(current.get(LATEST_FIELD) ?? null);
+  let expireAt = Number(current.get(EXPIRY_FIELD) ?? 0);
+  let cleanup = false;
+  let applied = 0;
+  for (const row of rows) {
+    const offset = Number(row.origin.offset);
+    if (offset <= guardOf(row.origin.partition)) continue;
+    guards.set(row.origin.partition, offset);
+    applied++;
+    if (latest === null || isLaterEvent(row, latest))
+      latest = { ts: row.eventTimestamp, created: row.created };
+    const order = { ts: row.eventTimestamp, created: row.created, offset };
+    for (const group of tiles.groups) {
+      const value = row.values[group.columnIndex];
+      if (value === null || value === undefined) continue;
+      const start = tileStart(row.eventTimestamp, group.resolutionMs);
+      const expires = tileExpiresAt(start, group.windowMs, group.resolutionMs);
+      // A late event whose tile is in no live window any more counts offline only.
+      if (expires <= now) continue;
+      const field = tileField(start, group);
+      let state = states.get(field);
+      if (state === undefined) {
+        const text = current.get(field) ?? null;
+        if (text === null) cleanup = true;
+        state = text === null ? emptyState(group.fn) : decodeState(group.fn, JSON.parse(text));
+      }
+      states.set(field, addValue(state, value, order));
+      if (expires > expireAt) expireAt = expires;
+    }
+  }
+  if (applied === 0) return null;
+  const expected = current.get(VERSION_FIELD) ?? '0';
+  const pairs: string[] = [VERSION_FIELD, String(Number(expected) + 1)];
+  pairs.push(LATEST_FIELD, `${latest!.ts}:${latest!.created ?? ''}`, EXPIRY_FIELD, String(expireAt));
+  for (const [partition, offset] of guards) pairs.push(offsetField(partition), String(offset));
+  for (const [field, state] of states) pairs.push(field, JSON.stringify(encodeState(state)));
+  return { expectedVersion: expected, cleanup, expireAt, pairs, applied };
+}
+
+interface Latest {
+  ts: number;
+  created: number | null;
+}
+
+function parseLatest(text: string | null): Latest | null {
+  if (text === null) return null;
+  const colon = text.indexOf(':');
+  const created = text.slice(colon + 1);
+  return { ts: Number(text.slice(0, colon)), created: created === '' ? null : Number(created) };
+}
+
+function isLaterEvent(row: FeatureRow, held: Latest): boolean {
+  if (row.eventTimestamp !== held.ts) return row.eventTimestamp > held.ts;
+  return (row.created ?? Number.NEGATIVE_INFINITY) > (held.created ?? Number.NEGATIVE_INFINITY);
+}
+
+/** A stream view's record: the latest event's times and each aggregation's value at `t`. */
+export interface TileRecord {
+  eventTimestamp: number;
+  created: number | null;
+  values: AggregateValue[];
+}
+
+/**
+ * The aggregations' values at `t` from an entity's hash (`HGETALL` as field → value), or null
+ * when the hash holds no event. A read merges every stored tile of the window, the head tile
+ * whole: an event timestamped after `t` but inside the head tile (a producer's clock ahead of
+ * this one) counts from its arrival (docs/aggregations.md, "Online").
+ */
+export function valuesAt(view: ViewLayout, hash: Record<string, string>, t: number): TileRecord | null {
+  const latest = parseLatest(hash[LATEST_FIELD] ?? null);
+  if (latest === null) return null;
+  const tiles = tileLayoutOf(view);
+  const aggregations = view.aggregations ?? [];
+  // Per group, its stored tiles by start: decoded once even when several windows read them.
+  const byGroup = tiles.groups.map((): [number, string][] => []);
+  const groupIndex = new Map(tiles.groups.map((g, i) => [g.id, i]));
+  for (const field in hash) {
+    if (!field.startsWith(TILE_PREFIX)) continue;
+    const colon = field.indexOf(':', TILE_PREFIX.length);
+    const g = groupIndex.get(field.slice(colon + 1));
+    if (g === undefined) continue;
+    byGroup[g]!.push([Number(field.slice(TILE_PREFIX.length, colon)), hash[field]!]);
+  }
+  const decoded = tiles.groups.map(() => new Map<number, AggregationState>());
+  const values = aggregations.map((a, i) => {
+    const g = tiles.groupOf[i]!;
+    const group = tiles.groups[g]!;
+    const { first, last } = windowTiles(t, a.windowMs, a.resolutionMs);
+    let state = emptyState(a.function);
+    for (const [start, text] of byGroup[g]!) {
+      if (start < first || start > last) continue;
+      let tile = decoded[g]!.get(start);
+      if (tile === undefined) {
+        tile = decodeState(group.fn, JSON.parse(text));
+        decoded[g]!.set(start, tile);
+      }
+      state = merge(state, tile);
+    }
+    return finalize(state);
+  });
+  return { eventTimestamp: latest.ts, created: latest.created, values };
+}

@@ -5,12 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AggregationSpec,
-  aggregateEvents,
-  type ReferenceEvent,
-} from '../../../shared/aggregations/index.ts';
-import type { AggregationFunction } from '../../../shared/definitions/types.ts';
+import { aggregateEvents, type ReferenceEvent } from '../../../shared/aggregations/index.ts';
+import type { AggregationFunction, AggregationSpec } from '../../../shared/definitions/types.ts';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';

@@ -482,7 +482,7 @@ function isLater(row: FeatureRow, held: FeatureRow): boolean {
 }
 
 /** `%` and `:` escaped, so `:` only ever separates key parts and every key decodes one way. */
-function escapeKeyPart(part: string): string {
+export function escapeKeyPart(part: string): string {
   return /[%:]/.test(part) ? part.replace(/%/g, '%25').replace(/:/g, '%3A') : part;
 }
 

@@ -1,8 +1,11 @@
 import type {
+  AggregationFunction,
+  AggregationSpec,
   EntitySpec,
   FeatureViewSpec,
   KafkaSourceSpec,
   RepoSpec,
+  ValueType,
 } from '../../shared/definitions/types.ts';
 import { StaticDefinitions } from '../../shared/registry/live.ts';
 import { type ViewLayout, viewLayout } from '../../shared/stores/layout.ts';
@@ -94,5 +97,64 @@ export function statsView(source: string): FeatureViewSpec {
     ttlMs: 86_400_000,
     online: true,
     offline: true,
+  };
+}
+
+/**
+ * Trips of drivers on a Kafka source `trips_source` (and a push source `trips_push` over it),
+ * aggregated by the stream view `driver_trip_stats`: the issue's four aggregations, and min,
+ * max and stddev besides.
+ */
+export function tripsSpec(topic: string): RepoSpec {
+  const MIN = 60_000;
+  const HOUR = 60 * MIN;
+  const DAY = 24 * HOUR;
+  const aggregation = (
+    column: string,
+    fn: AggregationFunction,
+    windowMs: number,
+    resolutionMs: number,
+    name: string,
+    type: ValueType,
+  ): AggregationSpec => ({ column, function: fn, windowMs, resolutionMs, name, type });
+  return {
+    entities: [driverEntity()],
+    kafkaSources: [
+      {
+        kind: 'kafkaSource',
+        name: 'trips_source',
+        topic,
+        timestampField: 'event_timestamp',
+        createdField: 'created',
+        format: 'json',
+      },
+    ],
+    pushSources: [{ kind: 'pushSource', name: 'trips_push', batchSource: 'trips_source' }],
+    featureViews: [],
+    streamFeatureViews: [
+      {
+        kind: 'streamFeatureView',
+        name: 'driver_trip_stats',
+        entities: ['driver'],
+        source: 'trips_source',
+        schema: [
+          { name: 'fare', type: 'float64' },
+          { name: 'rating', type: 'int64' },
+        ],
+        aggregations: [
+          aggregation('fare', 'sum', HOUR, MIN, 'fare_sum_1h', 'float64'),
+          aggregation('fare', 'count', DAY, 5 * MIN, 'fare_count_1d', 'int64'),
+          aggregation('fare', 'mean', 7 * DAY, HOUR, 'fare_mean_7d', 'float64'),
+          aggregation('rating', 'last', 7 * DAY, HOUR, 'last_rating', 'int64'),
+          aggregation('fare', 'min', DAY, HOUR, 'fare_min_1d', 'float64'),
+          aggregation('fare', 'max', DAY, HOUR, 'fare_max_1d', 'float64'),
+          aggregation('fare', 'stddev', DAY, 5 * MIN, 'fare_stddev_1d', 'float64'),
+        ],
+        online: true,
+        offline: true,
+      },
+    ],
+    featureServices: [],
+    monitors: [],
   };
 }

@@ -25,7 +25,10 @@ const offline = new PostgresOfflineStore({
 const online = new RedisOnlineStore({ url: env('REDIS_URL'), prefix: env('TEST_PREFIX') });
 const materializer = new Materializer(
   {
-    definitions: staticDefinitions(driverSpec(env('TEST_TOPIC'))),
+    // TEST_SPEC: a whole RepoSpec as JSON, for tests of other repositories than the driver stats.
+    definitions: staticDefinitions(
+      process.env.TEST_SPEC ? JSON.parse(process.env.TEST_SPEC) : driverSpec(env('TEST_TOPIC')),
+    ),
     stream: new KafkaEventStream(env('KAFKA_BROKERS').split(',')),
     offline,
     online,

@@ -12,6 +12,7 @@ import type {
   EntitySpec,
   FeatureViewSpec,
   KafkaSourceSpec,
+  StreamFeatureViewSpec,
   ValueType,
 } from '../../../shared/definitions/types.ts';
 import { TributaryError } from '../../../shared/errors.ts';
@@ -81,15 +82,8 @@ export function registerPushRoutes(app: FastifyInstance, context: ServingContext
         `push source '${name}' names batch source '${push.batchSource}', which is not a Kafka source`,
       );
     }
-    const fed = repo.featureViews.filter((v) => v.source === name);
-    if (fed.length === 0 && (repo.streamFeatureViews ?? []).some((v) => v.source === name)) {
-      // Pushes decode against plain views; stream views' materialization is a later step.
-      throw new TributaryError(
-        'TRIB_NOT_IMPLEMENTED',
-        `only stream feature views read push source '${name}': pushing to them is not built yet`,
-        { details: { push_source: name } },
-      );
-    }
+    // Plain and stream views alike: both decode the pushed rows' columns.
+    const fed = [...repo.featureViews, ...(repo.streamFeatureViews ?? [])].filter((v) => v.source === name);
     if (fed.length === 0) {
       throw new TributaryError('TRIB_BAD_REQUEST', `no feature view reads push source '${name}'`);
     }
@@ -149,7 +143,7 @@ export function registerPushRoutes(app: FastifyInstance, context: ServingContext
  */
 function checkColumns(
   df: Record<string, unknown[]>,
-  fed: readonly FeatureViewSpec[],
+  fed: readonly (FeatureViewSpec | StreamFeatureViewSpec)[],
   entities: readonly EntitySpec[],
   source: KafkaSourceSpec,
 ): void {

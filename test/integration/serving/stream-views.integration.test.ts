@@ -1,7 +1,7 @@
 /**
- * Stream feature views before their serving exists: applied repositories may hold them, so
- * serving lists them and answers requests for their aggregated features with a coded 501
- * (TRIB_NOT_IMPLEMENTED), never a crash or an "unknown view", while plain features still serve.
+ * Serving a repository with a stream feature view: it is listed with its aggregations, pushes
+ * to a push source only it reads are checked against its columns, and plain views still serve.
+ * Its aggregates end to end: test/integration/materializer/stream-views.integration.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RepoSpec, StreamFeatureViewSpec } from '../../../shared/definitions/types.ts';
@@ -51,16 +51,6 @@ describe('serving with a stream feature view applied', () => {
     await h?.close();
   });
 
-  const notImplemented = (res: {
-    statusCode: number;
-    body: string;
-    json(): { error: { code: string; message: string } };
-  }) => {
-    expect(res.statusCode, res.body).toBe(501);
-    expect(res.json().error.code).toBe('TRIB_NOT_IMPLEMENTED');
-    expect(res.json().error.message).toContain("'driver_trip_stats' is a stream feature view");
-  };
-
   it('lists the stream view with its aggregated features', async () => {
     const res = await h.app.inject({ method: 'GET', url: '/feature-views' });
     expect(res.statusCode, res.body).toBe(200);
@@ -83,44 +73,22 @@ describe('serving with a stream feature view applied', () => {
     ).toEqual(['driver_trip_stats:fare_sum_1h']);
   });
 
-  it('refuses online lookups and historical retrieval of aggregated features with TRIB_NOT_IMPLEMENTED', async () => {
-    notImplemented(
-      await h.app.inject({
-        method: 'POST',
-        url: '/get-online-features',
-        payload: { features: ['driver_trip_stats:fare_sum_1h'], entities: { driver_id: [1] } },
-      }),
-    );
-    notImplemented(
-      await h.app.inject({
-        method: 'POST',
-        url: '/get-online-features',
-        payload: { feature_service: 'with_aggregates', entities: { driver_id: [1] } },
-      }),
-    );
-    notImplemented(
-      await h.app.inject({
-        method: 'POST',
-        url: '/get-historical-features',
-        payload: {
-          entities: { driver_id: [1], event_timestamp: ['2024-05-10T12:00:00Z'] },
-          features: ['driver_profile:rating', 'driver_trip_stats:fare_sum_1h'],
-        },
-      }),
-    );
-  });
-
-  it('refuses a push to a push source only stream views read', async () => {
-    const res = await h.app.inject({
-      method: 'POST',
-      url: '/push',
-      payload: {
-        push_source_name: 'trips_push',
-        df: { driver_id: [1], fare: [12.5], event_timestamp: ['2024-05-10T12:00:00Z'] },
-      },
+  it('accepts a push to a push source only stream views read, checked against their columns', async () => {
+    const push = (df: Record<string, unknown[]>) =>
+      h.app.inject({ method: 'POST', url: '/push', payload: { push_source_name: 'trips_push', df } });
+    const ok = await push({ driver_id: [1], fare: [12.5], event_timestamp: ['2024-05-10T12:00:00Z'] });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json().rows).toBe(1);
+    const wrongType = await push({
+      driver_id: [1],
+      fare: ['a lot'],
+      event_timestamp: ['2024-05-10T12:00:00Z'],
     });
-    expect(res.statusCode, res.body).toBe(501);
-    expect(res.json().error.code).toBe('TRIB_NOT_IMPLEMENTED');
+    expect(wrongType.statusCode, wrongType.body).toBe(400);
+    expect(wrongType.json().error.code).toBe('TRIB_WRONG_TYPE');
+    const unknown = await push({ driver_id: [1], tip: [2], event_timestamp: ['2024-05-10T12:00:00Z'] });
+    expect(unknown.statusCode, unknown.body).toBe(400);
+    expect(unknown.json().error.message).toContain('tip');
   });
 
   it('still serves plain views of the same repository', async () => {

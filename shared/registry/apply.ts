@@ -116,7 +116,8 @@ export async function applyRepo(
     }
 
     const ensuredTables: string[] = [];
-    for (const view of spec.featureViews) {
+    // A stream view's table holds its raw events, from which historical retrieval aggregates.
+    for (const view of [...spec.featureViews, ...(spec.streamFeatureViews ?? [])]) {
       if (!view.offline) continue;
       await deps.offline.ensureTable(viewLayout(view, spec.entities));
       ensuredTables.push(view.name);

@@ -119,17 +119,17 @@ export function planChanges(
       const now = news.get(name);
       if (!old && now) {
         changes.push({ kind, name, action: 'add', fields: [], breaking: [] });
-        if (now.kind === 'featureView' && now.offline)
+        if ((now.kind === 'featureView' || now.kind === 'streamFeatureView') && now.offline)
           tables.push({ view: name, action: 'create', reason: 'new view' });
       } else if (old && !now) {
         const breaking =
           old.kind === 'featureView'
             ? ['the view is removed: readers of its features fail; its offline table is archived']
             : old.kind === 'streamFeatureView'
-              ? ['the view is removed: readers of its features fail']
+              ? ['the view is removed: readers of its features fail; its table of events is archived']
               : [];
         changes.push({ kind, name, action: 'remove', fields: [], breaking });
-        if (old.kind === 'featureView')
+        if (old.kind === 'featureView' || old.kind === 'streamFeatureView')
           tables.push({ view: name, action: 'archive', reason: 'view removed' });
       } else if (old && now) {
         const fields = diffObject(old, now);
@@ -144,6 +144,12 @@ export function planChanges(
           const view = streamViewChanges(before, old, next, now);
           breaking = view.breaking;
           fields.push(...view.fields);
+          // Its raw events no longer fit the table: set aside, a new one is made (as for plain views).
+          const stale = view.fields.some(
+            (f) => f.path === 'joinKeys' || (f.path.startsWith('schema.') && f.path.endsWith('.type')),
+          );
+          if (stale && now.offline)
+            tables.push({ view: name, action: 'recreate', reason: 'its events no longer fit the table' });
         }
         if (fields.length > 0 || breaking.length > 0)
           changes.push({ kind, name, action: 'change', fields, breaking });

@@ -86,6 +86,16 @@ describe('apply with a stream feature view', () => {
       { kind: 'streamFeatureView', name: 'driver_trip_stats', spec: spec.streamFeatureViews![0] },
     ]);
     expect((await registry.latest())?.spec).toEqual(spec);
+    // Its raw events' table, from which historical retrieval aggregates.
+    expect(first.ensuredTables).toEqual(['driver_trip_stats']);
+    expect(first.plan.tables).toEqual([{ view: 'driver_trip_stats', action: 'create', reason: 'new view' }]);
+    const columns = await db.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'driver_trip_stats'`,
+      [offlineSchema],
+    );
+    expect(columns.rows.map((r) => r.column_name)).toEqual(
+      expect.arrayContaining(['driver_id', 'fare', 'rating']),
+    );
 
     expect((await apply(repo(BASE))).changed).toBe(false);
 

@@ -52,9 +52,49 @@ describe('loadRepo', () => {
     try {
       const spec = await loadRepo(path.join(ROOT, 'feature-defs'));
       expect(spec.entities).toMatchObject([{ name: 'driver', joinKey: 'driver_id', valueType: 'int64' }]);
-      expect(spec.kafkaSources).toMatchObject([{ name: 'driver_stats_source', topic: 'driver_stats' }]);
+      expect(spec.kafkaSources).toMatchObject([
+        { name: 'driver_stats_source', topic: 'driver_stats' },
+        { name: 'trips_source', topic: 'trips' },
+      ]);
       expect(spec.pushSources).toMatchObject([
         { name: 'driver_stats_push', batchSource: 'driver_stats_source' },
+        { name: 'trips_push', batchSource: 'trips_source' },
+      ]);
+      const MIN = 60_000;
+      expect(spec.streamFeatureViews).toMatchObject([
+        {
+          name: 'driver_trip_stats',
+          entities: ['driver'],
+          source: 'trips_push',
+          schema: [
+            { name: 'fare', type: 'float64' },
+            { name: 'rating', type: 'int64' },
+          ],
+          aggregations: [
+            { name: 'fare_sum_1h', function: 'sum', windowMs: 60 * MIN, resolutionMs: MIN, type: 'float64' },
+            {
+              name: 'fare_count_1d',
+              function: 'count',
+              windowMs: 1440 * MIN,
+              resolutionMs: 5 * MIN,
+              type: 'int64',
+            },
+            {
+              name: 'fare_mean_7d',
+              function: 'mean',
+              windowMs: 7 * 1440 * MIN,
+              resolutionMs: 60 * MIN,
+              type: 'float64',
+            },
+            {
+              name: 'last_rating',
+              function: 'last',
+              windowMs: 7 * 1440 * MIN,
+              resolutionMs: 60 * MIN,
+              type: 'int64',
+            },
+          ],
+        },
       ]);
       expect(spec.featureViews).toMatchObject([
         {

@@ -8,7 +8,11 @@
  *   stored strings as JSON (the least this stack can do for the same request).
  *
  * Two scenarios, 1 entity × 50 features and 100 entities × 50 features, the same request body for
- * both servers. The load runs in a worker thread, so the generator never shares the servers' event
+ * both servers. Two more for streaming aggregations (docs/aggregations.md): a stream view
+ * `bench_trips` of 10 aggregations (windows 1h to 7d, resolutions 1m to 1h) over 300 trips per
+ * driver in the last 7 days, written through the store's tile path, read as 1 entity × 10 and 100
+ * entities × 10 aggregated features; their floor is one pipelined HGETALL of the same hashes,
+ * returned as they are (no merge). The load runs in a worker thread, so the generator never shares the servers' event
  * loop (it still shares the machine's cores with them and with Redis):
  * - paced: an open-loop generator sending RATE req/s (1 × 50; RATE_100 for 100 × 50, for which
  *   the issue names no rate) on a fixed schedule over keep-alive
@@ -24,7 +28,7 @@
  * document. Services: .services.env / the usual variables, else throwaway ones.
  * Knobs: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3), BENCH_RATE (1000),
  * BENCH_RATE_100 (100),
- * BENCH_CONNECTIONS (20), BENCH_SCENARIOS (both: `1x50,100x50`), BENCH_PROFILE (a directory: a CPU
+ * BENCH_CONNECTIONS (20), BENCH_SCENARIOS (all: `1x50,100x50,1x10agg,100x10agg`), BENCH_PROFILE (a directory: a CPU
  * profile of the servers per max phase, `max-<scenario>-<server>.cpuprofile`, last round's).
  */
 import { randomBytes } from 'node:crypto';
@@ -37,7 +41,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp } from '../services/serving/app.ts';
-import type { RepoSpec } from '../shared/definitions/types.ts';
+import type { AggregationSpec, RepoSpec } from '../shared/definitions/types.ts';
 import { StaticDefinitions } from '../shared/registry/live.ts';
 import { viewLayout } from '../shared/stores/layout.ts';
 import type { FeatureRow } from '../shared/stores/offline/port.ts';
@@ -55,11 +59,38 @@ const RATE = knob('BENCH_RATE', 1_000);
 const RATE_100 = knob('BENCH_RATE_100', 100);
 const CONNECTIONS = knob('BENCH_CONNECTIONS', 20);
 /** Scenarios to measure (for quick iterations); the others print NaN figures. */
-const SCENARIOS = textKnob('BENCH_SCENARIOS', '1x50,100x50').split(',');
+const SCENARIOS = textKnob('BENCH_SCENARIOS', '1x50,100x50,1x10agg,100x10agg').split(',');
 const DRIVERS = 1_000;
 const FEATURES = 50;
 const DAY = 86_400_000;
+const MIN = 60_000;
+const HOUR = 60 * MIN;
 const API_KEY = 'bench-key';
+/** Trips per driver of the aggregation scenarios, over the last 7 days. */
+const TRIPS_PER_DRIVER = 300;
+
+/** The 10 aggregations of `bench_trips`: every function, windows from 1h to 7d. */
+const AGGREGATIONS: AggregationSpec[] = (
+  [
+    ['fare', 'sum', HOUR, MIN, 'float64'],
+    ['fare', 'count', HOUR, MIN, 'int64'],
+    ['fare', 'mean', DAY, 5 * MIN, 'float64'],
+    ['fare', 'min', DAY, HOUR, 'float64'],
+    ['fare', 'max', DAY, HOUR, 'float64'],
+    ['fare', 'stddev', DAY, 5 * MIN, 'float64'],
+    ['rating', 'last', 7 * DAY, HOUR, 'int64'],
+    ['fare', 'count', 7 * DAY, HOUR, 'int64'],
+    ['fare', 'sum', 7 * DAY, HOUR, 'float64'],
+    ['fare', 'mean', HOUR, MIN, 'float64'],
+  ] as const
+).map(([column, fn, windowMs, resolutionMs, type], i) => ({
+  column,
+  function: fn,
+  windowMs,
+  resolutionMs,
+  type,
+  name: `a${i}`,
+}));
 
 const spec: RepoSpec = {
   entities: [driverEntity()],
@@ -82,6 +113,21 @@ const spec: RepoSpec = {
       source: 'bench_source',
       schema: Array.from({ length: FEATURES }, (_, i) => ({ name: `f${i}`, type: 'float64' as const })),
       ttlMs: DAY,
+      online: true,
+      offline: true,
+    },
+  ],
+  streamFeatureViews: [
+    {
+      kind: 'streamFeatureView',
+      name: 'bench_trips',
+      entities: ['driver'],
+      source: 'bench_source',
+      schema: [
+        { name: 'fare', type: 'float64' },
+        { name: 'rating', type: 'int64' },
+      ],
+      aggregations: AGGREGATIONS,
       online: true,
       offline: true,
     },
@@ -245,6 +291,28 @@ const rows: FeatureRow[] = Array.from({ length: DRIVERS }, (_, d) => ({
 }));
 await online.write(layout, rows);
 
+// The aggregation scenarios' trips, in event-time order per driver, written in batches of
+// 10,000 as the materializer would.
+const tripsLayout = viewLayout(spec.streamFeatureViews![0]!, spec.entities);
+const tripsStarted = performance.now();
+let offset = 0;
+for (let k = 0; k < TRIPS_PER_DRIVER; k += 10) {
+  const batch: FeatureRow[] = [];
+  for (let j = k; j < k + 10; j++) {
+    for (let d = 0; d < DRIVERS; d++) {
+      batch.push({
+        keys: [BigInt(1001 + d)],
+        eventTimestamp: now - 7 * DAY + Math.floor(((j + (d % 7) / 7) * 7 * DAY) / TRIPS_PER_DRIVER),
+        created: null,
+        origin: { topic: 'bench_trips', partition: 0, offset: String(offset++) },
+        values: [Math.round(Math.abs(Math.sin(d * 31 + j)) * 5000) / 100, BigInt(1 + ((d + j) % 5))],
+      });
+    }
+  }
+  await online.write(tripsLayout, batch);
+}
+const tripsWriteSeconds = (performance.now() - tripsStarted) / 1000;
+
 const tributary = await buildApp({
   definitions: new StaticDefinitions(spec),
   online,
@@ -261,10 +329,19 @@ const tributary = await buildApp({
 
 // The floor: the same request, one MGET, the stored strings back as JSON.
 const floor: FastifyInstance = Fastify({ logger: false });
-floor.post<{ Body: { entities: { driver_id: number[] } } }>('/get-online-features', async (request) => {
-  const keys = request.body.entities.driver_id.map((id) => `${prefix}:bench_stats:${id}`);
-  return { values: await redis.mget(keys) };
-});
+floor.post<{ Body: { features: string[]; entities: { driver_id: number[] } } }>(
+  '/get-online-features',
+  async (request) => {
+    if (request.body.features[0]?.startsWith('bench_trips:')) {
+      // Aggregations: the entities' hashes of tiles, as Redis sends them (no merge).
+      const pipeline = redis.pipeline();
+      for (const id of request.body.entities.driver_id) pipeline.hgetall(`${prefix}:bench_trips:${id}`);
+      return { values: ((await pipeline.exec()) ?? []).map(([, hash]) => hash) };
+    }
+    const keys = request.body.entities.driver_id.map((id) => `${prefix}:bench_stats:${id}`);
+    return { values: await redis.mget(keys) };
+  },
+);
 
 async function listen(app: FastifyInstance): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -274,7 +351,13 @@ async function listen(app: FastifyInstance): Promise<string> {
 const urls = { tributary: await listen(tributary), floor: await listen(floor) };
 
 const featureRefs = Array.from({ length: FEATURES }, (_, i) => `bench_stats:f${i}`);
+const aggregatedRefs = AGGREGATIONS.map((a) => `bench_trips:${a.name}`);
 const scenarios = {
+  '1x10agg': JSON.stringify({ features: aggregatedRefs, entities: { driver_id: [1001] } }),
+  '100x10agg': JSON.stringify({
+    features: aggregatedRefs,
+    entities: { driver_id: Array.from({ length: 100 }, (_, i) => 1001 + i * 7) },
+  }),
   '1x50': JSON.stringify({
     features: featureRefs,
     entities: { driver_id: [1001] },
@@ -315,10 +398,9 @@ interface Sample {
   responseBytes: number;
   failures: number;
 }
-const samples: Record<Scenario, Record<Server, Sample[]>> = {
-  '1x50': { tributary: [], floor: [] },
-  '100x50': { tributary: [], floor: [] },
-};
+const samples = Object.fromEntries(
+  Object.keys(scenarios).map((name) => [name, { tributary: [] as Sample[], floor: [] as Sample[] }]),
+) as Record<Scenario, Record<Server, Sample[]>>;
 
 for (let run = 0; run < RUNS; run++) {
   const order: Server[] = run % 2 === 0 ? ['tributary', 'floor'] : ['floor', 'tributary'];
@@ -327,7 +409,7 @@ for (let run = 0; run < RUNS; run++) {
     for (const server of order) {
       const body = scenarios[scenario];
       const url = urls[server];
-      const rate = scenario === '1x50' ? RATE : RATE_100;
+      const rate = scenario.startsWith('1x') ? RATE : RATE_100;
       const paced = await load('paced', url, body, rate);
       const burst = await load('autocannon_rate', url, body, rate);
       // With BENCH_PROFILE=<dir>, a profile of this process: the servers (the load runs in a worker).
@@ -375,10 +457,12 @@ function summary(list: Sample[]) {
   };
 }
 
-const figures = {
-  '1x50': { tributary: summary(samples['1x50'].tributary), floor: summary(samples['1x50'].floor) },
-  '100x50': { tributary: summary(samples['100x50'].tributary), floor: summary(samples['100x50'].floor) },
-};
+const figures = Object.fromEntries(
+  (Object.keys(scenarios) as Scenario[]).map((name) => [
+    name,
+    { tributary: summary(samples[name].tributary), floor: summary(samples[name].floor) },
+  ]),
+) as Record<Scenario, Record<Server, ReturnType<typeof summary>>>;
 const ratio = (s: Scenario) =>
   Math.round((figures[s].tributary.maxRequestsPerSecond / figures[s].floor.maxRequestsPerSecond) * 1000) /
   1000;
@@ -390,13 +474,26 @@ console.log(
       setup: {
         view: `bench_stats: ${FEATURES} float64 features, ttl 1 day`,
         drivers: DRIVERS,
-        scenarios: { '1x50': '1 entity × 50 features', '100x50': '100 entities × 50 features' },
+        scenarios: {
+          '1x50': '1 entity × 50 features',
+          '100x50': '100 entities × 50 features',
+          '1x10agg': '1 entity × 10 aggregated features (bench_trips)',
+          '100x10agg': '100 entities × 10 aggregated features',
+        },
+        aggregations: {
+          view: 'bench_trips: 10 aggregations, every function, windows 1h–7d, resolutions 1m–1h',
+          tripsPerDriver: TRIPS_PER_DRIVER,
+          tripsWritten: offset,
+          tripsWriteSeconds: round3(tripsWriteSeconds),
+          tripsWrittenPerSecond: Math.round(offset / tripsWriteSeconds),
+          tileFieldsPerDriver: await redis.hlen(`${prefix}:bench_trips:1001`),
+        },
         tributary: 'buildApp (RedisOnlineStore, API key auth, logger silent) on 127.0.0.1',
         floor: 'fastify + ioredis, one MGET of the same keys, stored strings back as JSON',
         load: {
           generator:
             'worker thread; paced = open-loop fixed schedule (node:http keep-alive); max = autocannon',
-          rate: { '1x50': RATE, '100x50': RATE_100 },
+          rate: { '1x50': RATE, '100x50': RATE_100, '1x10agg': RATE, '100x10agg': RATE_100 },
           seconds: SECONDS,
           warmupSeconds: WARMUP_SECONDS,
           maxConnections: CONNECTIONS,
@@ -406,12 +503,16 @@ console.log(
         node: process.version,
       },
       figures,
-      ratioToFloor: { '1x50': ratio('1x50'), '100x50': ratio('100x50') },
+      ratioToFloor: Object.fromEntries(
+        (Object.keys(scenarios) as Scenario[]).map((name) => [name, ratio(name)]),
+      ),
       targets: {
         [`1x50 p99 <= 2 ms at ${RATE} req/s`]: figures['1x50'].tributary.paced.p99Ms <= 2,
         [`100x50 p99 <= 10 ms at ${RATE_100} req/s`]: figures['100x50'].tributary.paced.p99Ms <= 10,
         'max throughput >= 70% of floor (1x50)': ratio('1x50') >= 0.7,
         'max throughput >= 70% of floor (100x50)': ratio('100x50') >= 0.7,
+        [`1x10agg p99 <= 2 ms at ${RATE} req/s`]: figures['1x10agg'].tributary.paced.p99Ms <= 2,
+        [`100x10agg p99 <= 10 ms at ${RATE_100} req/s`]: figures['100x10agg'].tributary.paced.p99Ms <= 10,
       },
     },
     null,

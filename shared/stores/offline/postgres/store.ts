@@ -313,6 +313,40 @@ export class PostgresOfflineStore implements OfflineStore, HistoricalFeatureSour
     }
   }
 
+  /**
+   * Up to `count` distinct entities, drawn at random, with an event after `sinceMs` (epoch ms):
+   * what `tributary consistency` compares. A scan of the view's recent partitions.
+   */
+  async sampleEntities(view: ViewLayout, count: number, sinceMs: number): Promise<FeatureRow['keys'][]> {
+    const select = view.joinKeys.map((k, i) => {
+      const column = sql.quoteIdent(k.name);
+      // Text for exact int64s; epoch ms for timestamps, as rows carry them.
+      const value =
+        k.type === 'timestamp'
+          ? `(extract(epoch FROM ${column}) * 1000)::float8`
+          : k.type === 'int64'
+            ? `${column}::text`
+            : column;
+      return `${value} AS k${i}`;
+    });
+    const keys = view.joinKeys.map((k) => sql.quoteIdent(k.name)).join(', ');
+    try {
+      const { rows } = await this.pool.query(
+        `SELECT ${select.join(', ')} FROM (SELECT DISTINCT ${keys} FROM ${sql.qualified(this.schema, view.name)}
+          WHERE event_timestamp > to_timestamp($1::float8 / 1000)) AS recent ORDER BY random() LIMIT $2`,
+        [sinceMs, count],
+      );
+      return rows.map((row) =>
+        view.joinKeys.map((k, i) => {
+          const value = row[`k${i}`] as string | number | boolean;
+          return k.type === 'int64' ? BigInt(value as string) : value;
+        }),
+      );
+    } catch (error) {
+      throw offlineError(error);
+    }
+  }
+
   /** Drops the store's schema with every table in it: for tests and benchmarks that made their own schema. */
   async dropSchema(): Promise<void> {
     try {

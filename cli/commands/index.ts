@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { applyCommand } from './apply.ts';
+import { consistencyCommand } from './consistency.ts';
 import { getHistoricalFeaturesCommand } from './get-historical-features.ts';
 import { initCommand } from './init.ts';
 import { materializeCommand } from './materialize.ts';
@@ -22,4 +23,5 @@ export const commands: readonly Command[] = [
   quickstartCommand,
   serveCommand,
   getHistoricalFeaturesCommand,
+  consistencyCommand,
 ];

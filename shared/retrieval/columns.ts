@@ -278,3 +278,44 @@ export function columnWriter(type: ValueType, capacity: number): ColumnWriter {
       return new Utf8Writer(size);
   }
 }
+
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+/**
+ * An Arrow column of numbers computed in JS (aggregated features): float64 as they are; int64
+ * (counts, and min/max of an int64 column, which are doubles that are integers) converted, the
+ * double 2^63 that rounding the largest int64s gives clamped to the int64 range. `valid[i]` is
+ * 0 for a null.
+ */
+export function numberColumn(type: ValueType, values: Float64Array, valid: Uint8Array): Data {
+  const length = values.length;
+  let nullCount = 0;
+  const bitmap = new Uint8Array((length + 7) >> 3);
+  for (let i = 0; i < length; i++) {
+    if (valid[i] === 0) nullCount++;
+    else bitmap[i >> 3]! |= 1 << (i & 7);
+  }
+  const nullBitmap = nullCount === 0 ? undefined : bitmap;
+  if (type === 'float64') {
+    const data = new Float64Array(length);
+    for (let i = 0; i < length; i++) data[i] = valid[i] === 0 ? 0 : values[i]!;
+    return makeData({ type: new Float64(), length, nullCount, nullBitmap, data });
+  }
+  if (type !== 'int64') {
+    const writer = columnWriter(type, length);
+    for (let i = 0; i < length; i++) writer.appendValue(valid[i] === 0 ? null : values[i]);
+    return writer.finish();
+  }
+  const data = new BigInt64Array(length);
+  for (let i = 0; i < length; i++) {
+    if (valid[i] === 0) continue;
+    const x = values[i]!;
+    if (Number.isSafeInteger(x)) data[i] = BigInt(x);
+    else {
+      const big = BigInt(x);
+      data[i] = big > INT64_MAX ? INT64_MAX : big < INT64_MIN ? INT64_MIN : big;
+    }
+  }
+  return makeData({ type: new Int64(), length, nullCount, nullBitmap, data });
+}

@@ -57,7 +57,8 @@ export function* encodeEntities(
   yield copyTrailer();
 }
 
-function writeKey(
+/** One join key field (length word and value) of entity row `row` at `at`; returns where the next field starts. */
+export function writeKey(
   buf: Buffer,
   view: DataView,
   at: number,

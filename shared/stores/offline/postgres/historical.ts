@@ -16,12 +16,17 @@
  *   `parallelism` connections (one backend per core; by key with an int64 key), which file
  *   their answers into the range's one `RangeAnswer`; the next range is probed while one is
  *   delivered, so memory is bounded by two ranges whatever the request's size.
+ * - Stream views' aggregated features are computed from their raw events on the same connections,
+ *   after the range's probes (`aggregate.ts`): each connection streams the events of its share of
+ *   the range's entities in (entity, time) order and sweeps them into every row's windows. The
+ *   plain and aggregated columns are put back in request order as each chunk is delivered.
  *
  * Alternatives measured and rejected: probing in input order (random index access, ~1.3× slower),
  * Feast's union of entity and feature rows with window functions (sorts every feature row in range),
  * DECLARE/FETCH text cursors (per-value parsing dominates), `ORDER BY` row number in Postgres
  * (a sort of the whole answer, about 15% of the query).
  */
+import type { Data } from 'apache-arrow';
 import { TributaryError } from '../../../errors.ts';
 import { DEFAULT_OFFLINE_SCHEMA, postgresError } from '../../../postgres/index.ts';
 import type { EntityFrame } from '../../../retrieval/entities.ts';
@@ -31,6 +36,13 @@ import type {
   HistoricalReadOptions,
 } from '../../../retrieval/historical.ts';
 import type { RetrievalPlan } from '../../../retrieval/plan.ts';
+import {
+  AggregateAnswer,
+  type AggregateBatch,
+  aggregateBatches,
+  type StreamPart,
+  streamParts,
+} from './aggregate.ts';
 import { encodeEntities } from './entity-copy.ts';
 import { type HistoricalPool, type LaneSettings, type ProbeBatch, ProbeLane } from './lane.ts';
 import { pointInTimeSql } from './point-in-time-sql.ts';
@@ -101,20 +113,37 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
     options: HistoricalReadOptions = {},
   ): AsyncGenerator<FeatureChunk> {
     const chunkRows = options.chunkRows ?? 65_536;
+    const parts = splitPlan(plan);
     const ranges = this.ranges(plan, entities.length, chunkRows);
     const lanes: ProbeLane[] = [];
     const laneCount = entities.length < 4 * chunkRows ? 1 : this.parallelism;
     for (let l = 0; l < (ranges.length === 0 ? 0 : laneCount); l++) {
-      lanes.push(new ProbeLane(this.pool, this.settings, plan, options.signal));
+      lanes.push(new ProbeLane(this.pool, this.settings, parts.plain, options.signal, plan));
     }
-    const probed: Promise<RangeAnswer>[] = [];
+    const probed: Promise<RangeAnswers>[] = [];
     const start = (k: number) => {
       const [from, to] = ranges[k]!;
-      const answer = new RangeAnswer(plan, from, to);
-      const batches = probeBatches(plan, entities, from, to, lanes.length);
-      probed[k] = Promise.all(batches.map((mine, l) => lanes[l]!.probeAll(mine, answer))).then(() => {
-        answer.finish();
-        return answer;
+      const answer = parts.plain.features.length > 0 ? new RangeAnswer(parts.plain, from, to) : undefined;
+      const aggregated =
+        parts.streams.length > 0 ? new AggregateAnswer(parts.aggregated, from, to - from) : undefined;
+      const batches = answer ? probeBatches(parts.plain, entities, from, to, lanes.length) : [];
+      // Each stream view's groups of this range, cut over the lanes.
+      const perLane: AggregateBatch[][] = lanes.map(() => []);
+      for (const part of parts.streams) {
+        const cut = aggregateBatches(part, entities, from, to, lanes.length);
+        cut.forEach((batch, l) => {
+          perLane[l]!.push(batch);
+        });
+      }
+      probed[k] = Promise.all(
+        lanes.map(async (lane, l) => {
+          if (answer) await lane.probeAll(batches[l]!, answer);
+          if (aggregated) await lane.aggregateAll(perLane[l]!, entities, aggregated);
+        }),
+      ).then(() => {
+        answer?.finish();
+        aggregated?.finish();
+        return { from, length: to - from, answer, aggregated };
       });
       // Awaited in turn below; until then a failure must not count as unhandled.
       probed[k].catch(() => undefined);
@@ -129,7 +158,14 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
           // Ranges already probed are not delivered to a client that has gone.
           options.signal?.throwIfAborted();
           const end = Math.min(range.length, begin + chunkRows);
-          yield { start: range.from + begin, length: end - begin, columns: range.decode(begin, end) };
+          const columns = new Array<Data>(plan.features.length);
+          range.answer?.decode(begin, end).forEach((column, i) => {
+            columns[parts.plainAt[i]!] = column;
+          });
+          range.aggregated?.decode(begin, end).forEach((column, i) => {
+            columns[parts.aggregatedAt[i]!] = column;
+          });
+          yield { start: range.from + begin, length: end - begin, columns };
           options.onProgress?.(range.from + end);
         }
       }
@@ -155,6 +191,51 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
   private get settings(): LaneSettings {
     return { schema: this.schema, workMem: this.workMem, querySql: this.querySql };
   }
+}
+
+/** One range's answers: the plain views' probes and the stream views' aggregates. */
+interface RangeAnswers {
+  from: number;
+  length: number;
+  answer: RangeAnswer | undefined;
+  aggregated: AggregateAnswer | undefined;
+}
+
+/** A request cut into what the probes answer and what the sweeps compute, with each column's place. */
+interface PlanParts {
+  /**
+   * The plain views, with their join keys and their features in the order the point-in-time
+   * query selects them (view by view), which is the order `RangeAnswer` decodes in.
+   */
+  plain: RetrievalPlan;
+  /** Per column of `plain.features`, its index in the request's features. */
+  plainAt: number[];
+  streams: StreamPart[];
+  aggregated: ReturnType<typeof streamParts>['features'];
+  /** Per aggregated column, its index in the request's features. */
+  aggregatedAt: number[];
+}
+
+function splitPlan(plan: RetrievalPlan): PlanParts {
+  const index = new Map(plan.features.map((f, i) => [`${f.view}\u0000${f.name}`, i]));
+  const at = (view: string, name: string) => index.get(`${view}\u0000${name}`)!;
+  const views = plan.views.filter((v) => v.spec.kind !== 'streamFeatureView');
+  const keys = new Set(views.flatMap((v) => v.layout.joinKeys.map((k) => k.name)));
+  const plainAt: number[] = [];
+  const features: RetrievalPlan['features'] = [];
+  for (const view of views) {
+    for (const feature of view.features) {
+      const i = at(view.layout.name, feature.name);
+      plainAt.push(i);
+      features.push(plan.features[i]!);
+    }
+  }
+  const plain: RetrievalPlan = { views, joinKeys: plan.joinKeys.filter((k) => keys.has(k.name)), features };
+  const { parts, features: aggregated } = streamParts(plan);
+  const aggregatedAt = parts.flatMap((part) =>
+    part.view.features.map((f) => at(part.view.layout.name, f.name)),
+  );
+  return { plain, plainAt, streams: parts, aggregated, aggregatedAt };
 }
 
 /**

@@ -9,6 +9,7 @@ import { startOpsServer } from '../../shared/observability/ops-server.ts';
 import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
+import { PostgresDeadLetterCounts } from '../../shared/stores/offline/postgres/dead-letter-counts.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
@@ -138,7 +139,15 @@ Examples:
         { name: 'Redis', variable: 'REDIS_URL', check: () => online.ping() },
       ]);
       const materializer = new Materializer(
-        { definitions, stream, offline, online, metrics, logger },
+        {
+          definitions,
+          stream,
+          offline,
+          online,
+          metrics,
+          logger,
+          deadLetterCounts: new PostgresDeadLetterCounts(pool, offline.schema, logger),
+        },
         {
           groupPrefix:
             values.group ?? (backfill ? `tributary-backfill-${Date.now()}` : 'tributary-materializer'),

@@ -7,7 +7,9 @@ import { checkPortFree, listenError } from '../../shared/observability/ops-serve
 import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
+import { PostgresDeadLetterCounts } from '../../shared/stores/offline/postgres/dead-letter-counts.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
+import { RedisKeyCounter } from '../../shared/stores/online/key-count.ts';
 import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
@@ -103,6 +105,11 @@ TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
         schema: MONITOR_SCHEMA.of(values['monitor-schema']),
       });
       opened.push(() => monitoring.close());
+      // The feature views page's figures: offline freshness, online keys, dead letters.
+      const offlineStats = new PostgresFeatureViewStats(pool, historical.schema);
+      const deadLetterCounts = new PostgresDeadLetterCounts(pool, historical.schema);
+      const keyCounter = new RedisKeyCounter({ url: config.redisUrl, prefix: online.prefix, logger });
+      opened.push(() => keyCounter.close());
       const app = await buildApp({
         definitions,
         online,
@@ -111,7 +118,11 @@ TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
         config,
         logger,
         monitorQueries: monitoring.queries,
-        featureViewStats: new PostgresFeatureViewStats(pool, historical.schema),
+        featureViewStats: {
+          offline: (view) => offlineStats.offline(view),
+          onlineKeys: (view) => keyCounter.countKeys(view),
+          deadLetters: (topic) => deadLetterCounts.ofTopic(topic),
+        },
         health: {
           postgres: () => pool.query('SELECT 1'),
           redis: () => online.ping(),

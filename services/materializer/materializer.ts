@@ -5,6 +5,7 @@ import {
   dlqTopicOf,
   publishDeadLetters,
 } from '../../shared/events/dead-letter.ts';
+import { type DeadLetterCounts, FEATURE_VIEW_HEADER } from '../../shared/events/dead-letter-counts.ts';
 import { parseEvent } from '../../shared/events/decode.ts';
 import { type Logger, OutageLog } from '../../shared/logger.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
@@ -31,6 +32,8 @@ export interface MaterializerDeps {
   online: OnlineStore;
   metrics: MaterializerMetrics;
   logger: Logger;
+  /** Counts published dead letters by view and code for the dashboard (dead-letter-counts.ts). */
+  deadLetterCounts?: Pick<DeadLetterCounts, 'record'>;
 }
 
 export interface MaterializerOptions {
@@ -46,7 +49,8 @@ export interface MaterializerOptions {
 /** Push requests say which stores they are for in this header; Kafka producers may too. */
 export const TARGET_HEADER = 'x-tributary-to';
 /** On a dead letter: the feature view whose decoder refused the message. */
-export const FEATURE_VIEW_HEADER = 'x-tributary-feature-view';
+export { FEATURE_VIEW_HEADER };
+
 type Target = 'online' | 'offline' | 'online_and_offline';
 
 class Stopping extends Error {
@@ -250,6 +254,7 @@ export class Materializer {
     });
     if (deadLetters.length > 0) {
       const settledLetters = new Set<OutgoingMessage>();
+      const uncounted: OutgoingMessage[] = [];
       writes.push({
         target: 'dlq',
         run: async () => {
@@ -265,6 +270,8 @@ export class Materializer {
                 const reason = letter.headers?.[DLQ_HEADERS.errorCode] ?? 'unknown';
                 this.deps.metrics.deadLetters.inc({ source: route.source.name, reason });
               }
+              // The letters as given: one cut to fit may have lost the feature view header.
+              if (landed.length > 0) uncounted.push(...originals);
             },
           );
           // Refused for good: retrying cannot help, and stalling the partition would stop the
@@ -282,6 +289,9 @@ export class Materializer {
               `dead letter refused by ${dlqTopicOf(batch.topic)} with ${error.code}: not published; the message stays in its source topic at this offset`,
             );
           }
+          // Counted once published; a retry (Postgres down) counts what is still uncounted.
+          await this.deps.deadLetterCounts?.record(uncounted);
+          uncounted.length = 0;
         },
       });
     }

@@ -49,7 +49,8 @@ ${OFFLINE_SCHEMA.help}
 
 Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_REPO, TRIBUTARY_APPLIED_BY (default user@host),
 TRIBUTARY_WEBHOOK_URL (read by the example repository's monitor, which names
-TRIBUTARY_WEBHOOK_SECRET as its webhook's secretEnv).
+TRIBUTARY_WEBHOOK_SECRET as its webhook's secretEnv), TRIBUTARY_PG_POOL_MAX (Postgres
+connections, default 10), TRIBUTARY_REGISTRY_SCHEMA, TRIBUTARY_DEBUG (set: a failure prints its stack).
 
 Examples:
   tributary apply

@@ -57,6 +57,9 @@ ${OUTPUT_EXTENSIONS.map((e) => `                               ${e.extension.pad
 ${REGISTRY_SCHEMA.help}
 ${OFFLINE_SCHEMA.help}
 
+Environment: DATABASE_URL, TRIBUTARY_REGISTRY_SCHEMA, TRIBUTARY_PG_POOL_MAX (Postgres connections,
+default 10), TRIBUTARY_DEBUG (set: a failure prints its stack).
+
 Example:
   tributary get-historical-features --entities entities.csv \\
     --features driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate --output training.arrow`,

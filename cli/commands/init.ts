@@ -29,6 +29,8 @@ Options:
   --force                    write into a folder that is not empty (existing files are kept)
   -h, --help                 show this help
 
+Environment: TRIBUTARY_DEBUG (set: a failure prints its stack).
+
 Examples:
   tributary init my_features && cd my_features
   tributary plan && tributary apply`,

@@ -67,7 +67,8 @@ ${ONLINE_PREFIX.help}
   -h, --help                 show this help
 
 Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, LOG_LEVEL, METRICS_PORT, HOST,
-TRIBUTARY_API_KEYS, TRIBUTARY_ALLOW_UNAUTHENTICATED.
+TRIBUTARY_API_KEYS, TRIBUTARY_ALLOW_UNAUTHENTICATED, TRIBUTARY_REGISTRY_SCHEMA,
+TRIBUTARY_PG_POOL_MAX (Postgres connections, default 10), TRIBUTARY_DEBUG (set: a failure prints its stack).
 
 Examples:
   tributary materialize

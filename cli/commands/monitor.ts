@@ -60,8 +60,12 @@ ${REGISTRY_SCHEMA.help}
   -h, --help                 show this help
 
 Environment: KAFKA_BROKERS, DATABASE_URL, LOG_LEVEL, METRICS_PORT, HOST, TRIBUTARY_API_KEYS,
-TRIBUTARY_ALLOW_UNAUTHENTICATED, and the variables the webhooks' secretEnv name (the example
-feature repository's: TRIBUTARY_WEBHOOK_SECRET).
+TRIBUTARY_ALLOW_UNAUTHENTICATED, TRIBUTARY_MONITOR_SCHEMA, TRIBUTARY_REGISTRY_SCHEMA,
+TRIBUTARY_MONITOR_KEEP_WINDOW_DETAIL (closed windows per model whose histograms are kept for
+the dashboard and 'tributary report', default 500, 0: none), TRIBUTARY_PG_POOL_MAX (Postgres
+connections, default 10), TRIBUTARY_DEBUG (set: a failure prints its stack), and the
+variables the webhooks' secretEnv name (the example feature repository's:
+TRIBUTARY_WEBHOOK_SECRET).
 
 Examples:
   tributary profile --model driver_model --model-version 3 --input training.csv

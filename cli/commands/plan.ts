@@ -26,7 +26,8 @@ Options:
 ${REGISTRY_OPTIONS_HELP}
   -h, --help                 show this help
 
-Environment: DATABASE_URL (the registry), TRIBUTARY_REPO.
+Environment: DATABASE_URL (the registry), TRIBUTARY_REPO, TRIBUTARY_REGISTRY_SCHEMA,
+TRIBUTARY_WEBHOOK_URL (read by the example repository's monitor), TRIBUTARY_DEBUG (set: a failure prints its stack).
 
 Examples:
   tributary plan

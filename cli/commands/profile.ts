@@ -62,7 +62,7 @@ Options:
   --json                      print the stored profile as JSON on stdout
   -h, --help                  show this help
 
-Environment: DATABASE_URL.
+Environment: DATABASE_URL, TRIBUTARY_MONITOR_SCHEMA, TRIBUTARY_DEBUG (set: a failure prints its stack).
 
 Examples:
   tributary profile --model driver_model --model-version 3 --input training.csv

@@ -40,7 +40,7 @@ Options:
   --monitor-schema <name>     Postgres schema of the monitor ${MONITOR_SCHEMA.default}
   -h, --help                  show this help
 
-Environment: DATABASE_URL.
+Environment: DATABASE_URL, TRIBUTARY_MONITOR_SCHEMA, TRIBUTARY_DEBUG (set: a failure prints its stack).
 
 Examples:
   tributary report --model driver_model --out drift.html

@@ -53,7 +53,8 @@ ${ONLINE_PREFIX.help}
                              ${MONITOR_SCHEMA.default}
 
 Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST,
-TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL.`,
+TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL, TRIBUTARY_REGISTRY_SCHEMA, TRIBUTARY_MONITOR_SCHEMA,
+TRIBUTARY_PG_POOL_MAX (Postgres connections, default 10), TRIBUTARY_DEBUG (set: a failure prints its stack).`,
   run: withOptions('serve', OPTIONS, async (values) => {
     // What is open so far: closed newest first on SIGTERM/SIGINT (from the start on, so a signal
     // during start-up exits cleanly too) or when the start fails half-way.

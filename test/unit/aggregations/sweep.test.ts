@@ -54,14 +54,12 @@ function stream(random: Gen, size: number, profile: number, start: number): Refe
   return events;
 }
 
-/** The store's order: by event time, then created (null first), then offset. */
+/**
+ * By event time, as the store sends events; ties against `last`'s order (latest offset first), so
+ * the sweep must break them itself.
+ */
 function byEventOrder(events: readonly ReferenceEvent[]): ReferenceEvent[] {
-  return [...events].sort(
-    (a, b) =>
-      a.ts - b.ts ||
-      (a.created ?? Number.NEGATIVE_INFINITY) - (b.created ?? Number.NEGATIVE_INFINITY) ||
-      a.offset - b.offset,
-  );
+  return [...events].sort((a, b) => a.ts - b.ts || b.offset - a.offset);
 }
 
 /** Instants worth asking at: random, every boundary of the window, events' own times and ±1. */
@@ -202,7 +200,9 @@ describe('GroupSweep: many entities, rows in any order', () => {
       });
       const values: (number | null)[] = [null, null];
       groups.keys.forEach((firstRow, g) => {
-        for (const ev of byEventOrder(eventsOf[rowEntity[firstRow]!]!)) {
+        // As the store sends them: by event time, ties in any order (last breaks them itself).
+        const shuffled = [...eventsOf[rowEntity[firstRow]!]!].sort(() => random() - 0.5);
+        for (const ev of [...shuffled].sort((a, b) => a.ts - b.ts)) {
           values[0] = ev.values['x'] as number | null;
           values[1] = ev.values['y'] as number | null;
           sweep.event(g, ev.ts, ev.created, ev.offset, values);

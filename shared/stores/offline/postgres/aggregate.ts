@@ -7,8 +7,8 @@
  *   earliest row's tail `floor(t/r)·r − W` (the widest of the requested windows) to the latest
  *   row's `t`;
  * - one query per connection streams those events with binary COPY, ordered by (group, event
- *   time): a `LATERAL` forward scan of the table's row index per group, in group order, so
- *   Postgres sorts nothing;
+ *   time): a `LATERAL` range scan of the table's row index per group, in group order, so
+ *   Postgres sorts only each group's own events;
  * - `GroupSweep` folds the events as they come off the socket and answers each row as the
  *   events pass its time. Nothing holds more than one group's windows and the range's answer.
  * The values are those of `aggregateEvents` bit for bit (exact sums, `shared/aggregations`).
@@ -109,8 +109,10 @@ export function createGroupTableSql(part: StreamPart): string {
 /**
  * The events of every group, `(g, event_timestamp, created, _offset, columns…)`, ordered by
  * group (the temp table's scan order, which the groups were loaded in) and within a group by
- * the table's index order `(event_timestamp, created NULLS FIRST, _partition, _offset)`: a
- * forward index scan per group, no sort. `GroupSweep` checks the order and refuses another.
+ * event time: an index range scan per group and partition, and a sort of that group's few
+ * events. Ties of event time may come in any order: `last` breaks them itself (created, then
+ * offset), the other functions do not depend on order. `GroupSweep` checks the order and
+ * refuses another.
  */
 export function aggregateEventsSql(part: StreamPart, schema: string): string {
   const layout = part.view.layout;
@@ -120,7 +122,7 @@ export function aggregateEventsSql(part: StreamPart, schema: string): string {
   const inner =
     `SELECT d.event_timestamp, d.created, d._offset${columns.length > 0 ? ', ' : ''}${columns.join(', ')}` +
     ` FROM ${quoteIdent(schema)}.${quoteIdent(layout.name)} d WHERE ${conditions.join(' AND ')}` +
-    ' ORDER BY d.event_timestamp, d.created NULLS FIRST, d._partition, d._offset';
+    ' ORDER BY d.event_timestamp';
   const selected = part.columns.map((_, i) => `e.c${i}`);
   return (
     `SELECT ${['g.g', 'e.event_timestamp', 'e.created', 'e._offset', ...selected].join(', ')}` +

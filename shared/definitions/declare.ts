@@ -64,8 +64,15 @@ export interface KafkaSourceInput extends CommonInput {
   /** Field holding the creation time that breaks ties; default `created`. */
   createdField?: string;
   format?: 'json';
-  /** Partitions when `apply` creates the topic (an existing topic is left as it is); default 1. */
+  /**
+   * Partitions of the topic, 1 to 10000; default 6. Consumers of a group share a topic by
+   * partition, so this bounds how many materializers work at once. `apply` creates the topic
+   * with it; an existing topic with another count is reported by `plan` and `apply` and left as
+   * it is unless `apply --add-partitions` grows it (see docs/definitions.md).
+   */
   partitions?: number;
+  /** Copies of each partition, 1 to 10; default min(3, brokers in the cluster). */
+  replicationFactor?: number;
 }
 export type KafkaSourceDeclaration = Declaration<'kafkaSource', KafkaSourceInput>;
 

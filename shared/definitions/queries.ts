@@ -1,4 +1,6 @@
 /** Small lookups over a resolved repository that several services need. */
+
+import { DEFAULT_PARTITIONS, SINGLE_PARTITION } from './topics.ts';
 import type { FeatureViewSpec, KafkaSourceSpec, RepoSpec } from './types.ts';
 import { DRIFT_TOPIC, RETRAIN_TOPIC } from './validate.ts';
 
@@ -37,17 +39,57 @@ export function joinKeysOf(
   });
 }
 
-/** Every topic the repository needs: sources and their dead-letter topics, drift, retrain, predictions. */
-export function requiredTopics(repo: RepoSpec): { topic: string; partitions?: number }[] {
-  const topics = new Map<string, number | undefined>();
+/** A topic the repository needs, with the partitions and replicas `apply` gives it. */
+export interface RequiredTopic {
+  topic: string;
+  partitions: number;
+  /** Absent: the stream adapter's default, min(3, brokers in the cluster). */
+  replicationFactor?: number;
+  /** What needs it, for messages: `kafkaSource 'trips'`, `dead letters of kafkaSource 'trips'`. */
+  usedBy: string;
+  /** True when `partitions` was declared, false when it is a default. */
+  declared: boolean;
+}
+
+/**
+ * Every topic the repository needs: sources and their dead-letter topics, drift, retrain,
+ * predictions. A source's topic has its declared partitions (default DEFAULT_PARTITIONS); a
+ * prediction topic, written at inference rate like a source, has DEFAULT_PARTITIONS unless it
+ * is a source's topic too; dead-letter, drift and retrain topics have one partition (few
+ * messages, kept in order) and their source's replication factor.
+ */
+export function requiredTopics(repo: RepoSpec): RequiredTopic[] {
+  const topics = new Map<string, RequiredTopic>();
+  const add = (t: RequiredTopic) => {
+    if (!topics.has(t.topic)) topics.set(t.topic, t);
+  };
+  const rf = (replicationFactor: number | undefined) =>
+    replicationFactor === undefined ? {} : { replicationFactor };
   for (const source of repo.kafkaSources) {
-    topics.set(source.topic, source.partitions);
-    topics.set(`${source.topic}.dlq`, undefined);
+    add({
+      topic: source.topic,
+      partitions: source.partitions ?? DEFAULT_PARTITIONS,
+      ...rf(source.replicationFactor),
+      usedBy: `kafkaSource '${source.name}'`,
+      declared: source.partitions !== undefined,
+    });
+    add({
+      topic: `${source.topic}.dlq`,
+      partitions: SINGLE_PARTITION,
+      ...rf(source.replicationFactor),
+      usedBy: `dead letters of kafkaSource '${source.name}'`,
+      declared: false,
+    });
   }
-  topics.set(DRIFT_TOPIC, undefined);
-  topics.set(RETRAIN_TOPIC, undefined);
-  for (const m of repo.monitors) if (!topics.has(m.predictionTopic)) topics.set(m.predictionTopic, undefined);
-  return [...topics].map(([topic, partitions]) =>
-    partitions === undefined ? { topic } : { topic, partitions },
-  );
+  add({ topic: DRIFT_TOPIC, partitions: SINGLE_PARTITION, usedBy: 'drift events', declared: false });
+  add({ topic: RETRAIN_TOPIC, partitions: SINGLE_PARTITION, usedBy: 'retraining requests', declared: false });
+  for (const m of repo.monitors) {
+    add({
+      topic: m.predictionTopic,
+      partitions: DEFAULT_PARTITIONS,
+      usedBy: `predictions of monitor '${m.name}'`,
+      declared: false,
+    });
+  }
+  return [...topics.values()];
 }

@@ -29,8 +29,14 @@ export interface KafkaSourceSpec {
   /** Optional field holding the creation time used to break ties; default `created`. */
   createdField: string;
   format: 'json';
-  /** Partitions `apply` gives the topic when it creates it; absent means 1. */
+  /**
+   * Partitions `apply` gives the topic; absent means DEFAULT_PARTITIONS (6, in
+   * shared/definitions/topics.ts). Only a declared value is stored, so repositories that
+   * declare none keep the registry hash they had before this field could be declared.
+   */
   partitions?: number;
+  /** Replicas of each partition; absent means min(3, brokers in the cluster). Stored only when declared. */
+  replicationFactor?: number;
   description?: string;
   tags?: Record<string, string>;
   owner?: string;

@@ -17,6 +17,7 @@ import {
   isProjection,
 } from './declare.ts';
 import { describe, formatDuration, parseDuration } from './duration.ts';
+import { MAX_PARTITIONS, MAX_REPLICATION_FACTOR } from './topics.ts';
 import type {
   AggregationFunction,
   AggregationSpec,
@@ -80,7 +81,15 @@ const KIND_LABEL: Record<ObjectKind, string> = {
 const COMMON_KEYS = ['name', 'description', 'tags', 'owner'];
 const ALLOWED_KEYS: Record<ObjectKind, readonly string[]> = {
   entity: [...COMMON_KEYS, 'joinKey', 'valueType'],
-  kafkaSource: [...COMMON_KEYS, 'topic', 'timestampField', 'createdField', 'format', 'partitions'],
+  kafkaSource: [
+    ...COMMON_KEYS,
+    'topic',
+    'timestampField',
+    'createdField',
+    'format',
+    'partitions',
+    'replicationFactor',
+  ],
   pushSource: [...COMMON_KEYS, 'batchSource'],
   featureView: [...COMMON_KEYS, 'entities', 'source', 'schema', 'ttl', 'online', 'offline'],
   streamFeatureView: [...COMMON_KEYS, 'entities', 'source', 'schema', 'aggregations', 'online', 'offline'],
@@ -475,18 +484,28 @@ function resolveKafkaSource(
     format: 'json',
     ...common,
   };
-  const partitions = input['partitions'];
-  if (partitions !== undefined) {
-    if (
-      typeof partitions !== 'number' ||
-      !Number.isInteger(partitions) ||
-      partitions < 1 ||
-      partitions > 10_000
-    ) {
-      report.fail('partitions', `expected an integer from 1 to 10000, got ${describe(partitions)}`);
-    } else spec.partitions = partitions;
-  }
+  const partitions = boundedInteger(report, input, 'partitions', MAX_PARTITIONS);
+  if (partitions !== undefined) spec.partitions = partitions;
+  const replicationFactor = boundedInteger(report, input, 'replicationFactor', MAX_REPLICATION_FACTOR);
+  if (replicationFactor !== undefined) spec.replicationFactor = replicationFactor;
   return spec;
+}
+
+/**
+ * An optional integer field from 1 to `max`; undefined when absent or refused (after reporting).
+ * Only a value given is stored: an absent one leaves the spec, and its registry hash, as it was.
+ */
+function boundedInteger(
+  report: Reporter,
+  input: Record<string, unknown>,
+  field: string,
+  max: number,
+): number | undefined {
+  const value = input[field];
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= max) return value;
+  report.fail(field, `expected an integer from 1 to ${max}, got ${describe(value)}`);
+  return undefined;
 }
 
 /** The name a reference points at; '' (after reporting) when it is not a usable reference. */

@@ -21,8 +21,10 @@ import type {
   StreamAdmin,
   StreamConsumer,
   StreamProducer,
+  TopicDescription,
   TopicSpec,
 } from './port.ts';
+import { checkGrowth, replicationFactors, topicError } from './topics.ts';
 
 /**
  * Messages of the Kafka protocol errors kafkajs retries by itself (the group coordinator not
@@ -314,13 +316,15 @@ class KafkaAdmin implements StreamAdmin {
     const existing = new Set(await this.admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return [];
+    const { brokers } = await this.admin.describeCluster();
+    const replicas = replicationFactors(missing, brokers.length);
     const create = () =>
       this.admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((t) => ({
+        topics: missing.map((t, i) => ({
           topic: t.topic,
           numPartitions: t.partitions ?? 1,
-          replicationFactor: -1,
+          replicationFactor: replicas[i]!,
           configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
         })),
       });
@@ -329,21 +333,52 @@ class KafkaAdmin implements StreamAdmin {
     } catch (error) {
       // On a cluster, the broker asked for leaders may not know the new topic yet and kafkajs
       // gives up ("does not host this topic-partition"); the topic exists: wait for its leaders.
-      if (!isRetriableKafkaError(error)) throw error;
+      if (!isRetriableKafkaError(error))
+        throw topicError(`create ${missing.map((t) => t.topic).join(', ')}`, error);
       await this.waitForLeaders(missing.map((t) => t.topic));
     }
     return missing.map((t) => t.topic);
   }
 
-  /** Waits (up to TOPIC_LEADERS_TIMEOUT_MS) until every partition of `topics` has a leader. */
-  private async waitForLeaders(topics: string[]): Promise<void> {
+  async describeTopics(topics: string[]): Promise<TopicDescription[]> {
+    // Only topics that exist are asked about: a metadata request for a missing one may create it
+    // on a broker with auto.create.topics.enable.
+    const existing = new Set(await this.admin.listTopics());
+    const asked = [...new Set(topics)].filter((t) => existing.has(t));
+    if (asked.length === 0) return [];
+    const metadata = await this.admin.fetchTopicMetadata({ topics: asked });
+    const byName = new Map(metadata.topics.map((t) => [t.name, t]));
+    return asked.flatMap((topic) => {
+      const t = byName.get(topic);
+      if (!t) return [];
+      const first = [...t.partitions].sort((a, b) => a.partitionId - b.partitionId)[0];
+      return [{ topic, partitions: t.partitions.length, replicationFactor: first?.replicas.length ?? 0 }];
+    });
+  }
+
+  async addPartitions(topic: string, partitions: number): Promise<void> {
+    const [current] = await this.describeTopics([topic]);
+    checkGrowth(topic, current?.partitions, partitions);
+    try {
+      await this.admin.createPartitions({ topicPartitions: [{ topic, count: partitions }] });
+    } catch (error) {
+      throw topicError(`add partitions to ${topic}`, error);
+    }
+    await this.waitForLeaders([topic], partitions);
+  }
+
+  /**
+   * Waits (up to TOPIC_LEADERS_TIMEOUT_MS) until every partition of `topics` has a leader, and
+   * each topic has at least `partitions` of them when given (after adding partitions).
+   */
+  private async waitForLeaders(topics: string[], partitions = 1): Promise<void> {
     const deadline = Date.now() + TOPIC_LEADERS_TIMEOUT_MS;
     let last: unknown;
     for (;;) {
       try {
         const metadata = await this.admin.fetchTopicMetadata({ topics });
         const led = metadata.topics.every(
-          (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+          (t) => t.partitions.length >= partitions && t.partitions.every((p) => p.leader >= 0),
         );
         if (led && metadata.topics.length === topics.length) return;
       } catch (error) {

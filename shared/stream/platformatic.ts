@@ -20,8 +20,10 @@ import type {
   StreamAdmin,
   StreamConsumer,
   StreamProducer,
+  TopicDescription,
   TopicSpec,
 } from './port.ts';
+import { checkGrowth, replicationFactors, topicError } from './topics.ts';
 
 /**
  * The Kafka adapter of the event stream port on @platformatic/kafka, the maintained,
@@ -392,27 +394,64 @@ class PlatformaticAdmin implements StreamAdmin {
   async ensureTopics(topics: TopicSpec[]): Promise<string[]> {
     const existing = new Set(await this.admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return [];
+    const { brokers } = await this.admin.metadata({ topics: [] });
+    const replicas = replicationFactors(missing, brokers.size);
     // One request per topic: partitions and configs are per request in this client.
-    for (const t of missing) {
-      await this.admin.createTopics({
-        topics: [t.topic],
-        partitions: t.partitions ?? 1,
-        replicas: -1,
-        configs: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
-      });
+    for (const [i, t] of missing.entries()) {
+      try {
+        await this.admin.createTopics({
+          topics: [t.topic],
+          partitions: t.partitions ?? 1,
+          replicas: replicas[i]!,
+          configs: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+        });
+      } catch (error) {
+        throw topicError(`create ${t.topic}`, error);
+      }
     }
-    if (missing.length > 0) await this.waitForLeaders(missing.map((t) => t.topic));
+    await this.waitForLeaders(missing.map((t) => t.topic));
     return missing.map((t) => t.topic);
   }
 
-  /** kafkajs's `waitForLeaders`: a topic is usable once every partition has a leader. */
-  private async waitForLeaders(topics: string[]): Promise<void> {
+  async describeTopics(topics: string[]): Promise<TopicDescription[]> {
+    // Only topics that exist are asked about, so a metadata request never creates one.
+    const existing = new Set(await this.admin.listTopics());
+    const asked = [...new Set(topics)].filter((t) => existing.has(t));
+    if (asked.length === 0) return [];
+    // A copy: the client sorts the array it is given in place.
+    const metadata = await this.admin.metadata({ topics: [...asked], forceUpdate: true });
+    return asked.flatMap((topic) => {
+      const t = metadata.topics.get(topic);
+      if (!t) return [];
+      return [
+        { topic, partitions: t.partitionsCount, replicationFactor: t.partitions[0]?.replicas.length ?? 0 },
+      ];
+    });
+  }
+
+  async addPartitions(topic: string, partitions: number): Promise<void> {
+    const [current] = await this.describeTopics([topic]);
+    checkGrowth(topic, current?.partitions, partitions);
+    try {
+      await this.admin.createPartitions({ topics: [{ name: topic, count: partitions }] });
+    } catch (error) {
+      throw topicError(`add partitions to ${topic}`, error);
+    }
+    await this.waitForLeaders([topic], partitions);
+  }
+
+  /**
+   * kafkajs's `waitForLeaders`: a topic is usable once every partition has a leader (and it has
+   * at least `partitions` of them, after adding some).
+   */
+  private async waitForLeaders(topics: string[], partitions = 1): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
       try {
         const metadata = await this.admin.metadata({ topics, forceUpdate: true });
         const ready = topics.every((t) => {
           const topic = metadata.topics.get(t);
-          return topic && topic.partitions.every((p) => p.leader >= 0);
+          return topic && topic.partitionsCount >= partitions && topic.partitions.every((p) => p.leader >= 0);
         });
         if (ready) return;
       } catch {

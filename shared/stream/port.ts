@@ -41,9 +41,23 @@ export interface BatchContext {
 
 export interface TopicSpec {
   topic: string;
+  /** Default 1. */
   partitions?: number;
+  /**
+   * Copies of each partition; default min(3, brokers in the cluster). More than the cluster's
+   * brokers is refused as TRIB_STREAM_REFUSED before any topic is created.
+   */
+  replicationFactor?: number;
   /** Topic configs, e.g. `{ 'retention.ms': '-1' }`. */
   config?: Record<string, string>;
+}
+
+/** An existing topic as the cluster reports it. */
+export interface TopicDescription {
+  topic: string;
+  partitions: number;
+  /** Replicas of its first partition (Kafka gives every partition as many unless reassigned by hand). */
+  replicationFactor: number;
 }
 
 export type StartPosition =
@@ -86,6 +100,13 @@ export interface StreamAdmin {
   /** Creates the topics that do not exist; returns the names it created. */
   ensureTopics(topics: TopicSpec[]): Promise<string[]>;
   listTopics(): Promise<string[]>;
+  /** Those of `topics` that exist, in the order asked; a missing topic is left out, never created. */
+  describeTopics(topics: string[]): Promise<TopicDescription[]>;
+  /**
+   * Grows a topic to `partitions` in all (Kafka cannot remove partitions). Keys then hash to
+   * other partitions: a key's later events may be read before its earlier ones.
+   */
+  addPartitions(topic: string, partitions: number): Promise<void>;
   deleteTopics(topics: string[]): Promise<void>;
   /** Sum over partitions of the high watermark minus the low one: how many messages a topic holds. */
   topicSize(topic: string): Promise<number>;

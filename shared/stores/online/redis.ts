@@ -22,11 +22,11 @@ const WRITE_LATEST_LUA = readFileSync(new URL('./lua/write_latest.lua', import.m
 /** The compare and set of stream views' tiles; see its header. */
 const WRITE_TILES_LUA = readFileSync(new URL('./lua/write_tiles.lua', import.meta.url), 'utf8');
 /**
- * Rounds of read, compute and compare-and-set before a tile write gives up (retriable): a round
- * only repeats for an entity another writer changed in between (events of one entity on two
- * partitions written at once), so a handful is plenty.
+ * Rounds of read, compute and compare-and-set before a tile write gives up (retriable, so the
+ * materializer retries the batch): a round only repeats for an entity another writer changed in
+ * between (events of one entity on two partitions written at once).
  */
-const TILE_WRITE_ROUNDS = 8;
+const TILE_WRITE_ROUNDS = 16;
 
 type FeatureValue = FeatureRow['values'][number];
 type KeyValue = FeatureRow['keys'][number];
@@ -77,6 +77,11 @@ export interface RedisOnlineStoreOptions {
   ttlGraceMs?: number;
   /** How long connecting may take; default 5,000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * The clock stream views' tiles expire by and are read at (epoch ms); default `Date.now`.
+   * Injectable so tests can let minutes pass.
+   */
+  clock?: () => number;
   logger?: Logger;
 }
 
@@ -113,11 +118,13 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly ownsClient: boolean;
   private readonly rowsPerCall: number;
   private readonly ttlGraceMs: number;
+  private readonly clock: () => number;
 
   constructor(options: RedisOnlineStoreOptions) {
     this.prefix = options.prefix ?? 'trib';
     this.rowsPerCall = Math.max(1, Math.floor(options.rowsPerCall ?? 500));
     this.ttlGraceMs = Math.max(0, options.ttlGraceMs ?? DEFAULT_TTL_GRACE_MS);
+    this.clock = options.clock ?? Date.now;
     if (options.redis) {
       this.redis = options.redis;
       this.ownsClient = false;
@@ -222,10 +229,10 @@ export class RedisOnlineStore implements OnlineStore {
       const fields = pending.map((key) => fieldsToRead(tiles, byKey.get(key)!));
       const reads = this.redis.pipeline() as TilePipeline;
       pending.forEach((key, i) => {
-        reads.hmget(key, ...fields[i]!);
+        reads.hmget(key, ...fields[i]!.fields);
       });
       const stored = await this.execPipeline(reads);
-      const now = Date.now();
+      const now = this.clock();
       const plans: { key: string; write: TileWrite }[] = [];
       pending.forEach((key, i) => {
         const write = planTileWrite(tiles, byKey.get(key)!, fields[i]!, stored[i] as (string | null)[], now);
@@ -253,6 +260,9 @@ export class RedisOnlineStore implements OnlineStore {
         }
       }
       pending = conflicted;
+      // Two writers that collide would collide again in lockstep: a random pause breaks that.
+      if (pending.length > 0)
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * (round + 1)));
     }
     return applied;
   }
@@ -384,7 +394,7 @@ export class RedisOnlineStore implements OnlineStore {
     const stream = requests.filter((r) => r.view.aggregations);
     const [plainRecords, streamRecords] = await Promise.all([
       plain.length > 0 ? readPlain(plain) : [],
-      this.readTiles(stream, options.at ?? Date.now()),
+      this.readTiles(stream, options.at ?? this.clock()),
     ]);
     let p = 0;
     let s = 0;

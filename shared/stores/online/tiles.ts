@@ -11,7 +11,8 @@
  * - `o:<partition>`: the highest source offset already applied from that partition. Events at or
  *   below it are skipped, so a batch redelivered after a crash counts nothing twice;
  * - `e`: `<eventTs>:<created>` of the latest event applied (the record's event timestamp);
- * - `x`: when the last live tile leaves every window; the hash expires then (PEXPIREAT).
+ * - `x`: when the last live tile leaves every window; the hash expires then (PEXPIREAT);
+ * - `c`: when dead tiles were last deleted (at most once a minute: `CLEANUP_EVERY_MS`).
  *
  * This module is pure: the adapter (redis.ts) does the round trips.
  */
@@ -54,6 +55,8 @@ export interface TileLayout {
 export const VERSION_FIELD = 'v';
 export const LATEST_FIELD = 'e';
 export const EXPIRY_FIELD = 'x';
+/** When the script last deleted dead tiles of the hash (epoch ms). */
+export const CLEANED_FIELD = 'c';
 const TILE_PREFIX = 't:';
 
 /** The field that guards a partition's offsets. */
@@ -96,24 +99,47 @@ export function cutoffsOf(tiles: TileLayout, now: number): string[] {
   return args;
 }
 
+/**
+ * Dead tiles are looked for at most this often per entity: the look reads every field name of
+ * the hash in Redis, which costs more than the write itself when done on every new tile. A tile
+ * outlives its last window by at most this, plus the time to the entity's next write.
+ */
+export const CLEANUP_EVERY_MS = 60_000;
+
+/** The fields a write reads for one entity, and where each tile and guard is among them. */
+export interface TileRead {
+  /** VERSION_FIELD, LATEST_FIELD, EXPIRY_FIELD, CLEANED_FIELD, then guards and tiles. */
+  fields: string[];
+  /** Per partition, the index of its guard in `fields`. */
+  guards: Map<number, number>;
+  /** Per tile group (layout order), tile start → index of its field in `fields`. */
+  tiles: Map<number, number>[];
+}
+
 /** The fields a write must read for one entity's rows: the meta fields, the guards, the tiles touched. */
-export function fieldsToRead(tiles: TileLayout, rows: readonly FeatureRow[]): string[] {
-  const fields = new Set<string>([VERSION_FIELD, LATEST_FIELD, EXPIRY_FIELD]);
+export function fieldsToRead(layout: TileLayout, rows: readonly FeatureRow[]): TileRead {
+  const fields = [VERSION_FIELD, LATEST_FIELD, EXPIRY_FIELD, CLEANED_FIELD];
+  const guards = new Map<number, number>();
+  const tiles = layout.groups.map(() => new Map<number, number>());
   for (const row of rows) {
-    fields.add(offsetField(row.origin.partition));
-    for (const group of tiles.groups) {
+    const partition = row.origin.partition;
+    if (!guards.has(partition)) guards.set(partition, fields.push(offsetField(partition)) - 1);
+    for (let g = 0; g < layout.groups.length; g++) {
+      const group = layout.groups[g]!;
       const value = row.values[group.columnIndex];
       if (value === null || value === undefined) continue;
-      fields.add(tileField(tileStart(row.eventTimestamp, group.resolutionMs), group));
+      const start = tileStart(row.eventTimestamp, group.resolutionMs);
+      const starts = tiles[g]!;
+      if (!starts.has(start)) starts.set(start, fields.push(tileField(start, group)) - 1);
     }
   }
-  return [...fields];
+  return { fields, guards, tiles };
 }
 
 /** One entity's compare-and-set write: what `write_tiles.lua` takes for it. */
 export interface TileWrite {
   expectedVersion: string;
-  /** True when a tile field is created: the script then deletes dead tiles. */
+  /** True when the script should delete dead tiles (a tile is created, none looked for lately). */
   cleanup: boolean;
   expireAt: number;
   /** Field, value, field, value, … */
@@ -124,68 +150,65 @@ export interface TileWrite {
 
 /**
  * Applies one entity's rows (in offset order, as a partition delivers them) to the stored fields
- * read by `fieldsToRead` (`stored[i]` is the value of `fields[i]`, null when absent). Rows at or
- * below their partition's guard are skipped; a value whose tile left every window by `now` is not
- * kept. Returns null when nothing changes (every row already applied).
+ * `read` names (`stored[i]` is the value of `read.fields[i]`, null when absent). Rows at or below
+ * their partition's guard are skipped; a value whose tile left every window by `now` is not kept.
+ * Returns null when nothing changes (every row already applied).
  */
 export function planTileWrite(
-  tiles: TileLayout,
+  layout: TileLayout,
   rows: readonly FeatureRow[],
-  fields: readonly string[],
+  read: TileRead,
   stored: readonly (string | null)[],
   now: number,
 ): TileWrite | null {
-  const current = new Map<string, string | null>();
-  fields.forEach((field, i) => {
-    current.set(field, stored[i] ?? null);
-  });
-  const states = new Map<string, AggregationState>();
   const guards = new Map<number, number>();
-  const guardOf = (partition: number): number => {
-    let guard = guards.get(partition);
-    if (guard === undefined) {
-      const text = current.get(offsetField(partition));
-      guard = text == null ? -1 : Number(text);
-      guards.set(partition, guard);
-    }
-    return guard;
-  };
-  let latest = parseLatest(current.get(LATEST_FIELD) ?? null);
-  let expireAt = Number(current.get(EXPIRY_FIELD) ?? 0);
-  let cleanup = false;
+  for (const [partition, at] of read.guards) {
+    const text = stored[at];
+    guards.set(partition, text == null ? -1 : Number(text));
+  }
+  let latest = parseLatest(stored[1] ?? null);
+  let expireAt = Number(stored[2] ?? 0);
+  let created = false;
   let applied = 0;
+  const states = layout.groups.map(() => new Map<number, AggregationState>());
   for (const row of rows) {
     const offset = Number(row.origin.offset);
-    if (offset <= guardOf(row.origin.partition)) continue;
+    if (offset <= guards.get(row.origin.partition)!) continue;
     guards.set(row.origin.partition, offset);
     applied++;
     if (latest === null || isLaterEvent(row, latest))
       latest = { ts: row.eventTimestamp, created: row.created };
     const order = { ts: row.eventTimestamp, created: row.created, offset };
-    for (const group of tiles.groups) {
+    for (let g = 0; g < layout.groups.length; g++) {
+      const group = layout.groups[g]!;
       const value = row.values[group.columnIndex];
       if (value === null || value === undefined) continue;
       const start = tileStart(row.eventTimestamp, group.resolutionMs);
       const expires = tileExpiresAt(start, group.windowMs, group.resolutionMs);
       // A late event whose tile is in no live window any more counts offline only.
       if (expires <= now) continue;
-      const field = tileField(start, group);
-      let state = states.get(field);
+      let state = states[g]!.get(start);
       if (state === undefined) {
-        const text = current.get(field) ?? null;
-        if (text === null) cleanup = true;
+        const text = stored[read.tiles[g]!.get(start)!] ?? null;
+        if (text === null) created = true;
         state = text === null ? emptyState(group.fn) : decodeState(group.fn, JSON.parse(text));
       }
-      states.set(field, addValue(state, value, order));
+      states[g]!.set(start, addValue(state, value, order));
       if (expires > expireAt) expireAt = expires;
     }
   }
   if (applied === 0) return null;
-  const expected = current.get(VERSION_FIELD) ?? '0';
+  const expected = stored[0] ?? '0';
+  const cleanup = created && now - Number(stored[3] ?? 0) >= CLEANUP_EVERY_MS;
   const pairs: string[] = [VERSION_FIELD, String(Number(expected) + 1)];
   pairs.push(LATEST_FIELD, `${latest!.ts}:${latest!.created ?? ''}`, EXPIRY_FIELD, String(expireAt));
+  if (cleanup) pairs.push(CLEANED_FIELD, String(now));
   for (const [partition, offset] of guards) pairs.push(offsetField(partition), String(offset));
-  for (const [field, state] of states) pairs.push(field, JSON.stringify(encodeState(state)));
+  states.forEach((byStart, g) => {
+    const group = layout.groups[g]!;
+    for (const [start, state] of byStart)
+      pairs.push(tileField(start, group), JSON.stringify(encodeState(state)));
+  });
   return { expectedVersion: expected, cleanup, expireAt, pairs, applied };
 }
 

@@ -187,30 +187,53 @@ describe('RedisOnlineStore: stream feature views (tiles)', () => {
   });
 
   it('keeps only live tiles: dead ones are deleted and the hash expires with the last window', async () => {
-    const view = tripStats('trips_expiry');
-    const now = Date.now();
-    const row = (ts: number, offset: number): FeatureRow => ({
-      keys: [1n],
-      eventTimestamp: ts,
-      created: null,
-      values: [1, 1n],
-      origin: { topic: 'trips', partition: 0, offset: String(offset) },
-    });
-    // Events 9 days ago are in no window (the longest is 7 days): counted, but no tile is kept.
-    expect(await store.write(view, [row(now - 9 * DAY, 0)])).toBe(1);
-    const key = store.keyOf(view, [1n]);
-    expect(await redis.exists(key)).toBe(0);
-    // One event per minute over two hours: the 1h/1m tiles of the first hour die as the second is written.
-    const rows = Array.from({ length: 120 }, (_, i) => row(now - 120 * MIN + i * MIN, i + 1));
-    for (const r of rows) await store.write(view, [r]);
-    const fields = await redis.hkeys(key);
-    const sumTiles = fields.filter((f) => f.endsWith(':sum:60000:fare')).length;
-    // The 1d sum shares the 1m tiles of fare: all 120 live. 1h/1m count of rating: at most 62.
-    expect(sumTiles).toBe(120);
-    expect(fields.filter((f) => f.endsWith(':count:60000:rating')).length).toBeLessThanOrEqual(62);
-    const ttl = await redis.pttl(key);
-    expect(ttl).toBeGreaterThan(7 * DAY - 3 * HOUR);
-    expect(ttl).toBeLessThanOrEqual(7 * DAY + HOUR);
+    // A clock of the test's own: a minute passes between writes, so the store looks for dead
+    // tiles on each (it does at most once a minute per entity).
+    let clock = Date.now();
+    const timed = new RedisOnlineStore({ url: services().REDIS_URL, prefix, clock: () => clock });
+    try {
+      const view = tripStats('trips_expiry');
+      const row = (ts: number, offset: number): FeatureRow => ({
+        keys: [1n],
+        eventTimestamp: ts,
+        created: null,
+        values: [1, 1n],
+        origin: { topic: 'trips', partition: 0, offset: String(offset) },
+      });
+      // An event 9 days old is in no window (the longest is 7 days): counted, but no tile is kept.
+      expect(await timed.write(view, [row(clock - 9 * DAY, 0)])).toBe(1);
+      const key = timed.keyOf(view, [1n]);
+      expect(await redis.exists(key)).toBe(0);
+      // One event a minute for two hours, as they happen: the first hour's 1h/1m tiles die.
+      for (let i = 1; i <= 120; i++) {
+        clock += MIN;
+        await timed.write(view, [row(clock - 1000, i)]);
+      }
+      const fields = await redis.hkeys(key);
+      // The 1d sum shares the 1m tiles of fare: all 120 live. The 1h/1m count of rating: 61 at most.
+      expect(fields.filter((f) => f.endsWith(':sum:60000:fare')).length).toBe(120);
+      expect(fields.filter((f) => f.endsWith(':count:60000:rating')).length).toBeLessThanOrEqual(62);
+      expect(fields.filter((f) => f.endsWith(':count:60000:rating')).length).toBeGreaterThanOrEqual(60);
+      // Expires with the 7d windows of the last tile (Redis counts from its own clock, 2 h behind ours).
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(7 * DAY + 2 * HOUR - MIN);
+      expect(ttl).toBeLessThanOrEqual(7 * DAY + 3 * HOUR + MIN);
+      // Read at the store's clock: the last hour's events in the 1h windows, as the brute force says.
+      const [records] = await timed.read([{ view, keys: [[1n]] }]);
+      const events = Array.from({ length: 120 }, (_, i) => ({
+        driver: 1n,
+        partition: 0,
+        ts: clock - (119 - i) * MIN - 1000,
+        created: null,
+        offset: i + 1,
+        values: { fare: 1, rating: 1n },
+      }));
+      AGGREGATIONS.forEach((a, k) => {
+        expect(records![0]!.values[k], a.name).toBe(expected(events, a, clock));
+      });
+    } finally {
+      await timed.close();
+    }
   });
 
   it('reads plain and stream views in one call, in request order', async () => {

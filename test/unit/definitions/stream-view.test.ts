@@ -329,7 +329,7 @@ describe('plans of stream views', () => {
         name: 'driver_trip_stats',
         action: 'remove',
         fields: [],
-        breaking: ['the view is removed: readers of its features fail'],
+        breaking: ['the view is removed: readers of its features fail; its table of events is archived'],
       },
     ]);
     const old = specOf(driver, trips);

@@ -5,8 +5,8 @@ import { applyRepo } from '../../shared/registry/apply.ts';
 import { formatPlan } from '../../shared/registry/format.ts';
 import { PostgresRegistry } from '../../shared/registry/postgres.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
-import { KafkaEventStream } from '../../shared/stream/kafka.ts';
-import type { StreamAdmin } from '../../shared/stream/port.ts';
+import { openEventStream } from '../../shared/stream/index.ts';
+import type { EventStream, StreamAdmin } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
 import {
   OFFLINE_SCHEMA,
@@ -20,6 +20,7 @@ import {
 const OPTIONS = {
   ...REGISTRY_OPTIONS,
   'allow-breaking': { type: 'boolean', default: false },
+  'add-partitions': { type: 'boolean', default: false },
   ...OFFLINE_SCHEMA.option,
 } as const;
 
@@ -29,8 +30,13 @@ export const applyCommand: Command = {
   help: `Usage: tributary apply [options]
 
 Loads and validates the feature repository, then, holding the registry's lock:
-  - creates missing Kafka topics: each Kafka source's topic and its <topic>.dlq,
-    tributary.drift, tributary.retrain and each monitor's prediction topic;
+  - creates missing Kafka topics: each Kafka source's topic with its declared partitions
+    (default 6) and replicationFactor (default min(3, brokers)), its <topic>.dlq (1 partition),
+    tributary.drift and tributary.retrain (1 partition each) and each monitor's prediction
+    topic (6 partitions);
+  - warns about each existing topic whose partition count (or declared replication factor)
+    differs, and leaves it as it is: growing a topic moves keys to other partitions, so it
+    happens only with --add-partitions, and Kafka cannot remove partitions;
   - creates or extends each offline feature view's table; a removed view's table, or one
     whose types or join keys change, is archived (renamed aside), never dropped;
   - records the repository as a new registry version, which running services pick up
@@ -44,10 +50,12 @@ before secretEnv still hold.
 Options:
 ${REGISTRY_OPTIONS_HELP}
   --allow-breaking           apply breaking changes (changed types or join keys, removed features or views)
+  --add-partitions           grow existing topics with fewer partitions than declared (keys move
+                             to other partitions: a key's next events may be read before its last ones)
 ${OFFLINE_SCHEMA.help}
   -h, --help                 show this help
 
-Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_REPO, TRIBUTARY_APPLIED_BY (default user@host),
+Environment: DATABASE_URL, KAFKA_BROKERS, TRIBUTARY_KAFKA_CLIENT, TRIBUTARY_REPO, TRIBUTARY_APPLIED_BY (default user@host),
 TRIBUTARY_WEBHOOK_URL (read by the example repository's monitor, which names
 TRIBUTARY_WEBHOOK_SECRET as its webhook's secretEnv), TRIBUTARY_PG_POOL_MAX (Postgres
 connections, default 10), TRIBUTARY_REGISTRY_SCHEMA, TRIBUTARY_DEBUG (set: a failure prints its stack).
@@ -55,6 +63,7 @@ connections, default 10), TRIBUTARY_REGISTRY_SCHEMA, TRIBUTARY_DEBUG (set: a fai
 Examples:
   tributary apply
   tributary apply --repo ./my-features --allow-breaking
+  tributary apply --add-partitions
   TRIBUTARY_APPLIED_BY=ci@pipeline tributary apply --json`,
 
   run: withOptions('apply', OPTIONS, async (values) => {
@@ -62,6 +71,7 @@ Examples:
     const say = (line: string) => (values.json ? console.error(line) : console.log(line));
     let registry: PostgresRegistry | undefined;
     let offline: PostgresOfflineStore | undefined;
+    let stream: EventStream | undefined;
     let admin: StreamAdmin | undefined;
     let pool: PgPool | undefined;
     try {
@@ -84,13 +94,15 @@ Examples:
         pool,
         ...OFFLINE_SCHEMA.of(values['offline-schema']),
       });
-      admin = await new KafkaEventStream(config.kafkaBrokers).admin();
+      stream = openEventStream(config.kafkaBrokers);
+      admin = await stream.admin();
       say(`Applying ${displayPath(dir)} to registry ${registry.schema}…`);
       const result = await applyRepo(
         spec,
         { registry, offline, admin, progress: (line) => say(`  ${line}`) },
         {
           allowBreaking: values['allow-breaking'],
+          addPartitions: values['add-partitions'],
         },
       );
       if (values.json) {
@@ -118,6 +130,7 @@ Examples:
         offline?.close().catch(() => undefined),
         admin?.close().catch(() => undefined),
       ]);
+      await stream?.close().catch(() => undefined);
       await pool?.end().catch(() => undefined);
     }
   }),

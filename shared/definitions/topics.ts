@@ -26,4 +26,3 @@ export const MAX_PARTITIONS = 10_000;
  * the stream adapter gives min(3, brokers) (shared/stream/topics.ts).
  */
 export const MAX_REPLICATION_FACTOR = 10;
-

@@ -4,7 +4,6 @@
  */
 
 import { defaultAppliedBy } from '../config.ts';
-import { requiredTopics } from '../definitions/queries.ts';
 import type { RepoSpec } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
 import { viewLayout } from '../stores/layout.ts';
@@ -12,6 +11,7 @@ import type { OfflineStore } from '../stores/offline/port.ts';
 import type { StreamAdmin } from '../stream/port.ts';
 import { type Plan, planChanges } from './plan.ts';
 import type { RegistryStore, RegistryVersionInfo } from './port.ts';
+import { applyTopics, type TopicPlan } from './topics.ts';
 
 export interface ApplyDeps {
   registry: RegistryStore;
@@ -26,6 +26,11 @@ export interface ApplyOptions {
   allowBreaking?: boolean;
   /** Who applies; default TRIBUTARY_APPLIED_BY, else `user@host`. */
   appliedBy?: string;
+  /**
+   * Grow existing topics with fewer partitions than the repository asks for. Off by default:
+   * growing moves keys to other partitions (see shared/registry/topics.ts).
+   */
+  addPartitions?: boolean;
 }
 
 export interface ApplyResult {
@@ -35,6 +40,10 @@ export interface ApplyResult {
   /** The version now current (the new one, or the unchanged one). */
   version: RegistryVersionInfo;
   createdTopics: string[];
+  /** Missing topics and existing ones that differ from the repository, as found before applying. */
+  topics: TopicPlan;
+  /** Topics grown with `addPartitions`. */
+  grownTopics: { topic: string; from: number; to: number }[];
   archivedTables: { view: string; table: string; reason: string }[];
   /** Views whose offline table was created or checked. */
   ensuredTables: string[];
@@ -76,7 +85,8 @@ function refuseLiteralSecrets(spec: RepoSpec): void {
 }
 
 /**
- * Applies a repository: creates missing topics, archives and creates offline tables, records
+ * Applies a repository: creates missing topics (reporting existing ones whose partitions differ,
+ * growing them with `addPartitions`), archives and creates offline tables, records
  * a new version (and notifies watchers) when anything changed. Throws TRIB_BREAKING_CHANGE,
  * changing nothing, when the plan breaks readers or data and `allowBreaking` is not set.
  */
@@ -101,9 +111,15 @@ export async function applyRepo(
 
     // Topics and tables are converged on every apply, even an unchanged one: both steps are
     // idempotent, and a deleted topic or table comes back.
-    const topics = requiredTopics(spec);
-    const createdTopics = await deps.admin.ensureTopics(topics);
-    for (const topic of createdTopics) say(`created topic ${topic}`);
+    // A topic with another partition count than declared is reported, and grown only on request.
+    const {
+      plan: topics,
+      created: createdTopics,
+      grown: grownTopics,
+    } = await applyTopics(spec, deps.admin, {
+      say,
+      ...(options.addPartitions === undefined ? {} : { addPartitions: options.addPartitions }),
+    });
 
     const archivedTables: ApplyResult['archivedTables'] = [];
     for (const action of plan.tables) {
@@ -147,6 +163,16 @@ export async function applyRepo(
         `removed literal webhook secrets from ${scrubbedSecrets.versions} stored version(s) and ${scrubbedSecrets.objects} object(s)`,
       );
     }
-    return { plan, changed, version, createdTopics, archivedTables, ensuredTables, scrubbedSecrets };
+    return {
+      plan,
+      changed,
+      version,
+      createdTopics,
+      topics,
+      grownTopics,
+      archivedTables,
+      ensuredTables,
+      scrubbedSecrets,
+    };
   });
 }

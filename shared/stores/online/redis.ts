@@ -7,12 +7,16 @@ import type { ViewLayout } from '../layout.ts';
 import type { FeatureRow } from '../offline/port.ts';
 import type { OnlineReadOptions, OnlineRecord, OnlineRecordJson, OnlineStore } from './port.ts';
 import {
+  cachedReadFields,
+  cachedValuesAt,
+  cacheEntries,
   cutoffsOf,
   fieldsToRead,
   planTileWrite,
   type TileRecord,
   type TileWrite,
   tileLayoutOf,
+  VERSION_FIELD,
   valuesAt,
 } from './tiles.ts';
 import { type JsonArrayValue, jsonArrayWithLengths, valueLengthsEnd } from './value-lengths.ts';
@@ -21,6 +25,8 @@ import { type JsonArrayValue, jsonArrayWithLengths, valueLengthsEnd } from './va
 const WRITE_LATEST_LUA = readFileSync(new URL('./lua/write_latest.lua', import.meta.url), 'utf8');
 /** The compare and set of stream views' tiles; see its header. */
 const WRITE_TILES_LUA = readFileSync(new URL('./lua/write_tiles.lua', import.meta.url), 'utf8');
+/** A read's merged window values, stored if the hash did not change meanwhile; see its header. */
+const WRITE_CACHE_LUA = readFileSync(new URL('./lua/write_cache.lua', import.meta.url), 'utf8');
 /**
  * Rounds of read, compute and compare-and-set before a tile write gives up (retriable, so the
  * materializer retries the batch): a round only repeats for an entity another writer changed in
@@ -42,6 +48,7 @@ interface TilePipeline {
   hmget(key: string, ...fields: string[]): TilePipeline;
   hgetall(key: string): TilePipeline;
   tribWriteTiles(numberOfKeys: number, ...keysThenArgs: string[]): TilePipeline;
+  tribWriteCache(numberOfKeys: number, ...keysThenArgs: string[]): TilePipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 
@@ -148,6 +155,7 @@ export class RedisOnlineStore implements OnlineStore {
     }
     this.redis.defineCommand('tribWriteLatest', { lua: WRITE_LATEST_LUA });
     this.redis.defineCommand('tribWriteTiles', { lua: WRITE_TILES_LUA });
+    this.redis.defineCommand('tribWriteCache', { lua: WRITE_CACHE_LUA });
   }
 
   /** The key of one entity of one view: `<prefix>:<view>:<join key>[:<join key>...]`. */
@@ -284,38 +292,58 @@ export class RedisOnlineStore implements OnlineStore {
     });
   }
 
-  /** Stream views' records at `t`: one pipelined HGETALL per entity. */
+  /**
+   * Stream views' records at `t`: one pipelined HMGET per entity of its window cache (tiles.ts);
+   * entities whose cache is not for this version and window are read whole (HGETALL, a second
+   * round trip), merged, and their cache written back without waiting for it.
+   */
   private async readTiles(
     requests: { view: ViewLayout; keys: FeatureRow['keys'][] }[],
     t: number,
   ): Promise<(TileRecord | null)[][]> {
-    const pipeline = this.redis.pipeline() as TilePipeline;
-    let count = 0;
-    for (const { view, keys } of requests) {
-      for (const k of keys) {
-        pipeline.hgetall(this.keyOf(view, k));
-        count++;
-      }
-    }
-    if (count === 0) return requests.map(() => []);
-    const hashes = (await this.execPipeline(pipeline)) as Record<string, string>[];
-    let at = 0;
-    return requests.map(({ view, keys }) =>
-      keys.map(() => {
-        const hash = hashes[at++]!;
-        try {
-          return valuesAt(view, hash, t);
-        } catch (error) {
-          throw new TributaryError(
-            'TRIB_INTERNAL',
-            `online store: undecodable tiles for view '${view.name}'`,
-            {
-              cause: error,
-            },
-          );
-        }
-      }),
+    const entities: { view: ViewLayout; key: string }[] = [];
+    for (const { view, keys } of requests)
+      for (const k of keys) entities.push({ view, key: this.keyOf(view, k) });
+    if (entities.length === 0) return requests.map(() => []);
+    const cached = this.redis.pipeline() as TilePipeline;
+    for (const { view, key } of entities) cached.hmget(key, ...cachedReadFields(view));
+    const replies = (await this.execPipeline(cached)) as (string | null)[][];
+    const records = entities.map(({ view }, i) =>
+      this.decodeTiles(view, () => cachedValuesAt(view, replies[i]!, t)),
     );
+    const misses = entities.flatMap((entity, i) => (records[i] === undefined ? [{ ...entity, i }] : []));
+    if (misses.length > 0) {
+      const whole = this.redis.pipeline() as TilePipeline;
+      for (const { key } of misses) whole.hgetall(key);
+      const hashes = (await this.execPipeline(whole)) as Record<string, string>[];
+      const writes = this.redis.pipeline() as TilePipeline;
+      misses.forEach(({ view, key, i }, m) => {
+        const hash = hashes[m]!;
+        const record = this.decodeTiles(view, () => valuesAt(view, hash, t));
+        records[i] = record ?? null;
+        if (record)
+          writes.tribWriteCache(
+            1,
+            key,
+            hash[VERSION_FIELD] ?? '0',
+            ...cacheEntries(view, hash[VERSION_FIELD] ?? '0', t, record),
+          );
+      });
+      // The answer does not wait for the cache; a failed write only means the next read merges again.
+      writes.exec().catch(() => undefined);
+    }
+    let at = 0;
+    return requests.map(({ keys }) => keys.map(() => records[at++] ?? null));
+  }
+
+  private decodeTiles<R>(view: ViewLayout, decode: () => R): R {
+    try {
+      return decode();
+    } catch (error) {
+      throw new TributaryError('TRIB_INTERNAL', `online store: undecodable tiles for view '${view.name}'`, {
+        cause: error,
+      });
+    }
   }
 
   /**

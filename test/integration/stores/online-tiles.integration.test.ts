@@ -236,6 +236,56 @@ describe('RedisOnlineStore: stream feature views (tiles)', () => {
     }
   });
 
+  it('answers from the window cache only for the version and window it was merged at', async () => {
+    const view = tripStats('trips_cache');
+    const now = Date.now();
+    const events = stream(21, 300, 2, now);
+    await store.write(
+      view,
+      events.map((e) => rowOf('trips', e)),
+    );
+    const key = store.keyOf(view, [1n]);
+    const t = Date.now();
+    const mine = events.filter((e) => e.driver === 1n);
+    const check = async (list: Event[], at: number) => {
+      const [records] = await store.read([{ view, keys: [[1n]] }], { at });
+      const record = records![0]!;
+      AGGREGATIONS.forEach((a, k) => {
+        expect(sameValue(record.values[k], expected(list, a, at)), a.name).toBe(true);
+      });
+    };
+    await check(mine, t);
+    // The merge left one entry per aggregation, for this version and window.
+    await expect
+      .poll(async () => (await redis.hkeys(key)).filter((f) => f.startsWith('w:')).length)
+      .toBe(AGGREGATIONS.length);
+    const entry = (await redis.hget(key, 'w:sum:3600000:60000:fare'))!;
+    expect(entry.startsWith(`${await redis.hget(key, 'v')}:`)).toBe(true);
+    // A cached read answers the same; a planted entry for another version is not taken.
+    await check(mine, t);
+    await redis.hset(
+      key,
+      'w:sum:3600000:60000:fare',
+      `999:${entry
+        .split(':')
+        .slice(1)
+        .join(':')
+        .replace(/:[^:]*$/, ':12345')}`,
+    );
+    await check(mine, t);
+    // A new event moves the version: the next read merges again and sees it.
+    const late: Event = {
+      ...mine[mine.length - 1]!,
+      ts: t - 1000,
+      offset: 10_000,
+      values: { fare: 1e6, rating: 5n },
+    };
+    await store.write(view, [rowOf('trips', late)]);
+    await check([...mine, late], t);
+    // Another window (a minute on) is merged afresh too.
+    await check([...mine, late], t + 60_000);
+  });
+
   it('reads plain and stream views in one call, in request order', async () => {
     const stream = tripStats('trips_mixed');
     const plain = viewNamed(uniqueName('plain_mixed'));

@@ -20,6 +20,7 @@ import type {
   StreamFeatureViewSpec,
   ValueType,
 } from '../../../shared/definitions/types.ts';
+import { isTributaryError } from '../../../shared/errors.ts';
 import { entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
 import type { FeatureChunk } from '../../../shared/retrieval/historical.ts';
 import { planRetrieval } from '../../../shared/retrieval/plan.ts';
@@ -398,5 +399,35 @@ describe('historical retrieval of aggregated features', () => {
         ).toBe(true);
       });
     }
+  });
+
+  it('stops when aborted mid-read, with TRIB_BAD_REQUEST, no connection checked out and no event query left', async () => {
+    const reader = new PostgresHistoricalReader(h.pool, { schema: h.schema, rangeRows: 100 });
+    const p = plan();
+    const entities = entitiesFromColumns({ driver_id: driverIds, event_timestamp: times }, p.joinKeys);
+    const controller = new AbortController();
+    let chunks = 0;
+    const error = await (async () => {
+      for await (const chunk of reader.readFeatures(p, entities, {
+        chunkRows: 50,
+        signal: controller.signal,
+      })) {
+        chunks++;
+        if (chunk.start === 0) controller.abort();
+      }
+    })().catch((e: unknown) => e);
+    expect(isTributaryError(error, 'TRIB_BAD_REQUEST')).toBe(true);
+    expect(chunks).toBeLessThan(ENTITY_ROWS / 50);
+    expect(h.pool.totalCount - h.pool.idleCount).toBe(0);
+    await expect
+      .poll(async () => {
+        const { rows } = await h.pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT g.g%' AND state = 'active' AND pid <> pg_backend_pid()`,
+        );
+        return rows[0].n;
+      })
+      .toBe(0);
+    // The pool still answers a whole read.
+    check(await readAll(reader, 64));
   });
 });

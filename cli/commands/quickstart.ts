@@ -20,6 +20,13 @@ const OPTIONS = {
 } as const;
 
 const DRIVER_IDS_START = 1001;
+/** Two stored features and two computed from trips (feature-defs/trips.ts). */
+const FEATURES = [
+  'driver_hourly_stats:conv_rate',
+  'driver_hourly_stats:avg_daily_trips',
+  'driver_trip_stats:fare_sum_1h',
+  'driver_trip_stats:fare_count_1d',
+];
 const HOUR = 3_600_000;
 
 export const quickstartCommand: Command = {
@@ -30,10 +37,12 @@ export const quickstartCommand: Command = {
 The whole path in one command, against the configured Kafka, Postgres and Redis
 (\`npm run quickstart\` starts local ones first):
   1. apply feature-defs/ (topics, offline tables, registry version);
-  2. produce driver events to the topic driver_stats, spread over the last 24 hours;
+  2. produce driver events to the topic driver_stats and trips to the topic trips, spread
+     over the last 24 hours;
   3. materialize them into Postgres and Redis until caught up;
-  4. read the latest values through POST /get-online-features (feature service driver_activity);
-  5. build a small point-in-time training set through POST /get-historical-features.
+  4. read features through POST /get-online-features: the latest hourly stats, and trips
+     aggregated by the stream view driver_trip_stats (fares over the last hour and day);
+  5. build a small point-in-time training set of both through POST /get-historical-features.
 
 Options:
   --events <n>    events to produce (default 2000)
@@ -67,7 +76,10 @@ async function quickstart(events: number, drivers: number): Promise<number> {
   step(1, `tributary apply (${config.repoPath})`);
   if ((await applyCommand.run([])) !== 0) return 1;
 
-  step(2, `producing ${events} events for ${drivers} drivers to topic driver_stats`);
+  step(
+    2,
+    `producing ${events} events and ${events} trips for ${drivers} drivers to topics driver_stats and trips`,
+  );
   const stream = new KafkaEventStream(config.kafkaBrokers, logger);
   const producer = await stream.producer();
   const now = Date.now();
@@ -87,6 +99,21 @@ async function quickstart(events: number, drivers: number): Promise<number> {
     });
   }
   await producer.send('driver_stats', messages);
+  const trips: OutgoingMessage[] = [];
+  for (let i = 0; i < events; i++) {
+    const driverId = DRIVER_IDS_START + (i % drivers);
+    const at = now - 24 * HOUR + Math.floor(((i + 1) / events) * 24 * HOUR) - 1;
+    trips.push({
+      key: String(driverId),
+      value: JSON.stringify({
+        driver_id: driverId,
+        event_timestamp: new Date(at).toISOString(),
+        fare: Math.round(500 + Math.random() * 4500) / 100,
+        rating: 1 + Math.floor(Math.random() * 5),
+      }),
+    });
+  }
+  await producer.send('trips', trips);
   await producer.close();
 
   step(3, 'materializing into Postgres (offline) and Redis (online)');
@@ -126,12 +153,12 @@ async function quickstart(events: number, drivers: number): Promise<number> {
     const ids = Array.from({ length: Math.min(drivers, 3) }, (_, i) => DRIVER_IDS_START + i);
     step(
       4,
-      `POST /get-online-features {"feature_service": "driver_activity", "entities": {"driver_id": [${ids.join(', ')}]}}`,
+      `POST /get-online-features {"features": [${FEATURES.map((f) => JSON.stringify(f)).join(', ')}], "entities": {"driver_id": [${ids.join(', ')}]}}`,
     );
     const onlineResponse = await app.inject({
       method: 'POST',
       url: '/get-online-features',
-      payload: { feature_service: 'driver_activity', entities: { driver_id: ids } },
+      payload: { features: FEATURES, entities: { driver_id: ids } },
     });
     printColumns(onlineResponse.json() as OnlineResponse);
 
@@ -140,7 +167,7 @@ async function quickstart(events: number, drivers: number): Promise<number> {
       method: 'POST',
       url: '/get-historical-features',
       payload: {
-        feature_service: 'driver_activity',
+        features: FEATURES,
         entities: {
           driver_id: [...ids, ...ids],
           event_timestamp: [
@@ -160,6 +187,7 @@ async function quickstart(events: number, drivers: number): Promise<number> {
 Done. Next:
   npx tributary serve                   # the HTTP API on http://127.0.0.1:${config.port} (docs at /docs)
   npx tributary materialize             # keep materializing as events arrive
+  npx tributary consistency --view driver_trip_stats   # online = offline, value by value
   npx tributary --help`);
   return 0;
 }

@@ -31,9 +31,8 @@ export const applyCommand: Command = {
 
 Loads and validates the feature repository, then, holding the registry's lock:
   - creates missing Kafka topics: each Kafka source's topic with its declared partitions
-    (default 6) and replicationFactor (default min(3, brokers)), its <topic>.dlq (1 partition),
-    tributary.drift and tributary.retrain (1 partition each) and each monitor's prediction
-    topic (6 partitions);
+    (default 6) and replicationFactor (default min(3, brokers)), its <topic>.dlq,
+    tributary.drift, tributary.retrain and each monitor's prediction topic (1 partition each);
   - warns about each existing topic whose partition count (or declared replication factor)
     differs, and leaves it as it is: growing a topic moves keys to other partitions, so it
     happens only with --add-partitions, and Kafka cannot remove partitions;

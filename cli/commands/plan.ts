@@ -30,7 +30,7 @@ current version: objects added, changed and removed, which changes break readers
 data (a feature's type, a view's entities or join keys, a removed feature or view), what
 happens to offline tables. Then asks Kafka about the repository's topics: those apply would
 create, with their partitions (a source's declared count, default 6; 1 for dead-letter,
-drift and retrain topics; 6 for prediction topics), and each existing topic whose
+drift, retrain and prediction topics), and each existing topic whose
 partition count, or declared replication factor, differs. Apply leaves such a topic as it
 is (unless 'apply --add-partitions' grows one with too few partitions). Changes nothing.
 

@@ -45,6 +45,8 @@ export interface RequiredTopic {
   partitions: number;
   /** Absent: the stream adapter's default, min(3, brokers in the cluster). */
   replicationFactor?: number;
+  /** What the topic carries; only a source's partitions and replicas can be declared. */
+  role: 'source' | 'deadLetters' | 'drift' | 'retrain' | 'predictions';
   /** What needs it, for messages: `kafkaSource 'trips'`, `dead letters of kafkaSource 'trips'`. */
   usedBy: string;
   /** True when `partitions` was declared, false when it is a default. */
@@ -53,10 +55,9 @@ export interface RequiredTopic {
 
 /**
  * Every topic the repository needs: sources and their dead-letter topics, drift, retrain,
- * predictions. A source's topic has its declared partitions (default DEFAULT_PARTITIONS); a
- * prediction topic, written at inference rate like a source, has DEFAULT_PARTITIONS unless it
- * is a source's topic too; dead-letter, drift and retrain topics have one partition (few
- * messages, kept in order) and their source's replication factor.
+ * predictions. A source's topic has its declared partitions (default DEFAULT_PARTITIONS);
+ * dead-letter, drift, retrain and prediction topics have one (SINGLE_PARTITION says why), a
+ * dead-letter topic its source's replication factor.
  */
 export function requiredTopics(repo: RepoSpec): RequiredTopic[] {
   const topics = new Map<string, RequiredTopic>();
@@ -70,6 +71,7 @@ export function requiredTopics(repo: RepoSpec): RequiredTopic[] {
       topic: source.topic,
       partitions: source.partitions ?? DEFAULT_PARTITIONS,
       ...rf(source.replicationFactor),
+      role: 'source',
       usedBy: `kafkaSource '${source.name}'`,
       declared: source.partitions !== undefined,
     });
@@ -77,16 +79,30 @@ export function requiredTopics(repo: RepoSpec): RequiredTopic[] {
       topic: `${source.topic}.dlq`,
       partitions: SINGLE_PARTITION,
       ...rf(source.replicationFactor),
+      role: 'deadLetters',
       usedBy: `dead letters of kafkaSource '${source.name}'`,
       declared: false,
     });
   }
-  add({ topic: DRIFT_TOPIC, partitions: SINGLE_PARTITION, usedBy: 'drift events', declared: false });
-  add({ topic: RETRAIN_TOPIC, partitions: SINGLE_PARTITION, usedBy: 'retraining requests', declared: false });
+  add({
+    topic: DRIFT_TOPIC,
+    partitions: SINGLE_PARTITION,
+    role: 'drift',
+    usedBy: 'drift events',
+    declared: false,
+  });
+  add({
+    topic: RETRAIN_TOPIC,
+    partitions: SINGLE_PARTITION,
+    role: 'retrain',
+    usedBy: 'retraining requests',
+    declared: false,
+  });
   for (const m of repo.monitors) {
     add({
       topic: m.predictionTopic,
-      partitions: DEFAULT_PARTITIONS,
+      partitions: SINGLE_PARTITION,
+      role: 'predictions',
       usedBy: `predictions of monitor '${m.name}'`,
       declared: false,
     });

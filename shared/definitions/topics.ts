@@ -4,8 +4,7 @@
  */
 
 /**
- * Partitions of a Kafka source's topic (and of a monitor's prediction topic) when the
- * declaration gives none. More than one, or a second materializer in the group sits idle; 6
+ * Partitions of a Kafka source's topic when the declaration gives none. More than one, or a second materializer in the group sits idle; 6
  * splits evenly over 1, 2, 3 or 6 consumers and costs little on one broker. Resolved when
  * topics are planned, not stored in the registry, so a repository that declares nothing keeps
  * the hash (and registry version) it had before partitions could be declared.
@@ -13,8 +12,11 @@
 export const DEFAULT_PARTITIONS = 6;
 
 /**
- * Partitions of dead-letter, drift and retraining topics: few messages, and one partition keeps
- * them in the order they were written, which is the order a replay of dead letters wants.
+ * Partitions of dead-letter, drift, retraining and prediction topics. Dead letters, drift events
+ * and retraining requests are few, and one partition keeps them in the order they were written
+ * (the order a replay of dead letters wants). A prediction topic is read by one monitor process
+ * at a time (it holds the monitor's lock), so more partitions would add no reader, and a row
+ * window then holds predictions in the order they were produced rather than interleaved.
  */
 export const SINGLE_PARTITION = 1;
 

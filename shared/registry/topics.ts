@@ -72,7 +72,7 @@ export function compareTopics(
           ? `${base}: adding ${want.partitions - actual.partitions} (keys move to other partitions: a key's next events may be read before its earlier ones)`
           : grow
             ? `${base}: left as it is; 'tributary apply --add-partitions' grows it, moving keys to other partitions`
-            : `${base}: left as it is; Kafka cannot remove partitions (declare ${actual.partitions} to match, or recreate the topic)`;
+            : `${base}: left as it is; Kafka cannot remove partitions${want.role === 'source' ? ` (declare ${actual.partitions} to match, or recreate the topic)` : ''}`;
       differ.push({
         topic: want.topic,
         usedBy: want.usedBy,

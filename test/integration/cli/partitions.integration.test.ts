@@ -65,7 +65,7 @@ afterAll(async () => {
 
 // Each step is a CLI process of a few seconds on a busy machine; the mismatch case runs eight.
 describe('partitions through apply and plan', { timeout: 180_000 }, () => {
-  it('apply creates a source topic with 6 partitions by default, 1 for its dead letters, 6 for predictions', async () => {
+  it('apply creates a source topic with 6 partitions by default, 1 for its dead letters and predictions', async () => {
     const r = await repo('default');
     const plan = await r.run('plan');
     expect(plan.stderr).toBe('');
@@ -83,7 +83,7 @@ describe('partitions through apply and plan', { timeout: 180_000 }, () => {
     expect(await admin.describeTopics([r.source, `${r.source}.dlq`, r.predictions])).toEqual([
       { topic: r.source, partitions: 6, replicationFactor: Math.min(3, clusterSize) },
       { topic: `${r.source}.dlq`, partitions: 1, replicationFactor: Math.min(3, clusterSize) },
-      { topic: r.predictions, partitions: 6, replicationFactor: Math.min(3, clusterSize) },
+      { topic: r.predictions, partitions: 1, replicationFactor: Math.min(3, clusterSize) },
     ]);
 
     const after = await r.run('plan');

@@ -11,6 +11,7 @@ import { requiredTopics } from '../../../shared/definitions/queries.ts';
 import { DEFAULT_PARTITIONS } from '../../../shared/definitions/topics.ts';
 import { checkRepo, resolveRepo } from '../../../shared/definitions/validate.ts';
 import { canonicalJson } from '../../../shared/registry/hash.ts';
+import { compareTopics } from '../../../shared/registry/topics.ts';
 
 const FILE = 'defs/sources.ts';
 const specOf = (...decls: AnyDeclaration[]) =>
@@ -76,22 +77,48 @@ describe('requiredTopics: partitions and replicas apply gives each topic', () =>
   const view = featureView({ name: 'v', entities: [driver], source: stats, schema: { x: 'float64' } });
   const mon = monitor({ name: 'model', predictionTopic: 'preds', features: [view], window: { rows: 10 } });
 
-  it('a source gets its declaration or 6; dead letters, drift and retrain 1; predictions 6', () => {
+  it('a source gets its declaration or 6; dead letters, drift, retrain and predictions 1', () => {
     expect(DEFAULT_PARTITIONS).toBe(6);
     expect(requiredTopics(specOf(driver, stats, trips, view, mon))).toEqual([
-      { topic: 'stats', partitions: 6, usedBy: "kafkaSource 'stats'", declared: false },
-      { topic: 'stats.dlq', partitions: 1, usedBy: "dead letters of kafkaSource 'stats'", declared: false },
-      { topic: 'trips', partitions: 12, replicationFactor: 2, usedBy: "kafkaSource 'trips'", declared: true },
+      { topic: 'stats', partitions: 6, role: 'source', usedBy: "kafkaSource 'stats'", declared: false },
+      {
+        topic: 'stats.dlq',
+        partitions: 1,
+        role: 'deadLetters',
+        usedBy: "dead letters of kafkaSource 'stats'",
+        declared: false,
+      },
+      {
+        topic: 'trips',
+        partitions: 12,
+        replicationFactor: 2,
+        role: 'source',
+        usedBy: "kafkaSource 'trips'",
+        declared: true,
+      },
       {
         topic: 'trips.dlq',
         partitions: 1,
         replicationFactor: 2,
+        role: 'deadLetters',
         usedBy: "dead letters of kafkaSource 'trips'",
         declared: false,
       },
-      { topic: 'tributary.drift', partitions: 1, usedBy: 'drift events', declared: false },
-      { topic: 'tributary.retrain', partitions: 1, usedBy: 'retraining requests', declared: false },
-      { topic: 'preds', partitions: 6, usedBy: "predictions of monitor 'model'", declared: false },
+      { topic: 'tributary.drift', partitions: 1, role: 'drift', usedBy: 'drift events', declared: false },
+      {
+        topic: 'tributary.retrain',
+        partitions: 1,
+        role: 'retrain',
+        usedBy: 'retraining requests',
+        declared: false,
+      },
+      {
+        topic: 'preds',
+        partitions: 1,
+        role: 'predictions',
+        usedBy: "predictions of monitor 'model'",
+        declared: false,
+      },
     ]);
   });
 
@@ -99,7 +126,71 @@ describe('requiredTopics: partitions and replicas apply gives each topic', () =>
     const other = monitor({ name: 'm2', predictionTopic: 'preds', features: [view], window: { rows: 10 } });
     const topics = requiredTopics(specOf(driver, stats, view, mon, other));
     expect(topics.filter((t) => t.topic === 'preds')).toEqual([
-      { topic: 'preds', partitions: 6, usedBy: "predictions of monitor 'm2'", declared: false },
+      {
+        topic: 'preds',
+        partitions: 1,
+        role: 'predictions',
+        usedBy: "predictions of monitor 'm2'",
+        declared: false,
+      },
+    ]);
+  });
+});
+
+describe('compareTopics: what plan and apply say about existing topics', () => {
+  const src = {
+    topic: 'trips',
+    partitions: 6,
+    role: 'source',
+    usedBy: "kafkaSource 'trips'",
+    declared: true,
+  } as const;
+  const preds = {
+    topic: 'preds',
+    partitions: 1,
+    role: 'predictions',
+    usedBy: "predictions of monitor 'm'",
+    declared: false,
+  } as const;
+
+  it('creates the missing, keeps equal ones quiet', () => {
+    expect(compareTopics([src, preds], [{ topic: 'preds', partitions: 1, replicationFactor: 1 }])).toEqual({
+      create: [src],
+      differ: [],
+    });
+  });
+
+  it('grows a topic with too few partitions only when asked', () => {
+    const existing = [{ topic: 'trips', partitions: 2, replicationFactor: 1 }];
+    expect(compareTopics([src], existing).differ).toMatchObject([{ action: 'keep', wanted: 6, actual: 2 }]);
+    expect(compareTopics([src], existing, { addPartitions: true }).differ).toMatchObject([
+      { action: 'add-partitions', note: expect.stringContaining('adding 4') },
+    ]);
+  });
+
+  it('never shrinks; only a source is told to declare the count it has', () => {
+    const existing = [
+      { topic: 'trips', partitions: 8, replicationFactor: 1 },
+      { topic: 'preds', partitions: 4, replicationFactor: 1 },
+    ];
+    const { differ } = compareTopics([src, preds], existing, { addPartitions: true });
+    expect(differ.map((d) => [d.action, d.note])).toEqual([
+      [
+        'keep',
+        "trips (kafkaSource 'trips') has 8 partitions, declared 6: left as it is; Kafka cannot remove partitions (declare 8 to match, or recreate the topic)",
+      ],
+      [
+        'keep',
+        "preds (predictions of monitor 'm') has 4 partitions, the default 1: left as it is; Kafka cannot remove partitions",
+      ],
+    ]);
+  });
+
+  it('reports a declared replication factor that differs, never a default one', () => {
+    const existing = [{ topic: 'trips', partitions: 6, replicationFactor: 1 }];
+    expect(compareTopics([src], existing).differ).toEqual([]);
+    expect(compareTopics([{ ...src, replicationFactor: 3 }], existing).differ).toMatchObject([
+      { field: 'replicationFactor', wanted: 3, actual: 1, action: 'keep' },
     ]);
   });
 });

@@ -10,12 +10,19 @@
  *    materializer; each event carries its produce time, and a wrapper around the online
  *    store measures produce → written (visible) per row. Reports p50/p99.
  *
+ * 5. The same two measures for a stream feature view (docs/aggregations.md) of the issue's four
+ *    aggregations (sum over 1h at 1m, count over 1d, mean over 7d, last over 7d) on its own topic
+ *    of EVENTS events timed within the last hour, so every event lands in live tiles: events/s
+ *    through raw events in Postgres and tiles in Redis, then freshness at RATE events/s.
+ *
  * Prints one JSON document. Services: .services.env / the usual variables, else throwaway ones.
- * Knobs: BENCH_EVENTS (1000000), BENCH_DRIVERS (1000), BENCH_PARTITIONS (4), BENCH_RATE (1000), BENCH_SECONDS (20).
+ * Knobs: BENCH_EVENTS (1000000), BENCH_DRIVERS (1000), BENCH_PARTITIONS (4), BENCH_RATE (1000),
+ * BENCH_SECONDS (20), BENCH_AGGREGATIONS (1: run step 5; 0: skip it).
  */
 import { Registry } from 'prom-client';
 import { Materializer } from '../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../services/materializer/metrics.ts';
+import type { RepoSpec } from '../shared/definitions/types.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { OfflineStore } from '../shared/stores/offline/port.ts';
 import { PostgresOfflineStore } from '../shared/stores/offline/postgres/index.ts';
@@ -32,6 +39,7 @@ const DRIVERS = knob('BENCH_DRIVERS', 1_000);
 const PARTITIONS = knob('BENCH_PARTITIONS', 4);
 const RATE = knob('BENCH_RATE', 1_000);
 const SECONDS = knob('BENCH_SECONDS', 20);
+const AGGREGATIONS = knob('BENCH_AGGREGATIONS', 1) === 1;
 
 const { env, stop } = await benchServices();
 const run = `bench_${Date.now().toString(36)}`;
@@ -39,12 +47,10 @@ const topic = `${run}_drivers`;
 const logger = createLogger('bench', 'warn');
 const stream = new KafkaEventStream(env.KAFKA_BROKERS.split(','));
 const admin = await stream.admin();
-await admin.ensureTopics([
-  { topic, partitions: PARTITIONS },
-  { topic: `${topic}.dlq` },
-  { topic: `${topic}_fresh`, partitions: PARTITIONS },
-  { topic: `${topic}_fresh.dlq` },
-]);
+const TOPICS = [topic, `${topic}_fresh`, `${topic}_agg`, `${topic}_agg_fresh`];
+await admin.ensureTopics(
+  TOPICS.flatMap((t) => [{ topic: t, partitions: PARTITIONS }, { topic: `${t}.dlq` }]),
+);
 const producer = await stream.producer();
 
 function event(n: number, at: number): OutgoingMessage {
@@ -178,6 +184,9 @@ while (Date.now() - freshStart < SECONDS * 1000) {
 await timeUntilCaughtUp(() => fresh.lag(), performance.now());
 await fresh.stop();
 
+// 5. A stream feature view: throughput from the beginning, then freshness.
+const aggregated = AGGREGATIONS ? await aggregationCase() : null;
+
 const offlineRows = await offline.count?.(spec.featureViews[0]!.name);
 const result = {
   benchmark: 'materialize',
@@ -208,10 +217,11 @@ const result = {
     median: median(latencies),
   },
   targets: { events_per_s: 50_000, ratio_to_raw_consume: 0.5, freshness_p99_ms: 100 },
+  aggregated,
 };
 console.log(JSON.stringify(result, null, 2));
 
-await admin.deleteTopics([topic, `${topic}.dlq`, `${topic}_fresh`, `${topic}_fresh.dlq`]);
+await admin.deleteTopics(TOPICS.flatMap((t) => [t, `${t}.dlq`]));
 await offline.dropSchema?.();
 await freshOffline.dropSchema?.();
 await freshOffline.close();
@@ -220,3 +230,152 @@ await offline.close();
 await producer.close();
 await admin.close();
 await stop();
+
+/** The issue's four aggregations over `avg_daily_trips` and `conv_rate`, on `source`'s topic. */
+function aggregatedSpec(source: string): RepoSpec {
+  const base = driverSpec(source);
+  const MIN = 60_000;
+  const HOUR = 60 * MIN;
+  const DAY = 24 * HOUR;
+  return {
+    ...base,
+    featureViews: [],
+    streamFeatureViews: [
+      {
+        kind: 'streamFeatureView',
+        name: 'driver_trip_stats',
+        entities: ['driver'],
+        source: 'driver_stats_source',
+        schema: [
+          { name: 'conv_rate', type: 'float64' },
+          { name: 'avg_daily_trips', type: 'int64' },
+        ],
+        aggregations: [
+          {
+            column: 'conv_rate',
+            function: 'sum',
+            windowMs: HOUR,
+            resolutionMs: MIN,
+            name: 'conv_rate_sum_1h',
+            type: 'float64',
+          },
+          {
+            column: 'conv_rate',
+            function: 'count',
+            windowMs: DAY,
+            resolutionMs: 5 * MIN,
+            name: 'conv_rate_count_1d',
+            type: 'int64',
+          },
+          {
+            column: 'conv_rate',
+            function: 'mean',
+            windowMs: 7 * DAY,
+            resolutionMs: HOUR,
+            name: 'conv_rate_mean_7d',
+            type: 'float64',
+          },
+          {
+            column: 'avg_daily_trips',
+            function: 'last',
+            windowMs: 7 * DAY,
+            resolutionMs: HOUR,
+            name: 'last_trips',
+            type: 'int64',
+          },
+        ],
+        online: true,
+        offline: true,
+      },
+    ],
+  };
+}
+
+async function aggregationCase() {
+  const aggTopic = `${topic}_agg`;
+  const start = Date.now() - 3_600_000;
+  for (let i = 0; i < EVENTS; i += chunk) {
+    const messages: OutgoingMessage[] = [];
+    for (let n = i; n < Math.min(EVENTS, i + chunk); n++)
+      messages.push(event(n, start + Math.floor((n * 3_600_000) / EVENTS)));
+    await producer.send(aggTopic, messages);
+  }
+  const aggOffline = new PostgresOfflineStore({
+    connectionString: env.DATABASE_URL,
+    schema: `${schema}_agg`,
+  });
+  const aggOnline = new RedisOnlineStore({ url: env.REDIS_URL, prefix: `${run}_agg` });
+  const started = performance.now();
+  const aggregating = new Materializer(
+    {
+      definitions: staticDefinitions(aggregatedSpec(aggTopic)),
+      stream,
+      offline: aggOffline,
+      online: aggOnline,
+      metrics,
+      logger,
+    },
+    { groupPrefix: `${run}_agg` },
+  );
+  const seconds = await profiled('materialize-aggregated', async () => {
+    await aggregating.start();
+    return await timeUntilCaughtUp(() => aggregating.lag(), started);
+  });
+  await aggregating.stop();
+  const rows = await aggOffline.count('driver_trip_stats');
+
+  const freshLatencies: number[] = [];
+  const measured: OnlineStore = {
+    write: async (view, batch) => {
+      const written = await aggOnline.write(view, batch);
+      const now = Date.now();
+      for (const row of batch) if (row.created !== null) freshLatencies.push(now - row.created);
+      return written;
+    },
+    read: (requests) => aggOnline.read(requests),
+    close: () => aggOnline.close(),
+  };
+  const freshTopic = `${topic}_agg_fresh`;
+  const following = new Materializer(
+    {
+      definitions: staticDefinitions(aggregatedSpec(freshTopic)),
+      stream,
+      offline: aggOffline,
+      online: measured,
+      metrics,
+      logger,
+    },
+    { groupPrefix: `${run}_agg_fresh` },
+  );
+  await following.start();
+  const freshStart = Date.now();
+  let produced = 0;
+  while (Date.now() - freshStart < SECONDS * 1000) {
+    const due = Math.floor(((Date.now() - freshStart) / 1000) * RATE);
+    const messages: OutgoingMessage[] = [];
+    for (; produced < due; produced++) messages.push(event(produced, Date.now()));
+    if (messages.length > 0) await producer.send(freshTopic, messages);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await timeUntilCaughtUp(() => following.lag(), performance.now());
+  await following.stop();
+  await aggOffline.dropSchema();
+  await aggOffline.close();
+  await aggOnline.close();
+  return {
+    view: 'driver_trip_stats: sum 1h/1m, count 1d/5m, mean 7d/1h, last 7d/1h; events within the last hour',
+    seconds,
+    events_per_s: Math.round(EVENTS / seconds),
+    offline_rows: rows,
+    ratio_to_plain_materialize: Number((materializeSeconds / seconds).toFixed(3)),
+    freshness_ms: {
+      rate_per_s: RATE,
+      seconds: SECONDS,
+      samples: freshLatencies.length,
+      p50: percentile(freshLatencies, 0.5),
+      p99: percentile(freshLatencies, 0.99),
+      max: Math.max(...freshLatencies),
+    },
+    targets: { events_per_s: 100_000, freshness_p99_ms: 100 },
+  };
+}

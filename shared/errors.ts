@@ -45,8 +45,6 @@ export const ERROR_CODES = {
   TRIB_BODY_TOO_LARGE: { retriable: false, http: 413 },
   TRIB_HEADERS_TOO_LARGE: { retriable: false, http: 431 },
   TRIB_UNSUPPORTED_MEDIA_TYPE: { retriable: false, http: 415 },
-  /** A declared feature this version cannot serve yet (stream feature views online and offline). */
-  TRIB_NOT_IMPLEMENTED: { retriable: false, http: 501 },
   // drift monitor
   TRIB_PROFILE_NOT_FOUND: { retriable: false, http: 404 },
   TRIB_PROFILE_INPUT_INVALID: { retriable: false, http: 400 },

@@ -115,7 +115,9 @@ Examples:
         return 0;
       }
       say('');
-      for (const line of formatPlan(result.plan, displayPath(dir))) say(line);
+      // The progress lines said which topics were created and which differ: the registry's
+      // guess at new topics (some may have existed) would only contradict them.
+      for (const line of formatPlan({ ...result.plan, newTopics: [] }, displayPath(dir))) say(line);
       say('');
       say(
         `Applied: registry version ${result.version.version} (sha256 ${result.version.hash.slice(0, 12)}) by ${result.version.appliedBy}.`,

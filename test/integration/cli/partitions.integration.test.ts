@@ -80,6 +80,7 @@ describe('partitions through apply and plan', { timeout: 180_000 }, () => {
     expect(apply.stderr).toBe('');
     expect(apply.code).toBe(0);
     expect(apply.stdout).toContain(`created topic ${r.source} (6 partitions)`);
+    expect(apply.stdout).not.toContain('Topics to create if missing');
     expect(await admin.describeTopics([r.source, `${r.source}.dlq`, r.predictions])).toEqual([
       { topic: r.source, partitions: 6, replicationFactor: Math.min(3, clusterSize) },
       { topic: `${r.source}.dlq`, partitions: 1, replicationFactor: Math.min(3, clusterSize) },

@@ -7,8 +7,9 @@
   ARGV[1]            number of tile groups G
   ARGV[2 .. 2G+1]    pairs: group id (`<fn>:<r>:<column>`), cutoff: a tile of that group whose
                      start is at or below the cutoff is in no window any more
-  then per KEYS[i]:  expected version ("0" for a new hash), cleanup ("1" when a tile is created:
-                     then dead tiles, and tiles of groups no longer declared, are deleted),
+  then per KEYS[i]:  expected version ("0" for a new hash), cleanup ("1": delete dead tiles; the
+                     tiles of a group not given are left alone, as a process running a newer
+                     version of the view may be writing them),
                      expiry (epoch ms, PEXPIREAT), N, then N field/value pairs (version included)
 
   Returns one integer per key: 1 written, 0 version changed (the caller reads again and retries).
@@ -53,7 +54,7 @@ for i, key in ipairs(KEYS) do
         local start, group = string.match(field, '^t:(%-?%d+):(.+)$')
         if start then
           local c = cutoff[group]
-          if c == nil or tonumber(start) <= c then dead[#dead + 1] = field end
+          if c ~= nil and tonumber(start) <= c then dead[#dead + 1] = field end
         end
       end
       local j = 1

@@ -12,11 +12,11 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, reportHtml } from '../../../services/serving/ui/report.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
+import { Browser, type Page } from '../../support/chromium.ts';
 import { ROOT } from '../../support/cli.ts';
-import { uniqueName } from '../../support/env.ts';
+import { services, uniqueName } from '../../support/env.ts';
+import { type MonitorFixture, monitorFixture } from '../../support/monitor-fixture.ts';
 import { type Harness, harness } from '../serving/support.ts';
-import { Browser, type Page } from './chromium.ts';
-import { type MonitorFixture, monitorFixture } from './fixture.ts';
 
 const KEY = 'browser-test-key';
 const SHOTS = path.join(ROOT, '.scratch', 'ui-screenshots');
@@ -29,7 +29,11 @@ let queries: ReturnType<typeof openMonitorQueries>['queries'];
 
 beforeAll(async () => {
   browser = await Browser.launch();
-  fx = await monitorFixture({ windows: 40, drifted: (i) => (i >= 20 && i < 24) || i >= 37 });
+  fx = await monitorFixture({
+    databaseUrl: services().DATABASE_URL,
+    windows: 40,
+    drifted: (i) => (i >= 20 && i < 24) || i >= 37,
+  });
   const opened = openMonitorQueries({ pool: fx.pool, schema: fx.schema });
   queries = opened.queries;
   closeQueries = opened.close;

@@ -24,10 +24,10 @@ import { RedisKeyCounter } from '../../../shared/stores/online/key-count.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
+import { Browser } from '../../support/chromium.ts';
 import { ROOT } from '../../support/cli.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { type Harness, harness, servingSpec } from '../serving/support.ts';
-import { Browser } from './chromium.ts';
 
 /** Recent: driver_hourly_stats has a 1-day ttl, and the store keeps no value past it and its grace. */
 const T0 = Date.now() - 60_000;

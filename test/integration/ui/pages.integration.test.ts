@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresFeatureViewStats } from '../../../services/serving/ui/feature-views.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
-import { uniqueName } from '../../support/env.ts';
+import { services, uniqueName } from '../../support/env.ts';
+import { type MonitorFixture, monitorFixture } from '../../support/monitor-fixture.ts';
 import { type Harness, harness, row } from '../serving/support.ts';
-import { type MonitorFixture, monitorFixture } from './fixture.ts';
 
 const KEY = 'ui-test-key';
 let fx: MonitorFixture;
@@ -16,7 +16,12 @@ let h: Harness;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  fx = await monitorFixture({ windows: 8, drifted: (i) => i >= 5, keepWindowDetail: 6 });
+  fx = await monitorFixture({
+    databaseUrl: services().DATABASE_URL,
+    windows: 8,
+    drifted: (i) => i >= 5,
+    keepWindowDetail: 6,
+  });
   const monitoring = openMonitorQueries({ pool: fx.pool, schema: fx.schema });
   close = monitoring.close;
   const schema = uniqueName('ui_offline');

@@ -8,12 +8,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../../services/serving/ui/report.ts';
 import { runCli } from '../../support/cli.ts';
-import { type MonitorFixture, monitorFixture } from './fixture.ts';
+import { services } from '../../support/env.ts';
+import { type MonitorFixture, monitorFixture } from '../../support/monitor-fixture.ts';
 
 let fx: MonitorFixture;
 let dir: string;
 beforeAll(async () => {
-  fx = await monitorFixture({ windows: 12, drifted: (i) => i >= 4 && i < 7 });
+  fx = await monitorFixture({
+    databaseUrl: services().DATABASE_URL,
+    windows: 12,
+    drifted: (i) => i >= 4 && i < 7,
+  });
   dir = await mkdtemp(path.join(os.tmpdir(), 'tributary-report-'));
 });
 afterAll(async () => {

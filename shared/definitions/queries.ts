@@ -1,8 +1,8 @@
 /** Small lookups over a resolved repository that several services need. */
 
+import { DRIFT_TOPIC, RETRAIN_TOPIC } from '../monitoring/events.ts';
 import { DEFAULT_PARTITIONS, SINGLE_PARTITION } from './topics.ts';
 import type { FeatureViewSpec, KafkaSourceSpec, RepoSpec } from './types.ts';
-import { DRIFT_TOPIC, RETRAIN_TOPIC } from './validate.ts';
 
 /** The Kafka source a view materializes from: its own, or its push source's batch source. */
 export function kafkaSourceOfView(repo: RepoSpec, view: FeatureViewSpec): KafkaSourceSpec | undefined {

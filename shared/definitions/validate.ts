@@ -57,11 +57,18 @@ export const DRIFT_METHODS: readonly DriftMethod[] = [
   'chisquare',
   'z',
 ];
-/** Column names the stores use themselves. */
-export const RESERVED_COLUMNS: readonly string[] = ['event_timestamp', 'created'];
-/** Topics Tributary owns: sources and prediction topics may not use them. */
-export const DRIFT_TOPIC = 'tributary.drift';
-export const RETRAIN_TOPIC = 'tributary.retrain';
+/**
+ * Columns every offline table has besides join keys and features (and entity rows carry
+ * `event_timestamp`): features and join keys may not use them. The one list, which the stores'
+ * layout checks too.
+ */
+export const RESERVED_COLUMNS: readonly string[] = [
+  'event_timestamp',
+  'created',
+  '_partition',
+  '_offset',
+  '_ingested_at',
+];
 /** The column name a monitor uses for the prediction itself. */
 export const PREDICTION_COLUMN = 'prediction';
 
@@ -142,10 +149,10 @@ export function columnProblem(value: unknown): string | null {
   const problem = nameProblem(value);
   if (problem) return problem;
   const name = value as string;
-  if (RESERVED_COLUMNS.includes(name)) return `'${name}' is reserved`;
   if (name.startsWith('_') || name.startsWith('trib_')) {
     return `'${name}' is reserved: names starting with '_' or 'trib_' belong to Tributary`;
   }
+  if (RESERVED_COLUMNS.includes(name)) return `'${name}' is reserved`;
   return null;
 }
 

@@ -5,6 +5,7 @@
 
 import type { ColumnKind } from '../profiles/types.ts';
 
+/** Topics Tributary owns: the monitor's events, and the topics `apply` creates for them. */
 export const DRIFT_TOPIC = 'tributary.drift';
 export const RETRAIN_TOPIC = 'tributary.retrain';
 

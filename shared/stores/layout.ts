@@ -5,6 +5,7 @@ import type {
   StreamFeatureViewSpec,
   ValueType,
 } from '../definitions/types.ts';
+import { RESERVED_COLUMNS } from '../definitions/validate.ts';
 import { TributaryError } from '../errors.ts';
 
 /** One typed column of a feature view as the stores lay it out. */
@@ -42,14 +43,7 @@ export interface ViewLayout {
  */
 export const MAX_JOIN_KEY_BYTES = 512;
 
-/** Columns every offline table has besides join keys and features; features may not reuse them. */
-export const RESERVED_COLUMNS: readonly string[] = [
-  'event_timestamp',
-  'created',
-  '_partition',
-  '_offset',
-  '_ingested_at',
-];
+export { RESERVED_COLUMNS };
 
 /**
  * Resolves a view's entity names to join keys; throws TRIB_DEFINITION_INVALID on an unknown entity

@@ -31,17 +31,12 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildApp } from '../services/serving/app.ts';
 import { buildReport, reportHtml } from '../services/serving/ui/report.ts';
-import { createLogger } from '../shared/logger.ts';
-import { openMonitorQueries } from '../shared/monitoring/queries.ts';
-import { StaticDefinitions } from '../shared/registry/live.ts';
-import { PostgresHistoricalReader } from '../shared/stores/offline/postgres/index.ts';
 import { Browser, type Page } from '../test/support/chromium.ts';
+import { serveDashboard } from '../test/support/dashboard-server.ts';
 import { monitorFixture } from '../test/support/monitor-fixture.ts';
 import { benchServices, knob, median } from './support.ts';
 
@@ -80,26 +75,8 @@ const fx = await monitorFixture({
 const seedSeconds = (performance.now() - seedStarted) / 1000;
 process.stderr.write(`seeded ${fx.windows.length} windows of ${fx.model} in ${seedSeconds.toFixed(1)} s\n`);
 
-const opened = openMonitorQueries({ pool: fx.pool, schema: fx.schema });
-const app = await buildApp({
-  definitions: new StaticDefinitions({
-    entities: [],
-    kafkaSources: [],
-    pushSources: [],
-    featureViews: [],
-    featureServices: [],
-    monitors: [],
-  }),
-  online: { read: async (requests) => requests.map((r) => r.keys.map(() => null)) },
-  // The UI never reads historical features; the reader is only there because the app needs one.
-  historical: new PostgresHistoricalReader(fx.pool as never, { schema: fx.schema }),
-  producer: { send: async () => undefined },
-  config: { apiKeys: [] },
-  logger: createLogger('bench-dashboard', 'silent'),
-  monitorQueries: opened.queries,
-});
-await app.listen({ port: 0, host: '127.0.0.1' });
-const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+const server = await serveDashboard(fx);
+const { origin } = server;
 const pageUrl = (limit: number) => `${origin}/ui/models/${fx.model}?limit=${limit}`;
 
 interface Load {
@@ -188,7 +165,7 @@ for (let r = 0; r < RUNS; r++) {
   // What the command does between opening its queries and printing its line.
   const file = path.join(out, `report-${r}.html`);
   const started = performance.now();
-  const report = await buildReport(opened.queries, fx.model, { limit: WINDOWS });
+  const report = await buildReport(server.queries, fx.model, { limit: WINDOWS });
   await writeFile(file, reportHtml(report));
   const reportInProcessMs = performance.now() - started;
   const reportBytes = (await stat(file)).size;
@@ -311,7 +288,6 @@ console.log(
 );
 
 await rm(out, { recursive: true, force: true });
-await app.close();
-await opened.close();
+await server.close();
 await fx.drop();
 await stop();

@@ -205,10 +205,21 @@ export class Page {
     await this.send('Input.dispatchKeyEvent', { type: 'keyUp', key, code: key, windowsVirtualKeyCode: code });
   }
 
-  async screenshot(): Promise<Buffer> {
+  /** Sets the viewport's size in CSS pixels, at one device pixel each (small screenshots). */
+  async viewport(width: number, height: number): Promise<void> {
+    await this.send('Emulation.setDeviceMetricsOverride', {
+      width,
+      height,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
+  }
+
+  /** A PNG of the whole page, or (`fullPage: false`) of what the viewport shows. */
+  async screenshot(options: { fullPage?: boolean } = {}): Promise<Buffer> {
     const { data } = await this.send<{ data: string }>('Page.captureScreenshot', {
       format: 'png',
-      captureBeyondViewport: true,
+      captureBeyondViewport: options.fullPage ?? true,
     });
     return Buffer.from(data, 'base64');
   }

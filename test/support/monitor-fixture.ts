@@ -47,6 +47,8 @@ export interface MonitorFixtureOptions {
   categorical?: number;
   /** Schema and model name prefix (default `ui_monitor` / `ui_model`). */
   prefix?: string;
+  /** The model's name (default: a unique one); the schema is unique whatever it is. */
+  model?: string;
 }
 
 const name = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -76,7 +78,7 @@ function profileOf(model: string, numeric: string[], categorical: string[], rows
 
 export async function monitorFixture(options: MonitorFixtureOptions): Promise<MonitorFixture> {
   const schema = name(`${options.prefix ?? 'ui'}_monitor`);
-  const model = name(`${options.prefix ?? 'ui'}_model`);
+  const model = options.model ?? name(`${options.prefix ?? 'ui'}_model`);
   const n = options.numeric ?? 1;
   const k = options.categorical ?? 1;
   const numeric = n === 1 ? ['x'] : Array.from({ length: n }, (_, i) => `n${i}`);

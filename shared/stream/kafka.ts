@@ -24,6 +24,7 @@ import type {
   TopicDescription,
   TopicSpec,
 } from './port.ts';
+import { type KafkaErrorFacts, produceError } from './produce-error.ts';
 import { checkGrowth, replicationFactors, topicError } from './topics.ts';
 
 /**
@@ -105,53 +106,10 @@ function headersOf(raw: IncomingMessageHeaders | undefined): Record<string, stri
 }
 type IncomingMessageHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
 
-/** kafkajs's errors for a record or request the broker will never take, whatever the retries. */
-const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-
-/**
- * A produce failure as a coded error: too large, refused for another reason sending again
- * cannot fix (a protocol error kafkajs marks non-retriable: INVALID_RECORD, an authorization or
- * policy refusal), or else the stream unavailable (retriable). A caller retrying only what is
- * retriable never loops on a refusal as if it were an outage.
- */
-function produceError(topic: string, error: unknown): TributaryError {
-  if (error instanceof TributaryError) return error;
-  // The refusal may sit in a retry wrapper's cause, or among the per-partition errors of an aggregate.
-  const pending: unknown[] = [error];
-  let refused: string | undefined;
-  for (let e = pending.pop(); e; e = pending.pop()) {
-    const { type, cause, errors, retriable } = e as {
-      type?: string;
-      cause?: unknown;
-      errors?: unknown[];
-      retriable?: boolean;
-    };
-    if (type && TOO_LARGE.has(type)) {
-      return new TributaryError(
-        'TRIB_MESSAGE_TOO_LARGE',
-        `${topic} refused the records as too large (${type})`,
-        {
-          cause: error,
-          details: { topic, kafkaError: type },
-        },
-      );
-    }
-    // Only a protocol error (it has a `type`) says what the broker decided; a wrapper saying
-    // "retries exhausted" is not retriable either, but its cause (a lost connection) is.
-    if (type && retriable === false) refused ??= type;
-    if (cause) pending.push(cause);
-    if (Array.isArray(errors)) pending.push(...errors);
-  }
-  const reason = error instanceof Error ? error.message : String(error);
-  if (refused !== undefined) {
-    return new TributaryError('TRIB_STREAM_REFUSED', `${topic} refused the records (${refused}): ${reason}`, {
-      cause: error,
-      details: { topic, kafkaError: refused },
-    });
-  }
-  return new TributaryError('TRIB_STREAM_UNAVAILABLE', `could not produce to ${topic}: ${reason}`, {
-    cause: error,
-  });
+/** kafkajs's errors: protocol errors carry `type`, and `retriable: false` when final. */
+function kafkajsFacts(error: unknown): KafkaErrorFacts {
+  const { type, retriable } = error as { type?: string; retriable?: boolean };
+  return { name: type, final: retriable === false };
 }
 
 /** Errors of a topic being created that say "not yet" (or "already"), not "never". */
@@ -220,7 +178,7 @@ class KafkaProducer implements StreamProducer {
     try {
       await Promise.race([sent, timeout]);
     } catch (error) {
-      throw produceError(topic, error);
+      throw produceError(topic, error, kafkajsFacts);
     } finally {
       clearTimeout(timer);
     }

@@ -23,6 +23,7 @@ import type {
   TopicDescription,
   TopicSpec,
 } from './port.ts';
+import { type KafkaErrorFacts, produceError } from './produce-error.ts';
 import { checkGrowth, replicationFactors, topicError } from './topics.ts';
 
 /**
@@ -35,47 +36,10 @@ import { checkGrowth, replicationFactors, topicError } from './topics.ts';
 
 type Raw = Message<Buffer, Buffer, Buffer, Buffer>;
 
-/** Protocol errors (by @platformatic/kafka's `apiId`) for records the broker will never take. */
-const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-
-/** Walks an error, its `cause` and its aggregated `errors` (a ResponseError holds one per partition). */
-function* errorTree(error: unknown): Generator<{ apiId?: string; canRetry?: boolean }> {
-  const pending: unknown[] = [error];
-  for (let e = pending.pop(); e; e = pending.pop()) {
-    const { cause, errors } = e as { cause?: unknown; errors?: unknown[] };
-    yield e as { apiId?: string; canRetry?: boolean };
-    if (cause) pending.push(cause);
-    if (Array.isArray(errors)) pending.push(...errors);
-  }
-}
-
-/** A produce failure as a coded error, mapped as `./kafka.ts` maps kafkajs's. */
-function produceError(topic: string, error: unknown): TributaryError {
-  if (error instanceof TributaryError) return error;
-  let refused: string | undefined;
-  for (const e of errorTree(error)) {
-    if (e.apiId && TOO_LARGE.has(e.apiId)) {
-      return new TributaryError(
-        'TRIB_MESSAGE_TOO_LARGE',
-        `${topic} refused the records as too large (${e.apiId})`,
-        {
-          cause: error,
-          details: { topic, kafkaError: e.apiId },
-        },
-      );
-    }
-    if (e.apiId && e.canRetry === false) refused ??= e.apiId;
-  }
-  const reason = error instanceof Error ? error.message : String(error);
-  if (refused !== undefined) {
-    return new TributaryError('TRIB_STREAM_REFUSED', `${topic} refused the records (${refused}): ${reason}`, {
-      cause: error,
-      details: { topic, kafkaError: refused },
-    });
-  }
-  return new TributaryError('TRIB_STREAM_UNAVAILABLE', `could not produce to ${topic}: ${reason}`, {
-    cause: error,
-  });
+/** @platformatic/kafka's errors: protocol errors carry `apiId`, and `canRetry: false` when final. */
+function platformaticFacts(error: unknown): KafkaErrorFacts {
+  const { apiId, canRetry } = error as { apiId?: string; canRetry?: boolean };
+  return { name: apiId, final: canRetry === false };
 }
 
 function unavailable(error: unknown): TributaryError {
@@ -133,7 +97,7 @@ class PlatformaticProducer implements StreamProducer {
     try {
       await Promise.race([sent, timeout]);
     } catch (error) {
-      throw produceError(topic, error);
+      throw produceError(topic, error, platformaticFacts);
     } finally {
       clearTimeout(timer);
     }

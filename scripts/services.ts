@@ -483,6 +483,103 @@ async function startRedis(runDir: string): Promise<State['redis']> {
   return { pid, port };
 }
 
+/** One primary of a Redis Cluster `startRedisCluster` made. */
+export interface RedisClusterNode {
+  pid: number;
+  port: number;
+}
+
+/**
+ * A Redis Cluster of `size` primaries (default 3) on free ports, from the same Debian
+ * `redis-server` package, in `runDir/redis-cluster`. No replicas: it tests the online store's
+ * slot routing, not failover, and three processes is what the test machines can spare. Resolves
+ * once every node reports `cluster_state:ok`; stop it with `stopRedisCluster`.
+ */
+export async function startRedisCluster(runDir: string, size = 3): Promise<RedisClusterNode[]> {
+  if (!Number.isInteger(size) || size < 3 || size > 9)
+    throw new Error(`a Redis Cluster needs 3 to 9 primaries, not ${size}`);
+  if (!which('redis-server')) aptInstall('redis-server');
+  // Debian's redis-server depends on redis-tools, which holds redis-cli.
+  if (!which('redis-cli')) aptInstall('redis-tools');
+  const nodes: RedisClusterNode[] = [];
+  try {
+    for (let i = 0; i < size; i++) {
+      const port = await freePort();
+      const dir = join(runDir, 'redis-cluster', String(port));
+      mkdirSync(dir, { recursive: true });
+      const logFile = join(dir, 'redis.log');
+      const out = openSync(logFile, 'a');
+      const child = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '5000',
+        ],
+        { detached: true, stdio: ['ignore', out, out] },
+      );
+      child.unref();
+      const node = { pid: child.pid!, port };
+      nodes.push(node);
+      await waitFor(
+        `Redis Cluster node on 127.0.0.1:${port}`,
+        () => tcpSend(port, 'PING\r\n', '+PONG'),
+        20_000,
+        logFile,
+        () => isAlive(node.pid),
+      );
+    }
+    execFileSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 },
+    );
+    for (const node of nodes) {
+      await waitFor(
+        `cluster_state:ok on 127.0.0.1:${node.port}`,
+        () => tcpSend(node.port, 'CLUSTER INFO\r\n', 'cluster_state:ok'),
+        30_000,
+        join(runDir, 'redis-cluster', String(node.port), 'redis.log'),
+        () => isAlive(node.pid),
+      );
+    }
+    return nodes;
+  } catch (error) {
+    await stopRedisCluster(nodes);
+    throw error;
+  }
+}
+
+/** Stops the nodes `startRedisCluster` started (their folders go with the run folder). */
+export async function stopRedisCluster(nodes: readonly RedisClusterNode[]): Promise<void> {
+  await Promise.all(nodes.map((node) => killAndWait(node.pid)));
+}
+
+/** `REDIS_CLUSTER_NODES` for a cluster `startRedisCluster` started. */
+export function redisClusterNodesOf(nodes: readonly RedisClusterNode[]): string {
+  return nodes.map((node) => `127.0.0.1:${node.port}`).join(',');
+}
+
 // ---------------------------------------------------------------- up / down
 
 function readState(): State | undefined {

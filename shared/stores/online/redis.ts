@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ValueType } from '../../definitions/types.ts';
 import { TributaryError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { ViewLayout } from '../layout.ts';
 import type { FeatureRow } from '../offline/port.ts';
+import { bucketOf, keySlot, parseClusterNodes } from './cluster-slots.ts';
 import type { OnlineReadOptions, OnlineRecord, OnlineRecordJson, OnlineStore } from './port.ts';
 import {
   cachedReadFields,
@@ -37,19 +38,25 @@ const TILE_WRITE_ROUNDS = 16;
 type FeatureValue = FeatureRow['values'][number];
 type KeyValue = FeatureRow['keys'][number];
 
-/** A pipeline with the script registered by `defineCommand` (EVALSHA, loading it when Redis lacks it). */
-interface WriteLatestPipeline {
-  tribWriteLatest(numberOfKeys: number, ...keysThenArgs: string[]): WriteLatestPipeline;
+/**
+ * A pipeline with the scripts registered by `defineCommand` (EVALSHA, the script sent once per
+ * connection and again on NOSCRIPT: per node in a cluster) and the commands the store sends.
+ */
+interface StorePipeline {
+  tribWriteLatest(numberOfKeys: number, ...keysThenArgs: string[]): StorePipeline;
+  hmget(key: string, ...fields: string[]): StorePipeline;
+  hgetall(key: string): StorePipeline;
+  mget(keys: string[]): StorePipeline;
+  mgetBuffer(keys: string[]): StorePipeline;
+  tribWriteTiles(numberOfKeys: number, ...keysThenArgs: string[]): StorePipeline;
+  tribWriteCache(numberOfKeys: number, ...keysThenArgs: string[]): StorePipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 
-/** A pipeline for stream views' hashes. */
-interface TilePipeline {
-  hmget(key: string, ...fields: string[]): TilePipeline;
-  hgetall(key: string): TilePipeline;
-  tribWriteTiles(numberOfKeys: number, ...keysThenArgs: string[]): TilePipeline;
-  tribWriteCache(numberOfKeys: number, ...keysThenArgs: string[]): TilePipeline;
-  exec(): Promise<[Error | null, unknown][] | null>;
+/** One command of a batch: the slot its keys share (cluster mode) and how to add it to a pipeline. */
+interface Routed {
+  slot: number;
+  add: (pipeline: StorePipeline) => void;
 }
 
 /** The slice of ioredis the store uses. */
@@ -62,13 +69,25 @@ export interface RedisClient {
   status: string;
   quit(): Promise<unknown>;
   disconnect(): void;
+  /** Set on an ioredis `Cluster`. */
+  isCluster?: boolean;
+  /** A `Cluster`'s slot map: the node keys (`host:port`, primary first) serving each slot. */
+  slots?: string[][];
 }
 
 export interface RedisOnlineStoreOptions {
-  /** Redis URL (e.g. `REDIS_URL`); ignored when `redis` is given. */
+  /** Redis URL (e.g. `REDIS_URL`); ignored when `redis` or `clusterNodes` is given. */
   url?: string;
-  /** An ioredis client to use instead of creating one; the store then leaves closing it to the caller. */
-  redis?: Redis;
+  /**
+   * A Redis Cluster's nodes as `host:port` (`REDIS_CLUSTER_NODES`); some of them are enough, the
+   * rest are discovered. Selects the cluster layout (docs/online-store.md); wins over `url`.
+   */
+  clusterNodes?: readonly string[];
+  /**
+   * An ioredis client (a `Redis`, or a `Cluster`: then the cluster layout) to use instead of
+   * creating one; the store then leaves closing it to the caller.
+   */
+  redis?: Redis | Cluster;
   /** First part of every key, so several deployments or tests share one Redis; default `trib`. */
   prefix?: string;
   /** Entities per script call; default 500 (bounded so one call never blocks Redis for long). */
@@ -119,6 +138,11 @@ interface SharedRead {
 
 export class RedisOnlineStore implements OnlineStore {
   readonly prefix: string;
+  /**
+   * The Redis Cluster layout: keys carry a hash tag (their bucket), and a batch's commands are
+   * grouped by slot and sent as one pipeline per node. false: the single-Redis layout, unchanged.
+   */
+  readonly cluster: boolean;
   private readonly redis: RedisClient;
   /** The shared read of this turn still taking keys. */
   private sharedRead: SharedRead | null = null;
@@ -133,10 +157,11 @@ export class RedisOnlineStore implements OnlineStore {
     this.ttlGraceMs = Math.max(0, options.ttlGraceMs ?? DEFAULT_TTL_GRACE_MS);
     this.clock = options.clock ?? Date.now;
     if (options.redis) {
-      this.redis = options.redis;
+      this.redis = options.redis as RedisClient;
       this.ownsClient = false;
     } else {
-      if (!options.url)
+      const cluster = options.clusterNodes !== undefined && options.clusterNodes.length > 0;
+      if (!options.url && !cluster)
         throw new TributaryError('TRIB_CONFIG_INVALID', 'the online store needs a Redis URL or client');
       const redisOptions: RedisOptions = {
         connectionName: `tributary:${this.prefix}`,
@@ -146,19 +171,31 @@ export class RedisOnlineStore implements OnlineStore {
         // retrying with backoff, and serving must answer rather than queue.
         maxRetriesPerRequest: 1,
       };
-      const redis = new Redis(options.url, redisOptions);
+      const redis = cluster
+        ? new Cluster(parseClusterNodes(options.clusterNodes!), {
+            redisOptions,
+            // Slots are read from the primaries, the only nodes the store talks to.
+            scaleReads: 'master',
+            slotsRefreshTimeout: options.connectTimeoutMs ?? 5_000,
+          })
+        : new Redis(options.url!, redisOptions);
       redis.on('error', (error: Error) =>
         options.logger?.warn({ err: error }, 'online store: Redis connection error'),
       );
-      this.redis = redis;
+      this.redis = redis as unknown as RedisClient;
       this.ownsClient = true;
     }
+    this.cluster = this.redis.isCluster === true;
     this.redis.defineCommand('tribWriteLatest', { lua: WRITE_LATEST_LUA });
     this.redis.defineCommand('tribWriteTiles', { lua: WRITE_TILES_LUA });
     this.redis.defineCommand('tribWriteCache', { lua: WRITE_CACHE_LUA });
   }
 
-  /** The key of one entity of one view: `<prefix>:<view>:<join key>[:<join key>...]`. */
+  /**
+   * The key of one entity of one view: `<prefix>:<view>:<join key>[:<join key>...]`; in cluster
+   * mode `<prefix>:<view>:{<bucket>}:<join key>[:<join key>...]`, the bucket a stable hash of the
+   * encoded join keys (cluster-slots.ts), so one entity's keys of all views share a slot.
+   */
   keyOf(view: ViewLayout, keys: FeatureRow['keys']): string {
     if (keys.length !== view.joinKeys.length) {
       throw new TributaryError(
@@ -166,12 +203,65 @@ export class RedisOnlineStore implements OnlineStore {
         `feature view '${view.name}' needs ${view.joinKeys.length} join key(s) (${view.joinKeys.map((k) => k.name).join(', ')}), got ${keys.length}`,
       );
     }
-    let key = `${this.prefix}:${escapeKeyPart(view.name)}`;
+    let encoded = '';
     for (let i = 0; i < keys.length; i++) {
       const column = view.joinKeys[i]!;
-      key += `:${escapeKeyPart(encodeKeyValue(keys[i]!, column.type, column.name))}`;
+      encoded += `:${escapeKeyPart(encodeKeyValue(keys[i]!, column.type, column.name))}`;
     }
-    return key;
+    const head = `${this.prefix}:${escapeKeyPart(view.name)}`;
+    return this.cluster ? `${head}:{${bucketOf(encoded.slice(1))}}${encoded}` : head + encoded;
+  }
+
+  /**
+   * `keys` (by index) in groups that may share a multi-key command: all of them, in order, on a
+   * single Redis; those of one slot each on a cluster.
+   */
+  private slotGroups(keys: readonly string[]): { slot: number; at: number[] }[] {
+    if (!this.cluster) return [{ slot: 0, at: keys.map((_, i) => i) }];
+    const bySlot = new Map<number, number[]>();
+    keys.forEach((key, i) => {
+      const slot = keySlot(key);
+      const held = bySlot.get(slot);
+      if (held) held.push(i);
+      else bySlot.set(slot, [i]);
+    });
+    return [...bySlot].map(([slot, at]) => ({ slot, at }));
+  }
+
+  /**
+   * Sends `commands` and answers their replies in order (the first error as a coded one): one
+   * pipeline on a single Redis; on a cluster one pipeline per node (by the client's slot map),
+   * all sent at once, so a batch costs one round trip per node. Before the slot map is known
+   * (not connected yet) each slot goes alone, which is always valid.
+   */
+  private async send(commands: readonly Routed[]): Promise<unknown[]> {
+    if (commands.length === 0) return [];
+    if (!this.cluster) {
+      const pipeline = this.redis.pipeline() as StorePipeline;
+      for (const command of commands) command.add(pipeline);
+      return this.execPipeline(pipeline);
+    }
+    const slots = this.redis.slots ?? [];
+    const byNode = new Map<string, number[]>();
+    commands.forEach((command, i) => {
+      const nodes = slots[command.slot];
+      const node = nodes && nodes.length > 0 ? nodes.join(',') : `slot ${command.slot}`;
+      const held = byNode.get(node);
+      if (held) held.push(i);
+      else byNode.set(node, [i]);
+    });
+    const replies = new Array<unknown>(commands.length);
+    await Promise.all(
+      [...byNode.values()].map(async (at) => {
+        const pipeline = this.redis.pipeline() as StorePipeline;
+        for (const i of at) commands[i]!.add(pipeline);
+        const answered = await this.execPipeline(pipeline);
+        at.forEach((i, n) => {
+          replies[i] = answered[n];
+        });
+      }),
+    );
+    return replies;
   }
 
   async write(view: ViewLayout, rows: FeatureRow[]): Promise<number> {
@@ -179,31 +269,23 @@ export class RedisOnlineStore implements OnlineStore {
     if (view.aggregations) return this.writeTiles(view, rows);
     // Only each entity's latest row of the batch can win in Redis: reduce first, so a batch of
     // 20,000 events over 1,000 drivers costs Redis 1,000 comparisons, not 20,000.
-    const latest = this.latestPerEntity(view, rows);
-    const pipeline = this.redis.pipeline() as WriteLatestPipeline;
+    const latest = [...this.latestPerEntity(view, rows)];
     const lifetime = view.ttlMs > 0 ? view.ttlMs + this.ttlGraceMs : 0;
-    let keys: string[] = [];
-    let args: string[] = [];
-    for (const [key, row] of latest) {
-      keys.push(key);
-      args.push(encodeValue(view, row), String(lifetime > 0 ? row.eventTimestamp + lifetime : 0));
-      if (keys.length === this.rowsPerCall) {
-        pipeline.tribWriteLatest(keys.length, ...keys, ...args);
-        keys = [];
-        args = [];
+    const commands: Routed[] = [];
+    for (const { slot, at } of this.slotGroups(latest.map(([key]) => key))) {
+      for (let from = 0; from < at.length; from += this.rowsPerCall) {
+        const keys: string[] = [];
+        const args: string[] = [];
+        for (const i of at.slice(from, from + this.rowsPerCall)) {
+          const [key, row] = latest[i]!;
+          keys.push(key);
+          args.push(encodeValue(view, row), String(lifetime > 0 ? row.eventTimestamp + lifetime : 0));
+        }
+        commands.push({ slot, add: (p) => p.tribWriteLatest(keys.length, ...keys, ...args) });
       }
     }
-    if (keys.length > 0) pipeline.tribWriteLatest(keys.length, ...keys, ...args);
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await pipeline.exec();
-    } catch (error) {
-      throw onlineError(error);
-    }
-    if (!results) throw new TributaryError('TRIB_ONLINE_STORE_UNAVAILABLE', 'online store: pipeline aborted');
     let applied = 0;
-    for (const [error, result] of results) {
-      if (error) throw onlineError(error);
+    for (const result of await this.send(commands)) {
       const [won, expired] = result as [number, number];
       applied += won + expired;
     }
@@ -235,38 +317,45 @@ export class RedisOnlineStore implements OnlineStore {
         );
       }
       const fields = pending.map((key) => fieldsToRead(tiles, byKey.get(key)!));
-      const reads = this.redis.pipeline() as TilePipeline;
-      pending.forEach((key, i) => {
-        reads.hmget(key, ...fields[i]!.fields);
-      });
-      const stored = await this.execPipeline(reads);
+      const stored = await this.send(
+        pending.map((key, i) => ({
+          slot: this.cluster ? keySlot(key) : 0,
+          add: (p) => p.hmget(key, ...fields[i]!.fields),
+        })),
+      );
       const now = this.clock();
       const plans: { key: string; write: TileWrite }[] = [];
       pending.forEach((key, i) => {
         const write = planTileWrite(tiles, byKey.get(key)!, fields[i]!, stored[i] as (string | null)[], now);
         if (write) plans.push({ key, write });
       });
-      const writes = this.redis.pipeline() as TilePipeline;
       const cutoffs = cutoffsOf(tiles, now);
-      for (let from = 0; from < plans.length; from += this.rowsPerCall) {
-        const chunk = plans.slice(from, from + this.rowsPerCall);
-        const args: string[] = [];
-        for (const { write } of chunk) {
-          args.push(write.expectedVersion, write.cleanup ? '1' : '0', String(write.expireAt));
-          args.push(String(write.pairs.length / 2), ...write.pairs);
+      const chunks: (typeof plans)[] = [];
+      const commands: Routed[] = [];
+      for (const { slot, at } of this.slotGroups(plans.map((p) => p.key))) {
+        for (let from = 0; from < at.length; from += this.rowsPerCall) {
+          const chunk = at.slice(from, from + this.rowsPerCall).map((i) => plans[i]!);
+          const args: string[] = [];
+          for (const { write } of chunk) {
+            args.push(write.expectedVersion, write.cleanup ? '1' : '0', String(write.expireAt));
+            args.push(String(write.pairs.length / 2), ...write.pairs);
+          }
+          chunks.push(chunk);
+          commands.push({
+            slot,
+            add: (p) => p.tribWriteTiles(chunk.length, ...chunk.map((c) => c.key), ...cutoffs, ...args),
+          });
         }
-        writes.tribWriteTiles(chunk.length, ...chunk.map((p) => p.key), ...cutoffs, ...args);
       }
-      const results = plans.length > 0 ? await this.execPipeline(writes) : [];
+      const results = await this.send(commands);
       const conflicted: string[] = [];
-      let at = 0;
-      for (const result of results) {
-        for (const written of result as number[]) {
-          const { key, write } = plans[at++]!;
+      results.forEach((result, c) => {
+        (result as number[]).forEach((written, n) => {
+          const { key, write } = chunks[c]![n]!;
           if (written === 1) applied += write.applied;
           else conflicted.push(key);
-        }
-      }
+        });
+      });
       pending = conflicted;
       // Two writers that collide would collide again in lockstep: a random pause breaks that.
       if (pending.length > 0)
@@ -305,32 +394,36 @@ export class RedisOnlineStore implements OnlineStore {
     for (const { view, keys } of requests)
       for (const k of keys) entities.push({ view, key: this.keyOf(view, k) });
     if (entities.length === 0) return requests.map(() => []);
-    const cached = this.redis.pipeline() as TilePipeline;
-    for (const { view, key } of entities) cached.hmget(key, ...cachedReadFields(view));
-    const replies = (await this.execPipeline(cached)) as (string | null)[][];
+    const replies = (await this.send(
+      entities.map(({ view, key }) => ({
+        slot: this.cluster ? keySlot(key) : 0,
+        add: (p) => p.hmget(key, ...cachedReadFields(view)),
+      })),
+    )) as (string | null)[][];
     const records = entities.map(({ view }, i) =>
       this.decodeTiles(view, () => cachedValuesAt(view, replies[i]!, t)),
     );
     const misses = entities.flatMap((entity, i) => (records[i] === undefined ? [{ ...entity, i }] : []));
     if (misses.length > 0) {
-      const whole = this.redis.pipeline() as TilePipeline;
-      for (const { key } of misses) whole.hgetall(key);
-      const hashes = (await this.execPipeline(whole)) as Record<string, string>[];
-      const writes = this.redis.pipeline() as TilePipeline;
+      const hashes = (await this.send(
+        misses.map(({ key }) => ({ slot: this.cluster ? keySlot(key) : 0, add: (p) => p.hgetall(key) })),
+      )) as Record<string, string>[];
+      const writes: Routed[] = [];
       misses.forEach(({ view, key, i }, m) => {
         const hash = hashes[m]!;
         const record = this.decodeTiles(view, () => valuesAt(view, hash, t));
         records[i] = record ?? null;
-        if (record)
-          writes.tribWriteCache(
-            1,
-            key,
-            hash[VERSION_FIELD] ?? '0',
-            ...cacheEntries(view, hash[VERSION_FIELD] ?? '0', t, record),
-          );
+        if (record) {
+          const version = hash[VERSION_FIELD] ?? '0';
+          const entries = cacheEntries(view, version, t, record);
+          writes.push({
+            slot: this.cluster ? keySlot(key) : 0,
+            add: (p) => p.tribWriteCache(1, key, version, ...entries),
+          });
+        }
       });
       // The answer does not wait for the cache; a failed write only means the next read merges again.
-      writes.exec().catch(() => undefined);
+      this.send(writes).catch(() => undefined);
     }
     let at = 0;
     return requests.map(({ keys }) => keys.map(() => records[at++] ?? null));
@@ -386,7 +479,7 @@ export class RedisOnlineStore implements OnlineStore {
     return this.readBoth(
       requests,
       options,
-      (plain) => this.readWith(plain, (keys) => this.redis.mget(keys), decodeValue),
+      (plain) => this.readWith(plain, (keys) => this.mget(keys, false), decodeValue),
       tileRecordDecoded,
     );
   }
@@ -433,9 +526,34 @@ export class RedisOnlineStore implements OnlineStore {
     );
   }
 
+  /**
+   * `keys`' values by MGET: one on a single Redis; on a cluster one per slot, pipelined per node
+   * and sent to all nodes at once (`send`), answered in `keys`' order.
+   */
+  private mget(keys: string[], buffers: false): Promise<(string | null)[]>;
+  private mget(keys: string[], buffers: true): Promise<(Buffer | null)[]>;
+  private async mget(keys: string[], buffers: boolean): Promise<(string | Buffer | null)[]> {
+    if (!this.cluster) return buffers ? this.redis.mgetBuffer(keys) : this.redis.mget(keys);
+    const groups = this.slotGroups(keys);
+    const replies = await this.send(
+      groups.map(({ slot, at }) => {
+        const slice = at.map((i) => keys[i]!);
+        return { slot, add: (p) => (buffers ? p.mgetBuffer(slice) : p.mget(slice)) };
+      }),
+    );
+    const values = new Array<string | Buffer | null>(keys.length);
+    groups.forEach(({ at }, g) => {
+      const answered = replies[g] as (string | Buffer | null)[];
+      at.forEach((i, n) => {
+        values[i] = answered[n] ?? null;
+      });
+    });
+    return values;
+  }
+
   /** `MGET` with Buffer replies; small reads share one with the other small reads of this turn. */
   private mgetBuffer(keys: string[]): Promise<(Buffer | null)[]> {
-    if (keys.length > SHARED_READ_MAX_KEYS) return this.redis.mgetBuffer(keys);
+    if (keys.length > SHARED_READ_MAX_KEYS) return this.mget(keys, true);
     let batch = this.sharedRead;
     if (batch === null || batch.keys.length + keys.length > SHARED_READ_BATCH_KEYS) {
       const next: SharedRead = { keys: [], readers: [] };
@@ -452,7 +570,7 @@ export class RedisOnlineStore implements OnlineStore {
   private sendSharedRead(batch: SharedRead): void {
     if (this.sharedRead === batch) this.sharedRead = null;
     const { keys, readers } = batch;
-    this.redis.mgetBuffer(keys).then(
+    this.mget(keys, true).then(
       (values) => {
         readers.forEach((reader, i) => {
           reader.resolve(values.slice(reader.from, readers[i + 1]?.from ?? keys.length));
@@ -673,7 +791,7 @@ function tileRecordJson(view: ViewLayout, record: TileRecord): OnlineRecordJson 
 
 /** Reply errors that mean "Redis cannot serve right now", not "this command is wrong". */
 const UNAVAILABLE_REPLIES =
-  /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS|MISCONF)\b/;
+  /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS|MISCONF|MOVED|ASK)\b/;
 
 /**
  * Maps a failure to a coded error: a connection that is down, closed or slow, and Redis
@@ -689,7 +807,7 @@ export function onlineError(error: unknown): TributaryError {
     const reason = isReply ? message.split(' ')[0] : 'cannot reach Redis';
     return new TributaryError(
       'TRIB_ONLINE_STORE_UNAVAILABLE',
-      `online store unavailable (${reason}); retry shortly, and check REDIS_URL if it persists`,
+      `online store unavailable (${reason}); retry shortly, and check REDIS_URL (or REDIS_CLUSTER_NODES) if it persists`,
       { cause: error },
     );
   }

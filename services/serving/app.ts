@@ -17,7 +17,6 @@ import Fastify, {
 } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { type ErrorCode, httpStatusOf, isTributaryError, type TributaryError } from '../../shared/errors.ts';
-import { registerMonitorRoutes } from '../../shared/monitoring/routes.ts';
 import { DEFAULT_LIMITS, type ServingContext, type ServingDeps, type ServingLimits } from './context.ts';
 import {
   clientErrorHandler,
@@ -26,6 +25,7 @@ import {
   unsupportedMediaTypeMessage,
 } from './request-errors.ts';
 import { ARROW_STREAM, registerHistoricalRoutes } from './routes/historical.ts';
+import { registerMonitorRoutes } from './routes/monitors.ts';
 import { registerOnlineRoutes } from './routes/online.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerPredictionRoutes } from './routes/predictions.ts';

@@ -1,10 +1,10 @@
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startMonitorService } from '../../../services/monitor/service.ts';
+import { registerMonitorRoutes } from '../../../services/serving/routes/monitors.ts';
 import { DLQ_HEADERS } from '../../../shared/events/dead-letter.ts';
 import type { DriftEvent, RetrainEvent } from '../../../shared/monitoring/events.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
-import { registerMonitorRoutes } from '../../../shared/monitoring/routes.ts';
 import { verifySignature } from '../../../shared/monitoring/signature.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
 import { services, uniqueName } from '../../support/env.ts';

@@ -4,8 +4,8 @@
  */
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
+import { registerMonitorRoutes } from '../../../services/serving/routes/monitors.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
-import { registerMonitorRoutes } from '../../../shared/monitoring/routes.ts';
 import { createPool } from '../../../shared/postgres/index.ts';
 import { services, uniqueName } from '../../support/env.ts';
 

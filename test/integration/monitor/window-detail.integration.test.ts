@@ -5,6 +5,7 @@
  */
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
+import { registerMonitorRoutes } from '../../../services/serving/routes/monitors.ts';
 import type {
   CategoricalColumnDetail,
   NumericColumnDetail,
@@ -12,7 +13,6 @@ import type {
 } from '../../../shared/monitoring/detail.ts';
 import type { DriftEvent } from '../../../shared/monitoring/events.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
-import { registerMonitorRoutes } from '../../../shared/monitoring/routes.ts';
 import { services } from '../../support/env.ts';
 import { MonitorHarness, predictionEvents, repoOf, webhookReceiver } from './harness.ts';
 

@@ -5,9 +5,9 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { registerMonitorRoutes } from '../../../services/serving/routes/monitors.ts';
 import { PostgresMonitorStore } from '../../../shared/monitoring/postgres.ts';
 import { MonitorQueries, openMonitorQueries } from '../../../shared/monitoring/queries.ts';
-import { registerMonitorRoutes } from '../../../shared/monitoring/routes.ts';
 import type { MonitorQueryStore } from '../../../shared/monitoring/store.ts';
 import { createPool, type PgPool } from '../../../shared/postgres/index.ts';
 import { PostgresProfileStore } from '../../../shared/profiles/postgres.ts';

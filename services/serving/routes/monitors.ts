@@ -14,9 +14,9 @@
  */
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { httpStatusOf, isTributaryError, TributaryError } from '../errors.ts';
-import { postgresError, sqlState } from '../postgres/errors.ts';
-import type { MonitorQueries, RangeParams } from './queries.ts';
+import { httpStatusOf, isTributaryError, TributaryError } from '../../../shared/errors.ts';
+import type { MonitorQueries, RangeParams } from '../../../shared/monitoring/queries.ts';
+import { postgresError, sqlState } from '../../../shared/postgres/errors.ts';
 
 export interface MonitorRoutesDeps {
   queries: MonitorQueries;

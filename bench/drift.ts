@@ -21,10 +21,10 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { startMonitorService } from '../services/monitor/service.ts';
 import type { MonitorSpec, RepoSpec } from '../shared/definitions/types.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createPool } from '../shared/postgres/index.ts';
 import { ProfileBuilder } from '../shared/profiles/builder.ts';
 import { readColumnBatches } from '../shared/profiles/input.ts';
 import { PostgresProfileStore } from '../shared/profiles/postgres.ts';
@@ -310,7 +310,7 @@ async function main() {
 
   if (!values.keep) {
     await admin.deleteTopics([topic, `${topic}.dlq`]).catch(() => undefined);
-    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
+    const pool = createPool({ connectionString: DATABASE_URL, max: 1, name: 'bench' });
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await pool.end();
   }

@@ -27,8 +27,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { RecordBatchStreamWriter } from 'apache-arrow';
-import pg from 'pg';
 import type { RepoSpec, StreamFeatureViewSpec } from '../shared/definitions/types.ts';
+import { createPool, type PgPool } from '../shared/postgres/index.ts';
 import { type EntityFrame, entitiesFromColumns } from '../shared/retrieval/entities.ts';
 import { type HistoricalFeatureSource, historicalBatches } from '../shared/retrieval/historical.ts';
 import { planRetrieval, type RetrievalPlan } from '../shared/retrieval/plan.ts';
@@ -205,7 +205,7 @@ async function duckdbAsof(): Promise<
 }
 
 /** The months the data spans as partitions of the view's table (as writes would make them); returns the table. */
-async function monthPartitions(pool: pg.Pool, schema: string, view: string): Promise<string> {
+async function monthPartitions(pool: PgPool, schema: string, view: string): Promise<string> {
   const table = `${quoteIdent(schema)}.${quoteIdent(view)}`;
   for (const month of [Date.UTC(2024, 0, 1), Date.UTC(2024, 1, 1), Date.UTC(2024, 2, 1)]) {
     const next = new Date(month);
@@ -221,7 +221,7 @@ async function monthPartitions(pool: pg.Pool, schema: string, view: string): Pro
 
 /** VACUUM ANALYZE (the visibility map index-only scans need), then flush the load's dirty pages. */
 async function settle(
-  pool: pg.Pool,
+  pool: PgPool,
   table: string,
   setup: Record<string, number>,
   prefix: string,
@@ -249,7 +249,7 @@ function entityColumns(): { driverIds: number[]; times: number[] } {
   return { driverIds, times };
 }
 
-async function pointInTimeCase(pool: pg.Pool, schema: string): Promise<Record<string, unknown>> {
+async function pointInTimeCase(pool: PgPool, schema: string): Promise<Record<string, unknown>> {
   const setup: Record<string, number> = {};
   const plan = planRetrieval(
     repo,
@@ -574,7 +574,7 @@ function compareSamples(ours: Map<number, SampleRow>, duck: Map<number, SampleRo
   };
 }
 
-async function aggregationCase(pool: pg.Pool, schema: string): Promise<Record<string, unknown>> {
+async function aggregationCase(pool: PgPool, schema: string): Promise<Record<string, unknown>> {
   const setup: Record<string, number> = {};
   const aggRepo: RepoSpec = { ...repo, streamFeatureViews: [tripStats] };
   const plan = planRetrieval(
@@ -642,7 +642,7 @@ async function aggregationCase(pool: pg.Pool, schema: string): Promise<Record<st
 async function main(): Promise<void> {
   const services = await benchServices();
   const url = services.env.DATABASE_URL;
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const pool = createPool({ connectionString: url, max: 4, name: 'bench' });
   const schema = `bench_hist_${Date.now().toString(36)}`;
   try {
     const report: Record<string, unknown> = { scale: SCALE };

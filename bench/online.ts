@@ -38,10 +38,10 @@ import { cpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp } from '../services/serving/app.ts';
 import type { AggregationSpec, RepoSpec } from '../shared/definitions/types.ts';
+import { createPool } from '../shared/postgres/index.ts';
 import { StaticDefinitions } from '../shared/registry/live.ts';
 import { viewLayout } from '../shared/stores/layout.ts';
 import type { FeatureRow } from '../shared/stores/offline/port.ts';
@@ -277,7 +277,7 @@ const { env, stop } = await benchServices();
 const prefix = `bench_online_${randomBytes(4).toString('hex')}`;
 const redis = new Redis(env.REDIS_URL);
 const online = new RedisOnlineStore({ url: env.REDIS_URL, prefix });
-const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 1 });
+const pool = createPool({ connectionString: env.DATABASE_URL, max: 1, name: 'bench' });
 
 // 1,000 drivers, written through the store, so the stored layout is the real one.
 const layout = viewLayout(spec.featureViews[0]!, spec.entities);

@@ -7,6 +7,11 @@ export interface Config {
   readonly kafkaBrokers: readonly string[];
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /**
+   * REDIS_CLUSTER_NODES: a Redis Cluster's `host:port` nodes for the online store; empty: the
+   * single Redis of `redisUrl`. When set it wins over REDIS_URL (docs/configuration.md).
+   */
+  readonly redisClusterNodes: readonly string[];
   readonly repoPath: string;
   /** Bearer keys of the HTTP API and, off loopback, of the ops endpoints; empty: no auth. */
   readonly apiKeys: readonly string[];
@@ -50,16 +55,16 @@ function invalid(variable: string, value: string, expected: string): TributaryEr
   );
 }
 
-function parseBrokers(raw: string): string[] {
+function parseBrokers(raw: string, variable = 'KAFKA_BROKERS', example = '127.0.0.1:9092'): string[] {
   const brokers = raw
     .split(',')
     .map((b) => b.trim())
     .filter((b) => b.length > 0);
-  if (brokers.length === 0) throw invalid('KAFKA_BROKERS', raw, 'comma-separated host:port');
+  if (brokers.length === 0) throw invalid(variable, raw, 'comma-separated host:port');
   for (const broker of brokers) {
     const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(broker);
     if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
-      throw invalid('KAFKA_BROKERS', raw, 'comma-separated host:port, e.g. 127.0.0.1:9092');
+      throw invalid(variable, raw, `comma-separated host:port, e.g. ${example}`);
     }
   }
   return brokers;
@@ -142,6 +147,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kafkaBrokers: Object.freeze(parseBrokers(get('KAFKA_BROKERS'))),
     databaseUrl: parseUrl('DATABASE_URL', get('DATABASE_URL'), ['postgres:', 'postgresql:']),
     redisUrl: parseUrl('REDIS_URL', get('REDIS_URL'), ['redis:', 'rediss:']),
+    redisClusterNodes: Object.freeze(
+      env['REDIS_CLUSTER_NODES']
+        ? parseBrokers(env['REDIS_CLUSTER_NODES'], 'REDIS_CLUSTER_NODES', '127.0.0.1:7000,127.0.0.1:7001')
+        : [],
+    ),
     repoPath: get('TRIBUTARY_REPO'),
     apiKeys: Object.freeze(apiKeys),
     port: parsePort(get('PORT')),

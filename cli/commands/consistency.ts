@@ -5,7 +5,7 @@ import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { compareAt, type Mismatch, streamViewOf } from '../../shared/retrieval/consistency.ts';
 import { viewLayout } from '../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
-import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { onlineTarget, RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import type { Command } from '../command.ts';
 import { OFFLINE_SCHEMA, ONLINE_PREFIX, REGISTRY_SCHEMA, reportError, withOptions } from '../options.ts';
 
@@ -43,7 +43,7 @@ ${REGISTRY_SCHEMA.help}
 ${OFFLINE_SCHEMA.help}
 ${ONLINE_PREFIX.help}
 
-Environment: DATABASE_URL, REDIS_URL.
+Environment: DATABASE_URL, REDIS_URL (or REDIS_CLUSTER_NODES).
 
 Example:
   tributary consistency --view driver_trip_stats --sample 1000`,
@@ -65,7 +65,7 @@ Example:
       logger,
     });
     const online = new RedisOnlineStore({
-      url: config.redisUrl,
+      ...onlineTarget(config).connection,
       logger,
       ...ONLINE_PREFIX.of(values['online-prefix']),
     });

@@ -11,7 +11,7 @@ import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
 import { PostgresDeadLetterCounts } from '../../shared/stores/offline/postgres/dead-letter-counts.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
-import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { onlineTarget, RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { StartPosition } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
@@ -66,7 +66,7 @@ ${ONLINE_PREFIX.help}
   --metrics-port <port>      /metrics and /health port (default: METRICS_PORT, else 9464; 0 = any)
   -h, --help                 show this help
 
-Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, LOG_LEVEL, METRICS_PORT, HOST,
+Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL (or REDIS_CLUSTER_NODES), LOG_LEVEL, METRICS_PORT, HOST,
 TRIBUTARY_API_KEYS, TRIBUTARY_ALLOW_UNAUTHENTICATED, TRIBUTARY_REGISTRY_SCHEMA,
 TRIBUTARY_PG_POOL_MAX (Postgres connections, default 10), TRIBUTARY_DEBUG (set: a failure prints its stack).
 
@@ -128,7 +128,7 @@ Examples:
       });
       opened.push(() => offline.close());
       const online = new RedisOnlineStore({
-        url: config.redisUrl,
+        ...onlineTarget(config).connection,
         logger,
         ...ONLINE_PREFIX.of(values['online-prefix']),
       });
@@ -137,7 +137,7 @@ Examples:
       opened.push(() => stream.close());
       await checkReachable([
         { name: 'Kafka', variable: 'KAFKA_BROKERS', check: () => stream.ping() },
-        { name: 'Redis', variable: 'REDIS_URL', check: () => online.ping() },
+        { name: 'Redis', variable: onlineTarget(config).variable, check: () => online.ping() },
       ]);
       const materializer = new Materializer(
         {

@@ -7,7 +7,7 @@ import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { DEFAULT_REGISTRY_SCHEMA } from '../../shared/registry/postgres.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
-import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { onlineTarget, RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../../shared/stream/port.ts';
 import type { Command } from '../command.ts';
@@ -49,7 +49,7 @@ Options:
   --drivers <n>   distinct drivers, ids from ${DRIVER_IDS_START} (default 5)
   -h, --help      show this help
 
-Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TRIBUTARY_REPO.`,
+Environment: KAFKA_BROKERS, DATABASE_URL, REDIS_URL (or REDIS_CLUSTER_NODES), TRIBUTARY_REPO.`,
 
   run: withOptions('quickstart', OPTIONS, async (values) => {
     const events = Number(values.events);
@@ -131,7 +131,7 @@ async function quickstart(events: number, drivers: number): Promise<number> {
     logger,
   });
   const offline = new PostgresOfflineStore({ pool, logger });
-  const online = new RedisOnlineStore({ url: config.redisUrl, logger });
+  const online = new RedisOnlineStore({ ...onlineTarget(config).connection, logger });
   const metrics = createMaterializerMetrics();
   const materializer = new Materializer({ definitions, stream, offline, online, metrics, logger });
   const started = Date.now();

@@ -9,8 +9,9 @@ import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { onShutdown } from '../../shared/shutdown.ts';
 import { PostgresDeadLetterCounts } from '../../shared/stores/offline/postgres/dead-letter-counts.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
+import { ClusterScanClient } from '../../shared/stores/online/cluster-scan.ts';
 import { RedisKeyCounter } from '../../shared/stores/online/key-count.ts';
-import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { onlineTarget, RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import type { Command } from '../command.ts';
 import {
@@ -55,7 +56,7 @@ ${ONLINE_PREFIX.help}
   --monitor-schema <name>    Postgres schema of the drift monitor, for GET /monitors/...
                              ${MONITOR_SCHEMA.default}
 
-Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST,
+Environment: DATABASE_URL, REDIS_URL (or REDIS_CLUSTER_NODES), KAFKA_BROKERS, TRIBUTARY_API_KEYS, PORT, HOST,
 TRIBUTARY_ALLOW_UNAUTHENTICATED, LOG_LEVEL, TRIBUTARY_REGISTRY_SCHEMA, TRIBUTARY_MONITOR_SCHEMA,
 TRIBUTARY_PG_POOL_MAX (Postgres connections, default 10), TRIBUTARY_DEBUG (set: a failure prints its stack).`,
   run: withOptions('serve', OPTIONS, async (values) => {
@@ -91,7 +92,7 @@ TRIBUTARY_PG_POOL_MAX (Postgres connections, default 10), TRIBUTARY_DEBUG (set: 
         ...OFFLINE_SCHEMA.of(values['offline-schema']),
       });
       const online = new RedisOnlineStore({
-        url: config.redisUrl,
+        ...onlineTarget(config).connection,
         logger,
         // A lookup answers 503 within a second when Redis is away, rather than waiting out the
         // default 10 s meant for the materializer's large writes (the chaos test measures it).
@@ -103,7 +104,7 @@ TRIBUTARY_PG_POOL_MAX (Postgres connections, default 10), TRIBUTARY_DEBUG (set: 
       opened.push(() => stream.close());
       await checkReachable([
         { name: 'Kafka', variable: 'KAFKA_BROKERS', check: () => stream.ping() },
-        { name: 'Redis', variable: 'REDIS_URL', check: () => online.ping() },
+        { name: 'Redis', variable: onlineTarget(config).variable, check: () => online.ping() },
       ]);
       const producer = await stream.producer();
       opened.push(() => producer.close());
@@ -115,8 +116,21 @@ TRIBUTARY_PG_POOL_MAX (Postgres connections, default 10), TRIBUTARY_DEBUG (set: 
       // The feature views page's figures: offline freshness, online keys, dead letters.
       const offlineStats = new PostgresFeatureViewStats(pool, historical.schema);
       const deadLetterCounts = new PostgresDeadLetterCounts(pool, historical.schema);
-      const keyCounter = new RedisKeyCounter({ url: config.redisUrl, prefix: online.prefix, logger });
+      // On a cluster the count walks every primary's keyspace (cluster-scan.ts).
+      const clusterScan =
+        config.redisClusterNodes.length > 0
+          ? new ClusterScanClient(config.redisClusterNodes, {
+              connectionName: `tributary:${online.prefix}:key-count`,
+              logger,
+            })
+          : undefined;
+      const keyCounter = new RedisKeyCounter({
+        ...(clusterScan ? { redis: clusterScan } : { url: config.redisUrl }),
+        prefix: online.prefix,
+        logger,
+      });
       opened.push(() => keyCounter.close());
+      if (clusterScan) opened.push(async () => clusterScan.disconnect());
       const app = await buildApp({
         definitions,
         online,

@@ -631,6 +631,20 @@ export class RedisOnlineStore implements OnlineStore {
   }
 }
 
+/**
+ * Where the online store lives by the configuration: the Redis Cluster of REDIS_CLUSTER_NODES
+ * when set (it wins over REDIS_URL, which always has a value), else the Redis of REDIS_URL; with
+ * the variable to name when it cannot be reached.
+ */
+export function onlineTarget(config: { redisUrl: string; redisClusterNodes: readonly string[] }): {
+  connection: Pick<RedisOnlineStoreOptions, 'url' | 'clusterNodes'>;
+  variable: 'REDIS_URL' | 'REDIS_CLUSTER_NODES';
+} {
+  return config.redisClusterNodes.length > 0
+    ? { connection: { clusterNodes: config.redisClusterNodes }, variable: 'REDIS_CLUSTER_NODES' }
+    : { connection: { url: config.redisUrl }, variable: 'REDIS_URL' };
+}
+
 /** Last-write-wins order, as write_latest.lua decides it: event time, then created (none loses); a tie keeps the held row. */
 function isLater(row: FeatureRow, held: FeatureRow): boolean {
   if (row.eventTimestamp !== held.eventTimestamp) return row.eventTimestamp > held.eventTimestamp;

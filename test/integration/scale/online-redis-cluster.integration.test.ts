@@ -26,7 +26,9 @@ import type { AggregationSpec, RepoSpec } from '../../../shared/definitions/type
 import { createLogger } from '../../../shared/logger.ts';
 import { type ViewLayout, viewLayout } from '../../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
+import { ClusterScanClient } from '../../../shared/stores/online/cluster-scan.ts';
 import { CLUSTER_BUCKETS, keySlot } from '../../../shared/stores/online/cluster-slots.ts';
+import { RedisKeyCounter } from '../../../shared/stores/online/key-count.ts';
 import { RedisOnlineStore, type RedisOnlineStoreOptions } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
@@ -140,6 +142,23 @@ describe('RedisOnlineStore on a Redis Cluster: layout and routing', () => {
       const perNode = await Promise.all(admin.nodes('master').map((node) => node.dbsize()));
       for (const size of perNode) expect(size).toBeGreaterThan(100);
     } finally {
+      await store.close();
+    }
+  });
+
+  it("the dashboard's key count walks every primary", async () => {
+    const store = newStore();
+    const scan = new ClusterScanClient(clusterNodes, { connectionName: 'test:key-count' });
+    // A small COUNT, so the pass takes several calls on each primary.
+    const counter = new RedisKeyCounter({ redis: scan, prefix, countPerCall: 50 });
+    try {
+      const view = viewNamed('counted');
+      const rows = Array.from({ length: 700 }, (_, i) => row([BigInt(i)], 1_000, [i, i, BigInt(i)]));
+      expect(await store.write(view, rows)).toBe(700);
+      expect(await counter.countKeys('counted')).toMatchObject({ keys: 700, capped: false });
+    } finally {
+      await counter.close();
+      scan.disconnect();
       await store.close();
     }
   });

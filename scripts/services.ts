@@ -49,6 +49,8 @@ interface State {
   kafkaPeers?: { pid: number; port: number }[];
   postgres: { binDir: string; dataDir: string; port: number };
   redis: { pid: number; port: number };
+  /** The primaries of a Redis Cluster (`--redis-cluster`), beside `redis`. */
+  redisCluster?: RedisClusterNode[];
 }
 
 export interface ServicesHandle {
@@ -61,6 +63,12 @@ export interface ServicesHandle {
    * `.services.env` names.
    */
   stop(): Promise<void>;
+  /**
+   * REDIS_CLUSTER_NODES of the Redis Cluster started with `redisCluster` (or found running).
+   * Kept out of `env`: tests and benchmarks put `env` in their environment, and the variable
+   * would move every online store they open onto the cluster.
+   */
+  redisClusterNodes?: string;
 }
 
 export interface ServicesUpOptions {
@@ -78,6 +86,11 @@ export interface ServicesUpOptions {
    * three times. Running services with another broker count are not reused: an error says so.
    */
   kafkaBrokers?: number;
+  /**
+   * Also start a Redis Cluster of 3 primaries (`startRedisCluster`), written to `.services.env`
+   * as REDIS_CLUSTER_NODES. Running services without one are not reused: an error says so.
+   */
+  redisCluster?: boolean;
 }
 
 const log = (message: string) => process.stderr.write(`services: ${message}\n`);
@@ -593,6 +606,7 @@ function readState(): State | undefined {
 
 async function stateIsHealthy(state: State): Promise<boolean> {
   if (!isAlive(state.kafka.pid) || !isAlive(state.redis.pid)) return false;
+  if ((state.redisCluster ?? []).some((node) => !isAlive(node.pid))) return false;
   if ((state.kafkaPeers ?? []).some((peer) => !isAlive(peer.pid))) return false;
   const pgUp = await tcpSend(state.postgres.port, '', '').catch(() => false);
   const redisUp = await tcpSend(state.redis.port, 'PING\r\n', '+PONG');
@@ -600,11 +614,22 @@ async function stateIsHealthy(state: State): Promise<boolean> {
   return redisUp && kafkaUp && (pgUp || existsSync(join(state.postgres.dataDir, 'postmaster.pid')));
 }
 
-function writeEnvFile(env: ServiceEnv): void {
+function writeEnvFile(env: ServiceEnv, redisClusterNodes?: string): void {
   writeFileSync(
     ENV_FILE,
-    `KAFKA_BROKERS=${env.KAFKA_BROKERS}\nDATABASE_URL=${env.DATABASE_URL}\nREDIS_URL=${env.REDIS_URL}\n`,
+    `KAFKA_BROKERS=${env.KAFKA_BROKERS}\nDATABASE_URL=${env.DATABASE_URL}\nREDIS_URL=${env.REDIS_URL}\n${
+      redisClusterNodes ? `REDIS_CLUSTER_NODES=${redisClusterNodes}\n` : ''
+    }`,
   );
+}
+
+/** REDIS_CLUSTER_NODES as `.services.env` names it, if it does. */
+function readEnvFileClusterNodes(file: string = ENV_FILE): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const line = readFileSync(file, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('REDIS_CLUSTER_NODES='));
+  return line?.slice('REDIS_CLUSTER_NODES='.length).trim() || undefined;
 }
 
 /** The services `.services.env` names, when it exists and names all three. */
@@ -636,7 +661,7 @@ function accepts(host: string, port: number): Promise<boolean> {
 }
 
 /** True when each of the three services answers on its port. */
-async function envIsReachable(env: ServiceEnv): Promise<boolean> {
+async function envIsReachable(env: ServiceEnv, redisClusterNodes?: string): Promise<boolean> {
   const broker = env.KAFKA_BROKERS.split(',')[0]!.trim();
   const at = broker.lastIndexOf(':');
   const pg = new URL(env.DATABASE_URL);
@@ -645,6 +670,13 @@ async function envIsReachable(env: ServiceEnv): Promise<boolean> {
     accepts(broker.slice(0, at).replace(/^\[|\]$/g, ''), Number(broker.slice(at + 1))),
     accepts(pg.hostname.replace(/^\[|\]$/g, ''), Number(pg.port || 5432)),
     accepts(redis.hostname.replace(/^\[|\]$/g, ''), Number(redis.port || 6379)),
+    ...(redisClusterNodes ?? '')
+      .split(',')
+      .filter((node) => node.length > 0)
+      .map((node) => {
+        const colon = node.lastIndexOf(':');
+        return accepts(node.slice(0, colon).replace(/^\[|\]$/g, ''), Number(node.slice(colon + 1)));
+      }),
   ]);
   return checks.every(Boolean);
 }
@@ -670,18 +702,33 @@ export async function servicesUp(options: ServicesUpOptions = {}): Promise<Servi
       `the running services have ${count} Kafka broker(s), not ${brokers}: stop them with 'npm run services:down' first`,
     );
   };
-  const { KAFKA_BROKERS, DATABASE_URL, REDIS_URL } = process.env;
+  // A request for a Redis Cluster is only met by services with one.
+  const clustered = (nodes: string | undefined): { redisClusterNodes?: string } => {
+    if (nodes) return { redisClusterNodes: nodes };
+    if (!options.redisCluster) return {};
+    throw new Error(
+      "the running services have no Redis Cluster: stop them with 'npm run services:down' first, or set REDIS_CLUSTER_NODES",
+    );
+  };
+  const { KAFKA_BROKERS, DATABASE_URL, REDIS_URL, REDIS_CLUSTER_NODES } = process.env;
   if (KAFKA_BROKERS && DATABASE_URL && REDIS_URL) {
-    return { env: sized({ KAFKA_BROKERS, DATABASE_URL, REDIS_URL }), origin: 'external', stop: nothing };
+    return {
+      env: sized({ KAFKA_BROKERS, DATABASE_URL, REDIS_URL }),
+      origin: 'external',
+      stop: nothing,
+      ...clustered(REDIS_CLUSTER_NODES || undefined),
+    };
   }
   const written = readEnvFile(options.envFile);
-  if (written && (await envIsReachable(written)))
-    return { env: sized(written), origin: 'reused', stop: nothing };
+  const writtenCluster = readEnvFileClusterNodes(options.envFile);
+  if (written && (await envIsReachable(written, writtenCluster)))
+    return { env: sized(written), origin: 'reused', stop: nothing, ...clustered(writtenCluster) };
   const previous = readState();
   if (previous && (await stateIsHealthy(previous))) {
     sized(previous.env);
-    if (persist) writeEnvFile(previous.env);
-    return { env: previous.env, origin: 'reused', stop: nothing };
+    const cluster = clustered(previous.redisCluster ? redisClusterNodesOf(previous.redisCluster) : undefined);
+    if (persist) writeEnvFile(previous.env, cluster.redisClusterNodes);
+    return { env: previous.env, origin: 'reused', stop: nothing, ...cluster };
   }
   // A dead previous `up` is cleaned by the next persistent one; a benchmark leaves it alone.
   if (previous && persist) await stopState(previous);
@@ -702,7 +749,11 @@ export async function servicesUp(options: ServicesUpOptions = {}): Promise<Servi
       ).then((k) => (partial.kafka = k)),
       startPostgres(runDir).then((p) => (partial.postgres = p)),
       startRedis(runDir).then((r) => (partial.redis = r)),
+      options.redisCluster
+        ? startRedisCluster(runDir).then((nodes) => (partial.redisCluster = nodes))
+        : undefined,
     ]);
+    const redisClusterNodes = partial.redisCluster ? redisClusterNodesOf(partial.redisCluster) : undefined;
     const env: ServiceEnv = {
       KAFKA_BROKERS: [kafka, ...(partial.kafkaPeers ?? [])].map((k) => `127.0.0.1:${k.port}`).join(','),
       DATABASE_URL: `postgres://postgres@127.0.0.1:${postgres.port}/tributary`,
@@ -715,20 +766,21 @@ export async function servicesUp(options: ServicesUpOptions = {}): Promise<Servi
       ...(partial.kafkaPeers ? { kafkaPeers: partial.kafkaPeers } : {}),
       postgres,
       redis,
+      ...(partial.redisCluster ? { redisCluster: partial.redisCluster } : {}),
     };
     if (persist) {
       writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
-      writeEnvFile(env);
+      writeEnvFile(env, redisClusterNodes);
     }
     log(
-      `Kafka ${env.KAFKA_BROKERS}, Postgres ${env.DATABASE_URL}, Redis ${env.REDIS_URL} (up in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      `Kafka ${env.KAFKA_BROKERS}, Postgres ${env.DATABASE_URL}, Redis ${env.REDIS_URL}${redisClusterNodes ? `, Redis Cluster ${redisClusterNodes}` : ''} (up in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );
     const stop = persist
       ? async () => {
           await servicesDown();
         }
       : () => stopState(state);
-    return { env, origin: 'started', stop };
+    return { env, origin: 'started', stop, ...(redisClusterNodes ? { redisClusterNodes } : {}) };
   } catch (error) {
     await stopState(partial);
     throw error;
@@ -753,6 +805,7 @@ async function stopState(state: Partial<State> & { runDir: string }): Promise<vo
   if (state.kafka) stops.push(killAndWait(state.kafka.pid));
   for (const peer of state.kafkaPeers ?? []) stops.push(killAndWait(peer.pid));
   if (state.redis) stops.push(killAndWait(state.redis.pid));
+  if (state.redisCluster) stops.push(stopRedisCluster(state.redisCluster));
   if (state.postgres && existsSync(join(state.postgres.dataDir, 'postmaster.pid'))) {
     const { binDir, dataDir } = state.postgres;
     stops.push(
@@ -781,14 +834,20 @@ export async function servicesDown(): Promise<boolean> {
 async function main(command: string | undefined, args: string[]): Promise<number> {
   switch (command) {
     case 'up': {
-      const { values } = parseArgs({ args, options: { 'kafka-brokers': { type: 'string' } } });
+      const { values } = parseArgs({
+        args,
+        options: { 'kafka-brokers': { type: 'string' }, 'redis-cluster': { type: 'boolean' } },
+      });
       const kafkaBrokers =
         values['kafka-brokers'] === undefined ? undefined : Number(values['kafka-brokers']);
-      const { env, origin } = await servicesUp(kafkaBrokers === undefined ? {} : { kafkaBrokers });
-      if (origin === 'external') writeEnvFile(env);
+      const { env, origin, redisClusterNodes } = await servicesUp({
+        ...(kafkaBrokers === undefined ? {} : { kafkaBrokers }),
+        ...(values['redis-cluster'] ? { redisCluster: true } : {}),
+      });
+      if (origin === 'external') writeEnvFile(env, redisClusterNodes);
       if (origin !== 'started')
         log(
-          `${origin === 'external' ? 'using the services from the environment' : 'reusing running services'}: ${env.KAFKA_BROKERS}, ${env.DATABASE_URL}, ${env.REDIS_URL}`,
+          `${origin === 'external' ? 'using the services from the environment' : 'reusing running services'}: ${env.KAFKA_BROKERS}, ${env.DATABASE_URL}, ${env.REDIS_URL}${redisClusterNodes ? `, Redis Cluster ${redisClusterNodes}` : ''}`,
         );
       log(`wrote ${ENV_FILE}; load it with: set -a; . ./.services.env; set +a`);
       return 0;
@@ -804,7 +863,7 @@ async function main(command: string | undefined, args: string[]): Promise<number
     }
     default:
       process.stderr.write(
-        'Usage: tsx scripts/services.ts up [--kafka-brokers N]|down|status\n\n  up      start throwaway Kafka, Postgres and Redis (or reuse them) and write .services.env;\n          --kafka-brokers 3 starts a 3-node KRaft cluster, topics replicated 3 times\n  down    stop them and delete their data\n  status  tell whether they run\n',
+        'Usage: tsx scripts/services.ts up [--kafka-brokers N] [--redis-cluster]|down|status\n\n  up      start throwaway Kafka, Postgres and Redis (or reuse them) and write .services.env;\n          --kafka-brokers 3 starts a 3-node KRaft cluster, topics replicated 3 times;\n          --redis-cluster also starts a Redis Cluster of 3 primaries (REDIS_CLUSTER_NODES)\n  down    stop them and delete their data\n  status  tell whether they run\n',
       );
       return command === '--help' || command === '-h' ? 0 : 2;
   }

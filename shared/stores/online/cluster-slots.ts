@@ -31,8 +31,18 @@ const CRC16_TABLE = (() => {
 /** CRC16-CCITT (XMODEM) of `text`'s UTF-8 bytes, as Redis Cluster hashes keys. */
 function crc16(text: string): number {
   let crc = 0;
-  for (const byte of Buffer.from(text, 'utf8'))
-    crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // ASCII (every tag the store writes) without a Buffer per key; the rest by its UTF-8 bytes.
+    if (code >= 0x80) return crc16Bytes(Buffer.from(text, 'utf8'));
+    crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ code) & 0xff]!;
+  }
+  return crc;
+}
+
+function crc16Bytes(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
   return crc;
 }
 

@@ -23,6 +23,7 @@ import { createMaterializerMetrics } from '../../../services/materializer/metric
 import { buildApp } from '../../../services/serving/app.ts';
 import { aggregateEvents, type ReferenceEvent } from '../../../shared/aggregations/index.ts';
 import type { AggregationSpec, RepoSpec } from '../../../shared/definitions/types.ts';
+import { isTributaryError } from '../../../shared/errors.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { type ViewLayout, viewLayout } from '../../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
@@ -271,6 +272,42 @@ describe('RedisOnlineStore on a Redis Cluster: layout and routing', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('RedisOnlineStore on a Redis Cluster: a node that stops answering', () => {
+  it('fails a lookup spanning it retriably within the command timeout, and reads again once it answers', async () => {
+    const store = newStore({ commandTimeoutMs: 1_000 });
+    const view = viewNamed('paused');
+    const keys = Array.from({ length: 100 }, (_, i) => [BigInt(i)]);
+    try {
+      expect(
+        await store.write(
+          view,
+          keys.map((k) => row(k, 1_000, [1, 1, 1n])),
+        ),
+      ).toBe(100);
+      // SIGSTOP: the node holds its connections open and answers nothing, the worst case; kept
+      // well under cluster-node-timeout (5 s) so the cluster never marks it failed.
+      process.kill(nodes[1]!.pid, 'SIGSTOP');
+      const started = Date.now();
+      let caught: unknown;
+      try {
+        await store.readJson([{ view, keys }]);
+      } catch (error) {
+        caught = error;
+      } finally {
+        process.kill(nodes[1]!.pid, 'SIGCONT');
+      }
+      expect(isTributaryError(caught) && caught.code).toBe('TRIB_ONLINE_STORE_UNAVAILABLE');
+      expect(isTributaryError(caught) && caught.retriable).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2_500);
+      const [records] = await store.read([{ view, keys }]);
+      expect(records!.every((r) => r?.eventTimestamp === 1_000)).toBe(true);
+    } finally {
+      process.kill(nodes[1]!.pid, 'SIGCONT');
       await store.close();
     }
   });

@@ -322,26 +322,43 @@ export function cachedValuesAt(
   if (latest === null) return null;
   const version = stored[1] ?? '0';
   const aggregations = view.aggregations ?? [];
+  const windows = windowKeys(view, t);
   const values: AggregateValue[] = [];
   for (let i = 0; i < aggregations.length; i++) {
-    const a = aggregations[i]!;
     const entry = stored[i + 2];
-    if (entry == null) return undefined;
-    const { first, last } = windowTiles(t, a.windowMs, a.resolutionMs);
-    const prefix = `${version}:${first}:${last}:`;
-    if (!entry.startsWith(prefix)) return undefined;
-    const value = JSON.parse(entry.slice(prefix.length)) as AggregateValue;
-    values.push(a.type === 'int64' && typeof value === 'string' ? BigInt(value) : value);
+    const window = windows[i]!;
+    // `<version><:first:last:>` then the value.
+    if (entry == null || !entry.startsWith(version) || !entry.startsWith(window, version.length))
+      return undefined;
+    const value = JSON.parse(entry.slice(version.length + window.length)) as AggregateValue;
+    values.push(aggregations[i]!.type === 'int64' && typeof value === 'string' ? BigInt(value) : value);
   }
   return { eventTimestamp: latest.ts, created: latest.created, values };
+}
+
+const windowKeyMemo = new WeakMap<ViewLayout, { t: number; keys: string[] }>();
+
+/**
+ * `:<first>:<last>:` of each aggregation's window at `t`: the part of a cache entry after the
+ * version. The same for every entity of a read, so worked out once per view and instant.
+ */
+function windowKeys(view: ViewLayout, t: number): string[] {
+  const memo = windowKeyMemo.get(view);
+  if (memo && memo.t === t) return memo.keys;
+  const keys = (view.aggregations ?? []).map((a) => {
+    const { first, last } = windowTiles(t, a.windowMs, a.resolutionMs);
+    return `:${first}:${last}:`;
+  });
+  windowKeyMemo.set(view, { t, keys });
+  return keys;
 }
 
 /** The cache entries of a record computed from the tiles of a hash at `version`: field, value, … */
 export function cacheEntries(view: ViewLayout, version: string, t: number, record: TileRecord): string[] {
   const pairs: string[] = [];
+  const windows = windowKeys(view, t);
   (view.aggregations ?? []).forEach((a, i) => {
-    const { first, last } = windowTiles(t, a.windowMs, a.resolutionMs);
-    pairs.push(cacheField(a), `${version}:${first}:${last}:${cacheText(record.values[i] ?? null)}`);
+    pairs.push(cacheField(a), `${version}${windows[i]}${cacheText(record.values[i] ?? null)}`);
   });
   return pairs;
 }

@@ -20,8 +20,9 @@
  * as long as no intermediate result overflows (callers keep magnitudes far below 2^1023).
  */
 export function growPartials(partials: number[], x: number): void {
+  const n = partials.length;
   let i = 0;
-  for (let j = 0; j < partials.length; j++) {
+  for (let j = 0; j < n; j++) {
     let y = partials[j]!;
     if (Math.abs(x) < Math.abs(y)) {
       const t = x;
@@ -33,8 +34,13 @@ export function growPartials(partials: number[], x: number): void {
     if (lo !== 0) partials[i++] = lo;
     x = hi;
   }
-  partials.length = i;
-  partials.push(x);
+  // Written in place, the length changed only when it must: the offline sweep adds and takes
+  // away every event, and truncating then pushing was a tenth of its time.
+  if (i === n) partials.push(x);
+  else {
+    partials[i] = x;
+    if (i + 1 < n) partials.length = i + 1;
+  }
 }
 
 /** The exact sum of the partials, correctly rounded to the nearest double (Python's `fsum` end step). */

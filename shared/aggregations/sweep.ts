@@ -19,7 +19,7 @@
  */
 import type { AggregationFunction, AggregationSpec } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
-import { twoProduct } from './exact.ts';
+import { growPartials, twoProduct } from './exact.ts';
 import {
   type AggregateValue,
   type EventValue,
@@ -48,33 +48,6 @@ export interface WindowSweep {
   reset(): void;
   add(ts: number, created: number | null, offset: number, value: EventValue): void;
   valueAt(t: number): AggregateValue;
-}
-
-/**
- * `growPartials` of exact.ts, step for step (so the partials are the same doubles), but writing
- * the result in place instead of truncating and pushing: the sweep adds and takes away every
- * event, and setting an array's length was a tenth of its time.
- */
-function growPartials(partials: number[], x: number): void {
-  const n = partials.length;
-  let i = 0;
-  for (let j = 0; j < n; j++) {
-    let y = partials[j]!;
-    if (Math.abs(x) < Math.abs(y)) {
-      const t = x;
-      x = y;
-      y = t;
-    }
-    const hi = x + y;
-    const lo = y - (hi - x);
-    if (lo !== 0) partials[i++] = lo;
-    x = hi;
-  }
-  if (i === n) partials.push(x);
-  else {
-    partials[i] = x;
-    if (i + 1 < n) partials.length = i + 1;
-  }
 }
 
 /** Growable (time, value) queue: pushed at the back, dropped from the front. */

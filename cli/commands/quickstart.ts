@@ -83,36 +83,32 @@ async function quickstart(events: number, drivers: number): Promise<number> {
   const stream = new KafkaEventStream(config.kafkaBrokers, logger);
   const producer = await stream.producer();
   const now = Date.now();
-  const messages: OutgoingMessage[] = [];
-  for (let i = 0; i < events; i++) {
-    const driverId = DRIVER_IDS_START + (i % drivers);
-    const at = now - 24 * HOUR + Math.floor(((i + 1) / events) * 24 * HOUR) - 1;
-    messages.push({
-      key: String(driverId),
-      value: JSON.stringify({
-        driver_id: driverId,
-        event_timestamp: new Date(at).toISOString(),
-        conv_rate: Math.round(Math.random() * 1000) / 1000,
-        acc_rate: Math.round(Math.random() * 1000) / 1000,
-        avg_daily_trips: Math.floor(Math.random() * 40),
-      }),
+  /** `events` messages of `fields`, round-robin over the drivers, spread over the last 24 hours. */
+  const spread = (fields: () => Record<string, number>): OutgoingMessage[] =>
+    Array.from({ length: events }, (_, i) => {
+      const driverId = DRIVER_IDS_START + (i % drivers);
+      const at = now - 24 * HOUR + Math.floor(((i + 1) / events) * 24 * HOUR) - 1;
+      return {
+        key: String(driverId),
+        value: JSON.stringify({
+          driver_id: driverId,
+          event_timestamp: new Date(at).toISOString(),
+          ...fields(),
+        }),
+      };
     });
-  }
-  await producer.send('driver_stats', messages);
-  const trips: OutgoingMessage[] = [];
-  for (let i = 0; i < events; i++) {
-    const driverId = DRIVER_IDS_START + (i % drivers);
-    const at = now - 24 * HOUR + Math.floor(((i + 1) / events) * 24 * HOUR) - 1;
-    trips.push({
-      key: String(driverId),
-      value: JSON.stringify({
-        driver_id: driverId,
-        event_timestamp: new Date(at).toISOString(),
-        fare: Math.round(500 + Math.random() * 4500) / 100,
-        rating: 1 + Math.floor(Math.random() * 5),
-      }),
-    });
-  }
+  await producer.send(
+    'driver_stats',
+    spread(() => ({
+      conv_rate: Math.round(Math.random() * 1000) / 1000,
+      acc_rate: Math.round(Math.random() * 1000) / 1000,
+      avg_daily_trips: Math.floor(Math.random() * 40),
+    })),
+  );
+  const trips = spread(() => ({
+    fare: Math.round(500 + Math.random() * 4500) / 100,
+    rating: 1 + Math.floor(Math.random() * 5),
+  }));
   await producer.send('trips', trips);
   await producer.close();
 

@@ -334,7 +334,7 @@ export async function startKafkaCluster(runDir: string, size: number): Promise<K
   for (const node of nodes) configureKafkaNode(kafkaNodeDir(runDir, node.nodeId), node, nodes, clusterId);
   // Side by side: a controller quorum forms only once a majority of its voters run.
   return await Promise.all(
-    nodes.map((node) => launchKafkaNode(kafkaNodeDir(runDir, node.nodeId), node.port)),
+    nodes.map((node) => launchKafkaNode(kafkaNodeDir(runDir, node.nodeId), node.port, size)),
   );
 }
 
@@ -352,7 +352,7 @@ export async function launchKafka(runDir: string, port: number): Promise<KafkaPr
 }
 
 /** Starts the Kafka node configured in `dir` (again, after a stop: same ports and data); waits until it answers. */
-export async function launchKafkaNode(dir: string, port: number): Promise<KafkaProcess> {
+export async function launchKafkaNode(dir: string, port: number, brokers = 1): Promise<KafkaProcess> {
   const java = kafkaJavaArgs(dir);
   const props = join(dir, 'server.properties');
   const logFile = join(dir, 'broker.log');
@@ -365,7 +365,7 @@ export async function launchKafkaNode(dir: string, port: number): Promise<KafkaP
   const pid = child.pid!;
   await waitFor(
     `Kafka on 127.0.0.1:${port}`,
-    () => kafkaReady(port),
+    () => kafkaReady(port, brokers),
     90_000,
     logFile,
     () => isAlive(pid),
@@ -373,8 +373,13 @@ export async function launchKafkaNode(dir: string, port: number): Promise<KafkaP
   return { pid, port };
 }
 
-/** A broker is ready when it answers a metadata request (what clients do first). */
-async function kafkaReady(port: number): Promise<boolean> {
+/**
+ * A broker is ready when it answers a metadata request (what clients do first) listing
+ * `brokers` brokers: a node of a cluster answers before its peers have registered, and a topic
+ * created then gets fewer replicas than the cluster will have (its replication factor follows
+ * the brokers listed), so min.insync.replicas fails it once a node goes.
+ */
+async function kafkaReady(port: number, brokers: number): Promise<boolean> {
   const { Kafka, logLevel } = await import('kafkajs');
   const admin = new Kafka({
     brokers: [`127.0.0.1:${port}`],
@@ -384,7 +389,7 @@ async function kafkaReady(port: number): Promise<boolean> {
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
+    return cluster.brokers.length >= brokers;
   } finally {
     await admin.disconnect().catch(() => {});
   }
@@ -610,7 +615,7 @@ async function stateIsHealthy(state: State): Promise<boolean> {
   if ((state.kafkaPeers ?? []).some((peer) => !isAlive(peer.pid))) return false;
   const pgUp = await tcpSend(state.postgres.port, '', '').catch(() => false);
   const redisUp = await tcpSend(state.redis.port, 'PING\r\n', '+PONG');
-  const kafkaUp = await kafkaReady(state.kafka.port).catch(() => false);
+  const kafkaUp = await kafkaReady(state.kafka.port, 1 + (state.kafkaPeers?.length ?? 0)).catch(() => false);
   return redisUp && kafkaUp && (pgUp || existsSync(join(state.postgres.dataDir, 'postmaster.pid')));
 }
 

@@ -7,7 +7,7 @@ import { Materializer } from '../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../services/materializer/metrics.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
-import { RedisOnlineStore } from '../../shared/stores/online/redis.ts';
+import { onlineTarget, RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
 import { driverSpec, staticDefinitions } from './driver-spec.ts';
 
@@ -22,7 +22,14 @@ const offline = new PostgresOfflineStore({
   connectionString: env('DATABASE_URL'),
   schema: env('TEST_SCHEMA'),
 });
-const online = new RedisOnlineStore({ url: env('REDIS_URL'), prefix: env('TEST_PREFIX') });
+// REDIS_CLUSTER_NODES, when set, puts the online store on a Redis Cluster instead of REDIS_URL.
+const online = new RedisOnlineStore({
+  ...onlineTarget({
+    redisUrl: process.env.REDIS_URL ?? '',
+    redisClusterNodes: process.env.REDIS_CLUSTER_NODES?.split(',').filter(Boolean) ?? [],
+  }).connection,
+  prefix: env('TEST_PREFIX'),
+});
 const materializer = new Materializer(
   {
     // TEST_SPEC: a whole RepoSpec as JSON, for tests of other repositories than the driver stats.

@@ -1,8 +1,9 @@
 /**
- * A 3-node KRaft cluster of the test's own (scripts/services.ts, the same Maven route as the
- * test broker): a topic replicated 3 times, a materializer consuming it while events stream
+ * The materialize → serve path on clusters of the test's own (scripts/services.ts): a 3-node
+ * KRaft cluster (the same Maven route as the test broker) and a 3-primary Redis Cluster as the
+ * online store. A topic replicated 3 times, a materializer consuming it while events stream
  * in, one broker killed with SIGKILL mid-stream. Nothing is lost and nothing doubled: every
- * event once offline, each driver's last event online.
+ * event once offline, each driver's last event online, and serving answers it from the cluster.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,13 +12,22 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type KafkaProcess, startKafkaCluster } from '../../../scripts/services.ts';
+import {
+  type KafkaProcess,
+  type RedisClusterNode,
+  redisClusterNodesOf,
+  startKafkaCluster,
+  startRedisCluster,
+  stopRedisCluster,
+} from '../../../scripts/services.ts';
+import { buildApp } from '../../../services/serving/app.ts';
+import { createLogger } from '../../../shared/logger.ts';
 import { viewLayout } from '../../../shared/stores/layout.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin } from '../../../shared/stream/port.ts';
 import { sleep } from '../../support/chaos.ts';
-import { driverSpec } from '../../support/driver-spec.ts';
+import { driverSpec, staticDefinitions } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');
@@ -29,14 +39,20 @@ const spec = driverSpec(topic);
 const runDir = mkdtempSync(path.join(os.tmpdir(), 'tributary-kafka-cluster-'));
 
 let nodes: KafkaProcess[] = [];
+let redisNodes: RedisClusterNode[] = [];
 let brokers: string;
+let redisClusterNodes: string;
 let admin: StreamAdmin;
 let db: pg.Client;
 let online: RedisOnlineStore;
 let child: ChildProcess | undefined;
 
 beforeAll(async () => {
-  nodes = await startKafkaCluster(runDir, 3);
+  [nodes, redisNodes] = await Promise.all([
+    startKafkaCluster(path.join(runDir, 'kafka'), 3),
+    startRedisCluster(path.join(runDir, 'redis'), 3),
+  ]);
+  redisClusterNodes = redisClusterNodesOf(redisNodes);
   brokers = nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
   admin = await new KafkaEventStream(brokers.split(',')).admin();
   await admin.ensureTopics([
@@ -45,7 +61,7 @@ beforeAll(async () => {
   ]);
   db = new pg.Client({ connectionString: services().DATABASE_URL });
   await db.connect();
-  online = new RedisOnlineStore({ url: services().REDIS_URL, prefix });
+  online = new RedisOnlineStore({ clusterNodes: redisClusterNodes.split(','), prefix });
 }, 180_000);
 
 afterAll(async () => {
@@ -58,6 +74,7 @@ afterAll(async () => {
       // already gone
     }
   }
+  await stopRedisCluster(redisNodes);
   rmSync(runDir, { recursive: true, force: true });
   await online?.close();
   await db?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -90,7 +107,7 @@ async function untilLeaders(): Promise<void> {
   }
 }
 
-describe('a 3-broker Kafka cluster', () => {
+describe('a 3-broker Kafka cluster and a Redis Cluster', () => {
   it('lists every broker once it is up, so a new topic gets 3 replicas', async () => {
     // Polled: the broker asked may learn of the new topic a moment after the one that created it.
     await expect
@@ -104,6 +121,7 @@ describe('a 3-broker Kafka cluster', () => {
         ...process.env,
         ...services(),
         KAFKA_BROKERS: brokers,
+        REDIS_CLUSTER_NODES: redisClusterNodes,
         TEST_TOPIC: topic,
         TEST_SCHEMA: schema,
         TEST_PREFIX: prefix,
@@ -172,5 +190,31 @@ describe('a 3-broker Kafka cluster', () => {
     // Each driver's latest event is the last one produced for it.
     const last = (id: number) => produced - 1 - ((produced - 1 - id) % DRIVERS);
     expect(records.map((r) => r?.values[2])).toEqual(ids.map((id) => BigInt(last(id))));
+
+    // Serving reads the same from the cluster: one lookup spanning its nodes.
+    const app = await buildApp({
+      definitions: staticDefinitions(spec),
+      online,
+      historical: { readFeatures: () => (async function* () {})() },
+      producer: { send: async () => undefined },
+      config: { apiKeys: [] },
+      logger: createLogger('kafka-cluster-test', 'warn'),
+    });
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/get-online-features',
+        payload: {
+          features: ['driver_hourly_stats:avg_daily_trips'],
+          entities: { driver_id: [0, 1, 299, 300] },
+        },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      const { results } = res.json();
+      expect(results[1].values).toEqual([last(0), last(1), last(299), null]);
+      expect(results[1].statuses).toEqual(['PRESENT', 'PRESENT', 'PRESENT', 'NOT_FOUND']);
+    } finally {
+      await app.close();
+    }
   }, 300_000);
 });

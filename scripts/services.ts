@@ -30,7 +30,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+/** The test broker's version. */
 export const KAFKA_VERSION = '3.9.1';
+/** The current Kafka 4 line, which the stream port's conformance suite also runs on (kafka4 test). */
+export const KAFKA_4_VERSION = '4.4.0';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ENV_FILE = join(ROOT, '.services.env');
 const STATE_FILE = join(ROOT, '.services.state.json');
@@ -196,13 +199,24 @@ function tcpSend(port: number, payload: string, expect: string): Promise<boolean
 
 // ---------------------------------------------------------------- Kafka
 
-/** Resolves the broker's jars with Maven once; later runs reuse the cache. */
-export function kafkaLibs(): string {
-  const libs = join(cacheDir(), `kafka-${KAFKA_VERSION}`, 'libs');
+/**
+ * The slf4j binding a broker's distribution ships and its pom leaves out: Kafka 3 logs through
+ * reload4j, Kafka 4 through log4j2 (still on the slf4j 1.7 API).
+ */
+function loggingBinding(version: string): string[] {
+  return Number(version.split('.')[0]) >= 4
+    ? ['org.apache.logging.log4j', 'log4j-slf4j-impl', '2.24.3']
+    : ['org.slf4j', 'slf4j-reload4j', '1.7.36'];
+}
+
+/** Resolves the broker's jars with Maven once per version; later runs reuse the cache. */
+export function kafkaLibs(version = KAFKA_VERSION): string {
+  const libs = join(cacheDir(), `kafka-${version}`, 'libs');
   if (existsSync(join(libs, '.complete'))) return libs;
   if (!which('mvn')) aptInstall('maven');
   if (!which('java')) aptInstall('openjdk-17-jre-headless');
-  log(`fetching Apache Kafka ${KAFKA_VERSION} from Maven Central into ${dirname(libs)} (once)…`);
+  log(`fetching Apache Kafka ${version} from Maven Central into ${dirname(libs)} (once)…`);
+  const [bindingGroup, bindingArtifact, bindingVersion] = loggingBinding(version);
   const staging = `${libs}.partial-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   execFileSync(
@@ -212,14 +226,17 @@ export function kafkaLibs(): string {
       '-B',
       '-f',
       join(ROOT, 'scripts/kafka/pom.xml'),
-      `-Dkafka.version=${KAFKA_VERSION}`,
+      `-Dkafka.version=${version}`,
+      `-Dbinding.groupId=${bindingGroup}`,
+      `-Dbinding.artifactId=${bindingArtifact}`,
+      `-Dbinding.version=${bindingVersion}`,
       'dependency:copy-dependencies',
       `-DoutputDirectory=${staging}`,
       '-DincludeScope=runtime',
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
-  writeFileSync(join(staging, '.complete'), KAFKA_VERSION);
+  writeFileSync(join(staging, '.complete'), version);
   rmSync(libs, { recursive: true, force: true });
   renameSync(staging, libs);
   return libs;
@@ -242,14 +259,21 @@ export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): 
   }
 }
 
+/** A node's version, written into its folder so a restart runs the same jars. */
+const VERSION_FILE = 'kafka.version';
+
 function kafkaJavaArgs(dir: string): string[] {
+  const versionFile = join(dir, VERSION_FILE);
+  const version = existsSync(versionFile) ? readFileSync(versionFile, 'utf8').trim() : KAFKA_VERSION;
   return [
     '-Xms256m',
     '-Xmx1g',
     '-XX:+UseG1GC',
+    // Each line reads its own: reload4j (3.x) the first, log4j2 (4.x) the second.
     `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`,
+    `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
     '-cp',
-    `${kafkaLibs()}/*`,
+    `${kafkaLibs(version)}/*`,
   ];
 }
 
@@ -266,8 +290,10 @@ function configureKafkaNode(
   node: KafkaNode,
   voters: readonly KafkaNode[],
   clusterId: string,
+  version: string,
 ): void {
   mkdirSync(join(dir, 'data'), { recursive: true });
+  writeFileSync(join(dir, VERSION_FILE), version);
   const props = join(dir, 'server.properties');
   // Internal topics as replicated as the cluster allows; a cluster of 3 keeps writing with one node down.
   const replication = Math.min(voters.length, 3);
@@ -306,6 +332,18 @@ function configureKafkaNode(
       '',
     ].join('\n'),
   );
+  writeFileSync(
+    join(dir, 'log4j2.properties'),
+    [
+      'rootLogger.level=WARN',
+      'rootLogger.appenderRef.stdout.ref=STDOUT',
+      'appender.stdout.type=Console',
+      'appender.stdout.name=STDOUT',
+      'appender.stdout.layout.type=PatternLayout',
+      'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+      '',
+    ].join('\n'),
+  );
   execFileSync(
     'java',
     [...kafkaJavaArgs(dir), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
@@ -313,10 +351,13 @@ function configureKafkaNode(
   );
 }
 
-/** A single-node KRaft broker on free ports in `<runDir>/kafka`, formatted and started. */
-export async function startKafka(runDir: string): Promise<KafkaProcess> {
+/**
+ * A single-node KRaft broker on free ports in `<runDir>/kafka`, formatted and started; of
+ * `version` (default KAFKA_VERSION).
+ */
+export async function startKafka(runDir: string, version = KAFKA_VERSION): Promise<KafkaProcess> {
   const node = { nodeId: 1, port: await freePort(), controllerPort: await freePort() };
-  configureKafkaNode(join(runDir, 'kafka'), node, [node], kafkaClusterId());
+  configureKafkaNode(join(runDir, 'kafka'), node, [node], kafkaClusterId(), version);
   return await launchKafka(runDir, node.port);
 }
 
@@ -331,7 +372,8 @@ export async function startKafkaCluster(runDir: string, size: number): Promise<K
     nodes.push({ nodeId, port: await freePort(), controllerPort: await freePort() });
   }
   const clusterId = kafkaClusterId();
-  for (const node of nodes) configureKafkaNode(kafkaNodeDir(runDir, node.nodeId), node, nodes, clusterId);
+  for (const node of nodes)
+    configureKafkaNode(kafkaNodeDir(runDir, node.nodeId), node, nodes, clusterId, KAFKA_VERSION);
   // Side by side: a controller quorum forms only once a majority of its voters run.
   return await Promise.all(
     nodes.map((node) => launchKafkaNode(kafkaNodeDir(runDir, node.nodeId), node.port, size)),

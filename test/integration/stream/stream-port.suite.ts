@@ -6,19 +6,27 @@ import { services, uniqueName } from '../../support/env.ts';
 
 /**
  * The stream port's conformance suite: every adapter runs it (kafka.integration.test.ts for
- * kafkajs, platformatic.integration.test.ts for @platformatic/kafka). KAFKA_CONFORMANCE_BROKERS
- * points it at another broker (a Kafka 4.x tried by hand) without touching the test services.
+ * kafkajs, platformatic.integration.test.ts for @platformatic/kafka), on the test services'
+ * broker unless `brokers` names another (kafka4.integration.test.ts: a Kafka 4 of its own) or
+ * KAFKA_CONFORMANCE_BROKERS does (a broker tried by hand).
  */
-export function streamPortSuite(name: string, open: (brokers: string[]) => EventStream): void {
-  const brokers = (process.env['KAFKA_CONFORMANCE_BROKERS'] ?? services().KAFKA_BROKERS).split(',');
-
+export function streamPortSuite(
+  name: string,
+  open: (brokers: string[]) => EventStream,
+  options: { brokers?: () => string[] } = {},
+): void {
   describe(name, () => {
     let stream: EventStream;
     let admin: StreamAdmin;
     let producer: StreamProducer;
     const topics: string[] = [];
+    /** Asked once the file's own set-up has run, which may start the broker. */
+    let brokers: string[] = [];
 
     beforeAll(async () => {
+      brokers =
+        options.brokers?.() ??
+        (process.env['KAFKA_CONFORMANCE_BROKERS'] ?? services().KAFKA_BROKERS).split(',');
       stream = open(brokers);
       admin = await stream.admin();
       producer = await stream.producer();

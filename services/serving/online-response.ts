@@ -14,8 +14,8 @@ import { TributaryError } from '../../shared/errors.ts';
 import type { KeyValue } from '../../shared/retrieval/entities.ts';
 import { isoTimestamp, jsonValue } from '../../shared/retrieval/json.ts';
 import type { RetrievalPlan } from '../../shared/retrieval/plan.ts';
-import { valueSpans, wordsOf } from '../../shared/stores/online/json-spans.ts';
-import type { OnlineRecord, OnlineRecordJson } from '../../shared/stores/online/port.ts';
+import { wordsOf } from '../../shared/stores/online/json-record.ts';
+import type { OnlineRecordJson } from '../../shared/stores/online/port.ts';
 
 const EPOCH_JSON = '"1970-01-01T00:00:00Z"';
 const PRESENT = '"PRESENT"';
@@ -28,24 +28,6 @@ export function valueJson(value: unknown): string {
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   return JSON.stringify(jsonValue(value)) ?? 'null';
-}
-
-/** Decoded records as the stored text would be (for online stores without `readJson`). */
-export function recordsAsJson(records: readonly (OnlineRecord | null)[]): (OnlineRecordJson | null)[] {
-  return records.map((record) => {
-    if (record === null) return null;
-    let valuesJson = '[';
-    record.values.forEach((value, i) => {
-      if (i > 0) valuesJson += ',';
-      // int64 arrives as bigint and is stored as a JSON string, like the Redis adapter writes it.
-      valuesJson += typeof value === 'bigint' ? `"${value}"` : (JSON.stringify(value) ?? 'null');
-    });
-    return {
-      eventTimestamp: record.eventTimestamp,
-      created: record.created,
-      valuesJson: Buffer.from(`${valuesJson}]`, 'utf8'),
-    };
-  });
 }
 
 /** What every answer of one plan shares, computed once per plan. */
@@ -253,7 +235,7 @@ function scanView(
     words[i] = wordsOf(record.valuesJson);
     let count: number;
     try {
-      count = valueSpans(record, words[i]!, bounds, i * tokens * 2, tokens);
+      count = record.valueSpans(words[i]!, bounds, i * tokens * 2, tokens);
     } catch (error) {
       throw undecodable(viewName, error);
     }

@@ -11,8 +11,9 @@
 import type { FastifyInstance } from 'fastify';
 import { TributaryError } from '../../../shared/errors.ts';
 import { badKeyValue, coerceKey, type KeyValue } from '../../../shared/retrieval/entities.ts';
+import { jsonRecordOf } from '../../../shared/stores/online/json-record.ts';
 import type { ServingContext } from '../context.ts';
-import { onlineResponseJson, recordsAsJson } from '../online-response.ts';
+import { onlineResponseJson } from '../online-response.ts';
 import { PlanCache } from '../plan-cache.ts';
 import { entityColumns, errorResponses, featureSelection } from '../schemas.ts';
 
@@ -127,7 +128,7 @@ export function registerOnlineRoutes(app: FastifyInstance, context: ServingConte
         ? plan.views.map(() => [])
         : online.readJson
           ? await online.readJson(requests)
-          : (await online.read(requests)).map(recordsAsJson);
+          : (await online.read(requests)).map((records) => records.map((r) => r && jsonRecordOf(r)));
     context.metrics.rows.inc({ route: '/get-online-features' }, n);
     reply.type('application/json; charset=utf-8');
     return onlineResponseJson(plan, names, keyColumns, records, n, context.now());

@@ -24,15 +24,13 @@ export interface OnlineRecordJson {
    */
   valuesJson: Uint8Array;
   /**
-   * The adapter's own encoding of how long each value of `valuesJson` is, when it kept that
-   * (the Redis adapter's value lengths, value-lengths.ts, at
-   * `valueLengths[valueLengthsFrom..valueLengthsTo)`); absent or null: none. Callers do not read
-   * these fields: `valueSpans` (json-spans.ts) turns a record into the spans of its values,
-   * from these lengths or by scanning `valuesJson`.
+   * Fills `bounds` with where each top-level value of `valuesJson` starts and ends: value k from
+   * `bounds[base + 2k]` to `bounds[base + 2k + 1]` (byte offsets), at most `capacity` values.
+   * Returns how many it recorded. `words` is `wordsOf(valuesJson)` (json-record.ts), which the
+   * caller keeps for its own copies. Throws a SyntaxError when the stored text is not what the
+   * store writes. (How: the store's business; json-record.ts for the Redis adapter.)
    */
-  valueLengths?: Uint8Array | null;
-  valueLengthsFrom?: number;
-  valueLengthsTo?: number;
+  valueSpans(words: DataView, bounds: Int32Array, base: number, capacity: number): number;
 }
 
 export interface OnlineReadOptions {

@@ -6,6 +6,7 @@ import type { Logger } from '../../logger.ts';
 import type { ViewLayout } from '../layout.ts';
 import type { FeatureRow } from '../offline/port.ts';
 import { bucketOf, keySlot, parseClusterNodes } from './cluster-slots.ts';
+import { JsonRecord, jsonRecordOf } from './json-record.ts';
 import type { OnlineReadOptions, OnlineRecord, OnlineRecordJson, OnlineStore } from './port.ts';
 import {
   cachedReadFields,
@@ -496,7 +497,7 @@ export class RedisOnlineStore implements OnlineStore {
       requests,
       options,
       (plain) => this.readWith(plain, (keys) => this.mgetBuffer(keys), splitValue),
-      tileRecordJson,
+      (view, record) => jsonRecordOf(tileRecordDecoded(view, record)),
     );
   }
 
@@ -732,7 +733,7 @@ function numberAt(bytes: Buffer, start: number, end: number): number {
 }
 
 /** The stored value's parts, the values left as the JSON array's bytes (with their lengths when stored). */
-function splitValue(_view: ViewLayout, stored: Buffer): OnlineRecordJson {
+function splitValue(_view: ViewLayout, stored: Buffer): JsonRecord {
   const first = indexOfByte(stored, COLON, 0);
   const second = first < 0 ? -1 : indexOfByte(stored, COLON, first + 1);
   if (first <= 0 || second < 0) {
@@ -744,14 +745,14 @@ function splitValue(_view: ViewLayout, stored: Buffer): OnlineRecordJson {
   const lengthsFrom = second + 1;
   const valuesAt = valueLengthsEnd(stored, lengthsFrom);
   if (valuesAt < 0) throw new Error(`not <value lengths><JSON values>: ${stored.toString('utf8', 0, 80)}`);
-  return {
+  return new JsonRecord(
     eventTimestamp,
-    created: second === first + 1 ? null : numberAt(stored, first + 1, second),
-    valuesJson: stored.subarray(valuesAt),
-    valueLengths: valuesAt > lengthsFrom ? stored : null,
-    valueLengthsFrom: lengthsFrom,
-    valueLengthsTo: valuesAt,
-  };
+    second === first + 1 ? null : numberAt(stored, first + 1, second),
+    stored.subarray(valuesAt),
+    valuesAt > lengthsFrom ? stored : null,
+    lengthsFrom,
+    valuesAt,
+  );
 }
 
 function decodeValue(view: ViewLayout, stored: string): OnlineRecord {
@@ -783,23 +784,6 @@ function tileRecordDecoded(view: ViewLayout, record: TileRecord): OnlineRecord {
     values: record.values.map((value, i) =>
       aggregations[i]!.type === 'int64' && typeof value === 'number' ? BigInt(value) : value,
     ),
-  };
-}
-
-/** A stream view's record as stored JSON would be: int64 values as strings of digits, like `encodeValue`. */
-function tileRecordJson(view: ViewLayout, record: TileRecord): OnlineRecordJson {
-  const aggregations = view.aggregations!;
-  let json = '[';
-  record.values.forEach((value, i) => {
-    if (i > 0) json += ',';
-    if (value === null) json += 'null';
-    else if (aggregations[i]!.type === 'int64') json += `"${value}"`;
-    else json += JSON.stringify(value) ?? 'null';
-  });
-  return {
-    eventTimestamp: record.eventTimestamp,
-    created: record.created,
-    valuesJson: Buffer.from(`${json}]`, 'utf8'),
   };
 }
 

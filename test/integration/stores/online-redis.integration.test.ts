@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import { JsonRecord } from '../../../shared/stores/online/json-record.ts';
 import { scanJsonArray } from '../../../shared/stores/online/json-tokens.ts';
 import type { OnlineRecordJson } from '../../../shared/stores/online/port.ts';
 import {
@@ -24,17 +25,10 @@ const WRITE_LATEST_LUA = readFileSync(
 
 /** A record's values' texts, cut by its stored value lengths. */
 function valueTexts(record: OnlineRecordJson): string[] {
+  expect(record).toBeInstanceOf(JsonRecord);
   const bounds = new Int32Array(64);
-  const { valueLengths, valueLengthsFrom, valueLengthsTo, valuesJson } = record;
-  const count = readValueLengths(
-    valueLengths!,
-    valueLengthsFrom!,
-    valueLengthsTo!,
-    valuesJson.length,
-    bounds,
-    0,
-    32,
-  );
+  const { lengths, lengthsFrom, lengthsTo, valuesJson } = record as JsonRecord;
+  const count = readValueLengths(lengths!, lengthsFrom, lengthsTo, valuesJson.length, bounds, 0, 32);
   const json = Buffer.from(record.valuesJson);
   return Array.from({ length: count }, (_, k) => json.toString('utf8', bounds[2 * k], bounds[2 * k + 1]));
 }
@@ -161,7 +155,7 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
     for (const [i, record] of records!.entries()) {
       const expected = JSON.stringify(rows[i]!.values.map((v) => (typeof v === 'bigint' ? String(v) : v)));
       expect(Buffer.from(record!.valuesJson).toString('utf8')).toBe(expected);
-      expect(record!.valueLengths).not.toBeNull();
+      expect((record as JsonRecord).lengths).not.toBeNull();
       expect(valueTexts(record!)).toEqual(scannedTexts(record!.valuesJson));
     }
   });
@@ -182,7 +176,7 @@ describe('RedisOnlineStore (Redis layout and faults)', () => {
     ]);
     const [records] = await store.readJson([{ view, keys }]);
     expect(
-      records!.map((r) => r && [Buffer.from(r.valuesJson).toString('utf8'), r.valueLengths ?? null]),
+      records!.map((r) => r && [Buffer.from(r.valuesJson).toString('utf8'), (r as JsonRecord).lengths]),
     ).toEqual([
       ['[0.5,null,"9007199254740993"]', null],
       ['["é🙂,\\"]",1]', null],

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { onlineResponseJson, recordsAsJson, valueJson } from '../../../services/serving/online-response.ts';
+import { onlineResponseJson, valueJson } from '../../../services/serving/online-response.ts';
 import type { RepoSpec, ValueType } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import type { KeyValue } from '../../../shared/retrieval/entities.ts';
 import { isoTimestamp } from '../../../shared/retrieval/json.ts';
 import { planRetrieval, type RetrievalPlan } from '../../../shared/retrieval/plan.ts';
+import { JsonRecord, jsonRecordOf } from '../../../shared/stores/online/json-record.ts';
 import type { OnlineRecord, OnlineRecordJson } from '../../../shared/stores/online/port.ts';
 import {
   type JsonArrayValue,
@@ -186,7 +187,7 @@ function storedWithLengths(record: OnlineRecordJson | null): OnlineRecordJson | 
   const valuesJson = stored.subarray(to);
   // The stored JSON is the same text: only the lengths are new.
   expect(Buffer.compare(valuesJson, record.valuesJson)).toBe(0);
-  return { ...record, valuesJson, valueLengths: stored, valueLengthsFrom: from, valueLengthsTo: to };
+  return new JsonRecord(record.eventTimestamp, record.created, valuesJson, stored, from, to);
 }
 
 describe('onlineResponseJson', () => {
@@ -240,11 +241,7 @@ describe('onlineResponseJson', () => {
           const features = view.layout.features;
           const kept = r > 0.9 ? Math.floor(rnd() * features.length) : features.length;
           const values = features.slice(0, kept).map((f) => storedValue(f.type, rnd));
-          return {
-            eventTimestamp: NOW - age,
-            created: rnd() < 0.5 ? null : NOW,
-            valuesJson: Buffer.from(`[${values.join(',')}]`),
-          };
+          return new JsonRecord(NOW - age, rnd() < 0.5 ? null : NOW, Buffer.from(`[${values.join(',')}]`));
         }),
       );
       const actual = onlineResponseJson(plan, keyNames, keyColumns, stored, n, NOW).toString('utf8');
@@ -270,11 +267,7 @@ describe('onlineResponseJson', () => {
       '"9007199254740991"',
       '"-9007199254740992"',
     ];
-    const stored = [
-      spellings.map(
-        (s): OnlineRecordJson => ({ eventTimestamp: NOW, created: null, valuesJson: Buffer.from(`[${s}]`) }),
-      ),
-    ];
+    const stored = [spellings.map((s): OnlineRecordJson => new JsonRecord(NOW, null, Buffer.from(`[${s}]`)))];
     const keyColumns = new Map<string, KeyValue[]>([
       ['city', spellings.map(() => 'x')],
       ['driver_id', spellings.map(() => 1n)],
@@ -302,11 +295,11 @@ describe('onlineResponseJson', () => {
       Array.from({ length: n }, (_, i): OnlineRecordJson | null =>
         i % 7 === 3
           ? null
-          : {
-              eventTimestamp: NOW - i,
-              created: null,
-              valuesJson: Buffer.from(JSON.stringify([i, String(i), `é${'x'.repeat(500 + i)}`])),
-            },
+          : new JsonRecord(
+              NOW - i,
+              null,
+              Buffer.from(JSON.stringify([i, String(i), `é${'x'.repeat(500 + i)}`])),
+            ),
       ),
     ];
     const keyColumns = new Map<string, KeyValue[]>([
@@ -326,27 +319,14 @@ describe('onlineResponseJson', () => {
       ['city', ['x']],
       ['driver_id', [1n]],
     ]);
-    const bare = (text: string): OnlineRecordJson => ({
-      eventTimestamp: NOW,
-      created: null,
-      valuesJson: Buffer.from(text),
-    });
+    const bare = (text: string): OnlineRecordJson => new JsonRecord(NOW, null, Buffer.from(text));
     // Stored lengths that do not fit their array (2 and 1 bytes for `[1,23]`) fail alike.
     const withBadLengths = Buffer.from('1:2:121[1,23]');
     const unreadable: [string, OnlineRecordJson][] = [
       ['[1,2', bare('[1,2')],
       ['["1.5",2]', bare('["1.5",2]')],
       ['nope', bare('nope')],
-      [
-        'lengths 2, 1 of [1,23]',
-        {
-          ...bare(''),
-          valuesJson: withBadLengths.subarray(7),
-          valueLengths: withBadLengths,
-          valueLengthsFrom: 4,
-          valueLengthsTo: 7,
-        },
-      ],
+      ['lengths 2, 1 of [1,23]', new JsonRecord(NOW, null, withBadLengths.subarray(7), withBadLengths, 4, 7)],
     ];
     for (const [label, record] of unreadable) {
       const stored = [[record]];
@@ -361,18 +341,14 @@ describe('onlineResponseJson', () => {
   });
 
   it('writes decoded records (stores without readJson) as the Redis adapter stores them', () => {
-    expect(
-      recordsAsJson([
-        null,
-        { eventTimestamp: 1, created: 2, values: [0.5, 9007199254740993n, 'a,"b"', true, null] },
-      ]),
-    ).toEqual([
-      null,
-      {
-        eventTimestamp: 1,
-        created: 2,
-        valuesJson: Buffer.from('[0.5,"9007199254740993","a,\\"b\\"",true,null]'),
-      },
-    ]);
+    const record = jsonRecordOf({
+      eventTimestamp: 1,
+      created: 2,
+      values: [0.5, 9007199254740993n, 'a,"b"', true, null],
+    });
+    expect([record.eventTimestamp, record.created, record.lengths]).toEqual([1, 2, null]);
+    expect(Buffer.from(record.valuesJson).toString('utf8')).toBe(
+      '[0.5,"9007199254740993","a,\\"b\\"",true,null]',
+    );
   });
 });

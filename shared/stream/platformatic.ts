@@ -110,14 +110,45 @@ class PlatformaticProducer implements StreamProducer {
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** The port's view of a fetched message. */
+function incoming(m: Raw): IncomingMessage {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of m.headers) headers[name.toString()] = value?.toString() ?? '';
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset.toString(),
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers,
+    timestamp: Number(m.timestamp),
+  };
+}
+
+/** The group generation the client fetched a message for, when it says. */
+function generationOf(m: Raw): number | undefined {
+  return (m.metadata?.['consumer'] as { generationId?: number } | undefined)?.generationId;
+}
+
+/** Messages held from the client's stream before the loop takes them: past this, fetching pauses. */
+const MAX_BUFFERED = 10_000;
+
+/** A message as fetched, with the group generation it was fetched for. */
+interface Fetched {
+  message: IncomingMessage;
+  generation: number | undefined;
+}
+
 class PlatformaticConsumer implements StreamConsumer {
   private stopping = false;
   private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null;
   private loop: Promise<void> | null = null;
-  /** Next offset to hand out per partition, within the current generation: drops refetched duplicates. */
-  private readonly next = new Map<string, bigint>();
-  /** Partitions rewound after a failed batch: buffered messages past the rewind point are dropped. */
-  private readonly rewinding = new Map<string, bigint>();
+  /** Fetched and not yet handed out, in fetch order (so in offset order per partition). */
+  private buffer: Fetched[] = [];
+  /** Whether we paused the stream because `buffer` is full. */
+  private paused = false;
+  /** Wakes the loop when the stream delivers, ends or fails. */
+  private wake: (() => void) | null = null;
 
   constructor(
     private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
@@ -125,10 +156,13 @@ class PlatformaticConsumer implements StreamConsumer {
     private readonly options: ConsumerOptions,
     private readonly logger: Logger | undefined,
   ) {
-    // A new generation: the stream refetches from the committed offsets; forget our positions.
+    // A new generation: the stream refreshes its positions from the committed offsets, but keeps
+    // the position of a partition with none (it seeds the fallback only for partitions it has no
+    // position for). Forgetting them all makes such a partition start again from the beginning,
+    // as kafkajs does, instead of past batches that were fetched and never committed. This
+    // listener is added before the stream's own, so it runs before the stream's refresh.
     consumer.on('consumer:group:join', () => {
-      this.next.clear();
-      this.rewinding.clear();
+      this.stream?.offsetsToFetch.clear();
     });
   }
 
@@ -143,8 +177,32 @@ class PlatformaticConsumer implements StreamConsumer {
       sessionTimeout: CONSUMER_SESSION_TIMEOUT_MS,
       heartbeatInterval: 1_000,
     });
-    stream.pause();
+    // Flowing mode, the client's intended use: its fetch loop runs only while the stream flows
+    // and is not paused (a stream paused before reading, or read with read(), never fetches).
+    // Backpressure is pause() while our buffer is full and resume() once the loop takes it.
+    this.paused = false;
+    stream.on('data', (m: Raw) => {
+      this.buffer.push({ message: incoming(m), generation: generationOf(m) });
+      if (this.buffer.length >= MAX_BUFFERED && !this.paused) {
+        this.paused = true;
+        stream.pause();
+      }
+      this.wakeLoop();
+    });
+    stream.on('error', (error: unknown) => {
+      // A fetch the client gave up on destroys the stream; the loop reopens it.
+      if (!this.stopping) this.logger?.warn({ err: error }, 'Kafka (platformatic): consumer stream failed');
+      this.wakeLoop();
+    });
+    stream.on('close', () => this.wakeLoop());
+    stream.on('end', () => this.wakeLoop());
     return stream;
+  }
+
+  private wakeLoop(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
   }
 
   async run(handler: BatchHandler): Promise<void> {
@@ -156,39 +214,13 @@ class PlatformaticConsumer implements StreamConsumer {
     this.loop = this.consume(handler);
   }
 
-  /** Waits until the stream has buffered messages (or ended), then takes them all. */
-  private drain(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): Promise<Raw[] | null> {
-    return new Promise((resolve) => {
-      const take = () => {
-        const out: Raw[] = [];
-        for (let m = stream.read() as Raw | null; m !== null; m = stream.read() as Raw | null) out.push(m);
-        return out;
-      };
-      const first = take();
-      if (first.length > 0) return resolve(first);
-      const done = (value: Raw[] | null) => {
-        stream.off('readable', onReadable);
-        stream.off('close', onEnd);
-        stream.off('error', onEnd);
-        resolve(value);
-      };
-      const onReadable = () => {
-        const got = take();
-        if (got.length > 0) done(got);
-      };
-      const onEnd = () => done(null);
-      stream.on('readable', onReadable);
-      stream.once('close', onEnd);
-      stream.once('error', onEnd);
-    });
-  }
-
   private async consume(handler: BatchHandler): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
       const stream = this.stream;
-      if (!stream || stream.destroyed) {
+      if (!stream || stream.destroyed || stream.readableEnded) {
         // The library gave up on a fetch (a broker gone for longer than its retries): reopen.
+        this.stream = null;
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** failures++, 5_000)));
         if (this.stopping) return;
         try {
@@ -202,77 +234,62 @@ class PlatformaticConsumer implements StreamConsumer {
         }
         continue;
       }
-      const raw = await this.drain(stream);
-      if (raw === null) {
-        this.stream = null;
+      if (this.buffer.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
         continue;
+      }
+      const taken = this.buffer.splice(0);
+      if (this.paused) {
+        this.paused = false;
+        stream.resume();
       }
       const generation = this.consumer.generationId;
       const batches = new Map<string, IncomingMessage[]>();
-      for (const m of raw) {
-        if (
-          m.metadata?.['consumer'] &&
-          (m.metadata['consumer'] as { generationId?: number }).generationId !== generation
-        )
-          continue; // fetched for an older generation: the partition may be someone else's now
-        const key = partitionKey(m.topic, m.partition);
-        const rewind = this.rewinding.get(key);
-        if (rewind !== undefined) {
-          if (m.offset !== rewind) {
-            // Prefetched past the failed batch; a fetch in flight may have moved the position on again.
-            stream.offsetsToFetch.set(key, rewind);
-            continue;
-          }
-          this.rewinding.delete(key);
-        }
-        const expected = this.next.get(key);
-        if (expected !== undefined && m.offset < expected) continue;
-        this.next.set(key, m.offset + 1n);
+      for (const { message, generation: fetchedFor } of taken) {
+        // Fetched for an older generation: the partition may be someone else's now, and the
+        // stream refetches it from the committed offset if it is still ours.
+        if (fetchedFor !== undefined && fetchedFor !== generation) continue;
+        const key = partitionKey(message.topic, message.partition);
         let batch = batches.get(key);
         if (!batch) {
           batch = [];
           batches.set(key, batch);
         }
-        const headers: Record<string, string> = {};
-        for (const [name, value] of m.headers) headers[name.toString()] = value?.toString() ?? '';
-        batch.push({
-          topic: m.topic,
-          partition: m.partition,
-          offset: m.offset.toString(),
-          key: m.key ?? null,
-          value: m.value ?? null,
-          headers,
-          timestamp: Number(m.timestamp),
-        });
+        batch.push(message);
       }
       const pending = [...batches.values()];
+      const failed: IncomingMessage[][] = [];
       const workers = Array.from(
         { length: Math.min(this.options.concurrentPartitions ?? 1, pending.length) },
         async () => {
-          for (let b = pending.shift(); b; b = pending.shift())
-            await this.handle(stream, handler, b, generation);
+          for (let b = pending.shift(); b; b = pending.shift()) {
+            if (!(await this.handle(handler, b, generation))) failed.push(b);
+          }
         },
       );
-      const outcomes = await Promise.allSettled(workers);
-      if (outcomes.some((o) => o.status === 'rejected')) {
+      await Promise.all(workers);
+      if (failed.length > 0) {
+        // A throw redelivers the same messages, from memory: they go back ahead of whatever was
+        // fetched since for their partition, so its order holds and nothing is committed past them.
+        this.buffer.unshift(...failed.flat().map((message) => ({ message, generation })));
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** failures++, 5_000)));
       } else failures = 0;
     }
   }
 
+  /** Runs the handler on one partition's batch and commits it; false when it is to be delivered again. */
   private async handle(
-    stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>,
     handler: BatchHandler,
     messages: IncomingMessage[],
     generation: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { topic, partition } = messages[0]!;
-    const key = partitionKey(topic, partition);
     const stale = () =>
       this.consumer.generationId !== generation ||
       !this.consumer.assignments?.some((a) => a.topic === topic && a.partitions.includes(partition));
     const isStopping = () => this.stopping || stale();
-    const first = BigInt(messages[0]!.offset);
     const last = BigInt(messages.at(-1)!.offset);
     // The high watermark is not kept per message by this client; the next offset is a lower bound.
     const highWatermark = (last + 1n).toString();
@@ -280,17 +297,19 @@ class PlatformaticConsumer implements StreamConsumer {
       // Heartbeats run on the client's own timer, whatever the handler does: nothing to do here.
       await handler({ topic, partition, messages, highWatermark }, { heartbeat: async () => {}, isStopping });
     } catch (error) {
-      if (!isStopping()) {
-        this.next.set(key, first);
-        this.rewinding.set(key, first);
-        stream.offsetsToFetch.set(key, first);
-      }
       this.logger?.warn({ err: error, topic, partition }, 'batch failed; it is delivered again');
-      throw error;
+      // Abandoned (stopping, or the partition moved): whoever owns it refetches from the commit.
+      return isStopping();
     }
-    if (stale()) return;
-    const leaderEpoch = -1;
-    await this.consumer.commit({ offsets: [{ topic, partition, offset: last + 1n, leaderEpoch }] });
+    if (stale()) return true;
+    try {
+      await this.consumer.commit({ offsets: [{ topic, partition, offset: last + 1n, leaderEpoch: -1 }] });
+    } catch (error) {
+      // Not committed: delivered again (at least once), unless the partition is no longer ours.
+      this.logger?.warn({ err: error, topic, partition }, 'Kafka (platformatic): commit failed');
+      return isStopping();
+    }
+    return true;
   }
 
   async lag(): Promise<{ topic: string; partition: number; lag: number }[]> {
@@ -311,6 +330,7 @@ class PlatformaticConsumer implements StreamConsumer {
 
   async close(): Promise<void> {
     this.stopping = true;
+    this.wakeLoop();
     await this.stream?.close().catch(() => undefined);
     await this.loop?.catch(() => undefined);
     await this.consumer.close(true);

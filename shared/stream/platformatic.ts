@@ -155,16 +155,7 @@ class PlatformaticConsumer implements StreamConsumer {
     private readonly admin: Admin,
     private readonly options: ConsumerOptions,
     private readonly logger: Logger | undefined,
-  ) {
-    // A new generation: the stream refreshes its positions from the committed offsets, but keeps
-    // the position of a partition with none (it seeds the fallback only for partitions it has no
-    // position for). Forgetting them all makes such a partition start again from the beginning,
-    // as kafkajs does, instead of past batches that were fetched and never committed. This
-    // listener is added before the stream's own, so it runs before the stream's refresh.
-    consumer.on('consumer:group:join', () => {
-      this.stream?.offsetsToFetch.clear();
-    });
-  }
+  ) {}
 
   private async open(): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
     const stream = await this.consumer.consume({

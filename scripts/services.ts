@@ -30,10 +30,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-/** The test broker's version: the current Kafka 4 line. */
-export const KAFKA_VERSION = '4.4.0';
-/** The last 3.x line, which many clusters still run: the stream port's suite runs on it too (kafka-3 test). */
-export const KAFKA_3_VERSION = '3.9.1';
+/** The test broker's version. */
+export const KAFKA_VERSION = '3.9.1';
+/** The current Kafka 4 line, which the stream port's conformance suite also runs on (kafka4 test). */
+export const KAFKA_4_VERSION = '4.4.0';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ENV_FILE = join(ROOT, '.services.env');
 const STATE_FILE = join(ROOT, '.services.state.json');

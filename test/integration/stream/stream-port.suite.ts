@@ -7,7 +7,7 @@ import { services, uniqueName } from '../../support/env.ts';
 /**
  * The stream port's conformance suite: every adapter runs it (kafka.integration.test.ts for
  * kafkajs, platformatic.integration.test.ts for @platformatic/kafka), on the test services'
- * broker unless `brokers` names another (kafka-3.integration.test.ts: a Kafka 3.9 of its own) or
+ * broker unless `brokers` names another (kafka4.integration.test.ts: a Kafka 4 of its own) or
  * KAFKA_CONFORMANCE_BROKERS does (a broker tried by hand).
  */
 export function streamPortSuite(

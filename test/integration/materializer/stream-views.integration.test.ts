@@ -11,7 +11,6 @@ import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Materializer } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
-import { buildApp } from '../../../services/serving/app.ts';
 import { aggregateEvents, type ReferenceEvent } from '../../../shared/aggregations/index.ts';
 import type { RepoSpec, StreamFeatureViewSpec } from '../../../shared/definitions/types.ts';
 import { createLogger } from '../../../shared/logger.ts';
@@ -22,6 +21,7 @@ import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { OutgoingMessage, StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
 import { staticDefinitions, tripsSpec } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
+import { onlineApp } from '../../support/online-app.ts';
 import { rng } from '../../support/random.ts';
 
 const logger = createLogger('test', 'silent');
@@ -196,14 +196,7 @@ describe('stream feature views: Kafka → materializer → Redis tiles and Postg
     );
 
     // The serving route: aggregated features addressed like any other, with their statuses.
-    const app = await buildApp({
-      definitions: staticDefinitions(s.spec),
-      online: s.online,
-      historical: { readFeatures: () => (async function* () {})() },
-      producer: { send: async () => undefined },
-      config: { apiKeys: [] },
-      logger,
-    });
+    const app = await onlineApp(s.spec, s.online);
     cleanups.push(() => app.close());
     const res = await app.inject({
       method: 'POST',

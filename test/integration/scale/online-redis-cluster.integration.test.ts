@@ -20,7 +20,6 @@ import {
 } from '../../../scripts/services.ts';
 import { Materializer } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
-import { buildApp } from '../../../services/serving/app.ts';
 import { aggregateEvents, type ReferenceEvent } from '../../../shared/aggregations/index.ts';
 import type { AggregationSpec, RepoSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
@@ -35,6 +34,7 @@ import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
 import { driverSpec, staticDefinitions, tripsSpec } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
+import { onlineApp } from '../../support/online-app.ts';
 import { rng } from '../../support/random.ts';
 import { closedPort } from '../stores/closed-port.ts';
 import { describeOnlineStorePort, row, viewNamed } from '../stores/online-port.suite.ts';
@@ -399,14 +399,7 @@ describe('Kafka → materializer → Redis Cluster → serving', () => {
       },
       { groupPrefix: uniqueName('cluster_mat') },
     );
-    const app = await buildApp({
-      definitions: staticDefinitions(spec),
-      online,
-      historical: { readFeatures: () => (async function* () {})() },
-      producer: { send: async () => undefined },
-      config: { apiKeys: [] },
-      logger,
-    });
+    const app = await onlineApp(spec, online);
     try {
       await materializer.start();
       const offlineCount = async (table: string) =>

@@ -8,7 +8,8 @@
  * (`compileReader`): each field is then a named property load that stays monomorphic (messages of
  * a topic share one object shape) followed by an inline `typeof` check, where a loop over field
  * names costs a megamorphic keyed load and a type switch per field — together more than parsing
- * the JSON itself. Per event no closure is created, no regex is compiled, and there is no
+ * the JSON itself (`npm run bench:decode` runs both readers; the interpreted one is also the
+ * reference the compiled one is tested against). Per event no closure is created, no regex is compiled, and there is no
  * try/catch except around `JSON.parse`; rejections and their reason strings are only built on failure.
  */
 
@@ -73,6 +74,11 @@ export interface DecoderOptions {
    * the decoder caches the future bound and reads the clock again only when an event passes it.
    */
   now?: () => number;
+  /**
+   * How fields are read: `compiled` (default) generates one straight-line function per view;
+   * `interpreted` loops over the fields. Both accept and reject exactly the same events.
+   */
+  reader?: 'compiled' | 'interpreted';
 }
 
 /** What a decoder reads of a view: a plain or a stream view, whose rows are its schema's columns. */
@@ -443,6 +449,55 @@ function compileReader(
 }
 
 /**
+ * The same reader as `compileReader`, as a plain loop over the fields: every field goes through
+ * `convert`. It is the reference the compiled reader is tested against (test/unit/events) and the
+ * baseline `bench/decode.ts` measures it against.
+ */
+function interpretReader(
+  keyFields: readonly Field[],
+  valueFields: readonly Field[],
+  eventField: Field,
+  createdField: Field,
+  helpers: ReaderHelpers,
+): Reader {
+  const load = (o: Record<string, unknown>, field: Field): unknown =>
+    field.ownOnly && !Object.hasOwn(o, field.name) ? undefined : o[field.name];
+  return function readEvent(o, origin, text) {
+    const keys: Value[] = [];
+    for (const field of keyFields) {
+      const v = load(o, field);
+      if (v === undefined || v === null) return helpers.missing(field, v, 'its join keys');
+      const key = helpers.convert(field, v, text);
+      if (typeof key === 'object') return key;
+      keys.push(key);
+    }
+    const at = load(o, eventField);
+    if (at === undefined || at === null) return helpers.missing(eventField, at, 'its event time');
+    const eventTimestamp = helpers.eventTime(eventField, at);
+    if (typeof eventTimestamp === 'object') return eventTimestamp;
+    const made = load(o, createdField);
+    let created: number | null = null;
+    if (made !== undefined && made !== null) {
+      const time = helpers.eventTime(createdField, made);
+      if (typeof time === 'object') return time;
+      created = time;
+    }
+    const values: (Value | null)[] = [];
+    for (const field of valueFields) {
+      const v = load(o, field);
+      if (v === undefined || v === null) {
+        values.push(null);
+        continue;
+      }
+      const value = helpers.convert(field, v, text);
+      if (typeof value === 'object') return value;
+      values.push(value);
+    }
+    return { ok: true, row: { keys, eventTimestamp, created, values, origin } };
+  };
+}
+
+/**
  * Builds the decoder of one feature view. `entities` must hold the view's entities (others are
  * ignored); `source` gives the timestamp and creation-time field names. Throws
  * TRIB_DEFINITION_INVALID when the view names an entity that is not given, TRIB_CONFIG_INVALID
@@ -507,7 +562,8 @@ export function createDecoder(
     return badTimestamp(field, value, ms, '1970-01-01T00:00:00Z to 2100-01-01T00:00:00Z');
   }
 
-  const readEvent = compileReader(keyFields, valueFields, eventField, createdField, {
+  const buildReader = options.reader === 'interpreted' ? interpretReader : compileReader;
+  const readEvent = buildReader(keyFields, valueFields, eventField, createdField, {
     convert,
     missing,
     eventTime,

@@ -12,6 +12,7 @@ import {
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
 import { driverEntity, driverHourlyStats, driverStatsSource } from '../../support/driver-spec.ts';
+import { rng } from '../../support/random.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 10);
 const DAY = 86_400_000;
@@ -711,5 +712,79 @@ describe('decode: strings the offline store could not hold', () => {
   it('takes a string feature of any length', () => {
     const huge = 'é🙂'.repeat(100_000);
     expect(row(decode({ ...keyed, vehicle: huge }, mixed)).values[1]).toBe(huge);
+  });
+});
+
+describe('the compiled reader against the interpreted one', () => {
+  // Field values of every kind a stream can send: valid forms of each type, the edges of each
+  // check, and wrong types. A JSON text per event, so unsafe integers reach the decoder as text.
+  // biome-ignore format: grouped by kind, one value per line would hide the groups
+  const candidates: string[] = [
+    'null', '0', '-7', '12', '9007199254740991', '9007199254740993', '-9223372036854775809',
+    '1.5', '1e400', '-0', 'true', 'false', '[]', '{}', '"x"', '""', '"a\\u0000b"',
+    '"9223372036854775807"', '"012"', '"-5"', `"${'é'.repeat(200)}"`, `"${'k'.repeat(600)}"`,
+    '"2026-11-26T09:00:00Z"', '"2026-11-26"', '"not a time"', '1764151200000', '"1764151200000"',
+    '4102444800000', '-1', '1795687200000', '0.25',
+  ];
+  const tricky = view(
+    'tricky',
+    ['driver', 'city'],
+    [
+      { name: 'constructor', type: 'float64' },
+      { name: 'active', type: 'bool' },
+      { name: 'toString', type: 'string' },
+      { name: 'at', type: 'timestamp' },
+      { name: 'n', type: 'int64' },
+    ],
+  );
+  // Valid forms per field, drawn half the time so that whole events are often accepted.
+  const int = ['12', '9007199254740993', '"-5"', '0'];
+  const str = ['"x"', '""', '"é"'];
+  const time = ['"2026-11-26T09:00:00Z"', '1764151200000'];
+  const valid: Record<string, string[]> = {
+    driver_id: int,
+    city_code: str,
+    event_timestamp: time,
+    created: time,
+    constructor: ['1.5', '0', '-0'],
+    active: ['true', 'false'],
+    toString: str,
+    at: time,
+    n: int,
+  };
+  const random = rng(20261203);
+  const pick = (pool: string[]) => pool[Math.floor(random() * pool.length)]!;
+
+  function eventText(): string {
+    const members: string[] = [];
+    for (const [name, pool] of Object.entries(valid)) {
+      const draw = random();
+      if (draw < 0.04) continue; // missing
+      members.push(`${JSON.stringify(name)}:${draw < 0.6 ? pick(pool) : pick(candidates)}`);
+    }
+    return `{${members.join(',')}}`;
+  }
+
+  it('accepts and rejects the same events, with the same rows and reasons', () => {
+    const compiled = decoderOf(tricky, { reader: 'compiled' });
+    const interpreted = decoderOf(tricky, { reader: 'interpreted' });
+    let accepted = 0;
+    const codes = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const text = eventText();
+      const a = compiled.decode(message(text));
+      const b = interpreted.decode(message(text));
+      expect(a, text).toEqual(b);
+      if (a.ok) accepted++;
+      else codes.add(a.code);
+    }
+    // The draw reaches both outcomes and the field-level rejections, so the comparison means something.
+    expect(accepted).toBeGreaterThan(200);
+    expect([...codes].sort()).toEqual([
+      'TRIB_BAD_TIMESTAMP',
+      'TRIB_MISSING_FIELD',
+      'TRIB_NOT_FINITE',
+      'TRIB_WRONG_TYPE',
+    ]);
   });
 });

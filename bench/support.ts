@@ -3,6 +3,7 @@
  * The one file of bench/ that reads process.env (test/unit/architecture.test.ts allows it):
  * benchmarks are not the product, so their knobs stay out of shared/config.ts.
  */
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { type ServiceEnv, servicesUp } from '../scripts/services.ts';
 
 /**
@@ -62,4 +63,40 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** What the garbage collector did in this thread over a measured phase. */
+export interface GcSummary {
+  /** Scavenges of the young generation. */
+  minor: number;
+  /** Mark-compacts (and incremental marking steps) of the whole heap. */
+  major: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/**
+ * Starts recording this thread's GC pauses; the returned function stops and sums them. A tail
+ * latency is read beside it: a p99 near `maxMs` on a server in this thread is a collector's.
+ */
+export function watchGc(): () => GcSummary {
+  const summary: GcSummary = { minor: 0, major: 0, totalMs: 0, maxMs: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) summary.minor++;
+      else summary.major++;
+      summary.totalMs += entry.duration;
+      summary.maxMs = Math.max(summary.maxMs, entry.duration);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return () => {
+    observer.disconnect();
+    return {
+      ...summary,
+      totalMs: Math.round(summary.totalMs * 1000) / 1000,
+      maxMs: Math.round(summary.maxMs * 1000) / 1000,
+    };
+  };
 }

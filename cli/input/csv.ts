@@ -9,12 +9,12 @@
 import { Int64, type Vector, vectorFromArray } from 'apache-arrow';
 import type { ValueType } from '../../shared/definitions/types.ts';
 import { isTributaryError, TributaryError } from '../../shared/errors.ts';
+import type { ColumnLayout } from '../../shared/model/layout.ts';
 import {
   ENTITY_TIMESTAMP_COLUMN,
   type EntityFrame,
   entitiesFromColumns,
 } from '../../shared/retrieval/entities.ts';
-import type { ColumnLayout } from '../../shared/stores/layout.ts';
 
 /** One cell: its text, or null for an empty unquoted one (`""` is the empty string). */
 type Cell = string | null;

@@ -8,6 +8,7 @@ import { AGGREGATION_FUNCTIONS, NUMERIC_FUNCTIONS } from '../aggregations/state.
 import { defaultResolution, MAX_TILES_PER_WINDOW } from '../aggregations/window.ts';
 import { SECRET_ENV_PATTERN } from '../config.ts';
 import { TributaryError } from '../errors.ts';
+import { RESERVED_COLUMNS } from '../model/layout.ts';
 import {
   type AnyDeclaration,
   DECLARATION,
@@ -56,18 +57,6 @@ export const DRIFT_METHODS: readonly DriftMethod[] = [
   'hellinger',
   'chisquare',
   'z',
-];
-/**
- * Columns every offline table has besides join keys and features (and entity rows carry
- * `event_timestamp`): features and join keys may not use them. The one list, which the stores'
- * layout checks too.
- */
-export const RESERVED_COLUMNS: readonly string[] = [
-  'event_timestamp',
-  'created',
-  '_partition',
-  '_offset',
-  '_ingested_at',
 ];
 /** The column name a monitor uses for the prediction itself. */
 export const PREDICTION_COLUMN = 'prediction';

@@ -22,7 +22,7 @@ import {
 import type { ValueType } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
 import { epochMsOf } from '../events/timestamp.ts';
-import type { ColumnLayout } from '../stores/layout.ts';
+import type { ColumnLayout } from '../model/layout.ts';
 
 /** The entity timestamp column's name, as in Feast. */
 export const ENTITY_TIMESTAMP_COLUMN = 'event_timestamp';

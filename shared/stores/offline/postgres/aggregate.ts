@@ -18,11 +18,11 @@ import { type AggregateValue, type EventValue, floorTo } from '../../../aggregat
 import { GroupSweep, groupRows, type RowGroups, sortGroupsByTime } from '../../../aggregations/sweep.ts';
 import type { AggregationSpec, ValueType } from '../../../definitions/types.ts';
 import { TributaryError } from '../../../errors.ts';
+import type { ColumnLayout } from '../../../model/layout.ts';
 import { PG_TYPES, quoteIdent } from '../../../postgres/index.ts';
 import { columnWriter, numberColumn } from '../../../retrieval/columns.ts';
 import type { EntityFrame, KeyColumn } from '../../../retrieval/entities.ts';
 import type { PlannedView, RetrievalPlan } from '../../../retrieval/plan.ts';
-import type { ColumnLayout } from '../../layout.ts';
 import { copyHeader, copyTrailer, setTimestampField } from './copy-binary.ts';
 import { int32At, type TupleSink } from './copy-tuples.ts';
 import { writeKey } from './entity-copy.ts';

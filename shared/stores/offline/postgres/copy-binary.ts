@@ -12,8 +12,8 @@
  * integer 4, boolean 1, text UTF-8, timestamptz an int64 of microseconds since 2000-01-01 UTC.
  */
 import type { ValueType } from '../../../definitions/types.ts';
-import type { ViewLayout } from '../../layout.ts';
-import type { FeatureRow } from '../port.ts';
+import type { ViewLayout } from '../../../model/layout.ts';
+import type { FeatureRow } from '../../../model/row.ts';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Postgres's timestamp epoch, 2000-01-01T00:00:00Z, in Unix ms. */

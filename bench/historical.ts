@@ -28,11 +28,11 @@
 import { execFileSync } from 'node:child_process';
 import { RecordBatchStreamWriter } from 'apache-arrow';
 import type { RepoSpec, StreamFeatureViewSpec } from '../shared/definitions/types.ts';
+import { viewLayout } from '../shared/model/layout.ts';
 import { createPool, type PgPool } from '../shared/postgres/index.ts';
 import { type EntityFrame, entitiesFromColumns } from '../shared/retrieval/entities.ts';
 import { type HistoricalFeatureSource, historicalBatches } from '../shared/retrieval/historical.ts';
 import { planRetrieval, type RetrievalPlan } from '../shared/retrieval/plan.ts';
-import { viewLayout } from '../shared/stores/layout.ts';
 import {
   PostgresHistoricalReader,
   PostgresOfflineStore,

@@ -1,9 +1,9 @@
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { viewLayout } from '../../shared/model/layout.ts';
 import { createPool } from '../../shared/postgres/index.ts';
 import { openRegistryWatcher } from '../../shared/registry/live.ts';
 import { compareAt, type Mismatch, streamViewOf } from '../../shared/retrieval/consistency.ts';
-import { viewLayout } from '../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import { onlineTarget, RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import type { Command } from '../command.ts';

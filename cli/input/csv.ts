@@ -9,12 +9,13 @@
 import { Int64, type Vector, vectorFromArray } from 'apache-arrow';
 import type { ValueType } from '../../shared/definitions/types.ts';
 import { isTributaryError, TributaryError } from '../../shared/errors.ts';
+import { INT64_MAX, INT64_MIN } from '../../shared/events/int64.ts';
+import type { ColumnLayout } from '../../shared/model/layout.ts';
 import {
   ENTITY_TIMESTAMP_COLUMN,
   type EntityFrame,
   entitiesFromColumns,
 } from '../../shared/retrieval/entities.ts';
-import type { ColumnLayout } from '../../shared/stores/layout.ts';
 
 /** One cell: its text, or null for an empty unquoted one (`""` is the empty string). */
 type Cell = string | null;
@@ -123,8 +124,6 @@ export function parseCsv(text: string, file = 'the CSV file'): CsvTable {
 /** What a JSON number may look like (RFC 8259), which the HTTP path would have read as one. */
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
 const INTEGER = /^-?(?:0|[1-9]\d*)$/;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 const BOOLEAN: Record<string, boolean> = {
   true: true,
   false: false,

@@ -8,9 +8,10 @@ import {
 import { type DeadLetterCounts, FEATURE_VIEW_HEADER } from '../../shared/events/dead-letter-counts.ts';
 import { parseEvent } from '../../shared/events/decode.ts';
 import { type Logger, OutageLog } from '../../shared/logger.ts';
+import type { FeatureRow } from '../../shared/model/row.ts';
 import type { DefinitionsSource } from '../../shared/registry/live.ts';
 import { type HeldFailure, RetryStopped, retryUntilDone } from '../../shared/retry.ts';
-import type { FeatureRow, OfflineStore } from '../../shared/stores/offline/port.ts';
+import type { OfflineStore } from '../../shared/stores/offline/port.ts';
 import type { OnlineStore } from '../../shared/stores/online/port.ts';
 import type {
   BatchContext,

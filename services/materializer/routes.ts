@@ -5,7 +5,7 @@ import type {
   StreamFeatureViewSpec,
 } from '../../shared/definitions/types.ts';
 import { createDecoder, type Decoder } from '../../shared/events/decode.ts';
-import { type ViewLayout, viewLayout } from '../../shared/stores/layout.ts';
+import { type ViewLayout, viewLayout } from '../../shared/model/layout.ts';
 
 /**
  * One feature view fed by a topic, with its decoder built once. A stream view's rows are its

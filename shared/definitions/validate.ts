@@ -8,6 +8,9 @@ import { AGGREGATION_FUNCTIONS, NUMERIC_FUNCTIONS } from '../aggregations/state.
 import { defaultResolution, MAX_TILES_PER_WINDOW } from '../aggregations/window.ts';
 import { SECRET_ENV_PATTERN } from '../config.ts';
 import { TributaryError } from '../errors.ts';
+import { RESERVED_COLUMNS } from '../model/layout.ts';
+import { PREDICTION_COLUMN } from '../profiles/types.ts';
+import { DRIFT_METHODS } from '../stats/methods.ts';
 import {
   type AnyDeclaration,
   DECLARATION,
@@ -48,29 +51,6 @@ export interface LocatedDeclaration {
 
 export const NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 export const VALUE_TYPES: readonly ValueType[] = ['int64', 'float64', 'string', 'bool', 'timestamp'];
-export const DRIFT_METHODS: readonly DriftMethod[] = [
-  'ks',
-  'wasserstein',
-  'psi',
-  'jensenshannon',
-  'hellinger',
-  'chisquare',
-  'z',
-];
-/**
- * Columns every offline table has besides join keys and features (and entity rows carry
- * `event_timestamp`): features and join keys may not use them. The one list, which the stores'
- * layout checks too.
- */
-export const RESERVED_COLUMNS: readonly string[] = [
-  'event_timestamp',
-  'created',
-  '_partition',
-  '_offset',
-  '_ingested_at',
-];
-/** The column name a monitor uses for the prediction itself. */
-export const PREDICTION_COLUMN = 'prediction';
 
 const TOPIC_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
 const JSON_FIELD_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

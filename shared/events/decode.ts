@@ -16,8 +16,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { EntitySpec, FeatureViewSpec, KafkaSourceSpec, ValueType } from '../definitions/types.ts';
 import { type ErrorCode, TributaryError } from '../errors.ts';
-import { MAX_JOIN_KEY_BYTES } from '../stores/layout.ts';
-import type { FeatureRow } from '../stores/offline/port.ts';
+import { MAX_JOIN_KEY_BYTES } from '../model/layout.ts';
+import type { FeatureRow } from '../model/row.ts';
 import type { IncomingMessage } from '../stream/port.ts';
 import { INT64_MAX, INT64_MIN, parseInt64String, parseInt64Token, rawMemberToken } from './int64.ts';
 import {

@@ -9,7 +9,10 @@ import type { ReferenceGrid } from '../stats/sketch.ts';
 /** Bumped when the stored shape changes incompatibly. */
 export const PROFILE_FORMAT = 1;
 
-/** The column name a profile uses for the model's output. */
+/**
+ * The column name of the model's output, in a profile and in a monitor's prediction stream (where
+ * no monitored feature may take it).
+ */
 export const PREDICTION_COLUMN = 'prediction';
 
 export type ColumnKind = 'numeric' | 'categorical';

@@ -6,7 +6,7 @@
 import { defaultAppliedBy } from '../config.ts';
 import type { RepoSpec } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
-import { viewLayout } from '../stores/layout.ts';
+import { viewLayout } from '../model/layout.ts';
 import type { OfflineStore } from '../stores/offline/port.ts';
 import type { StreamAdmin } from '../stream/port.ts';
 import { type Plan, planChanges } from './plan.ts';

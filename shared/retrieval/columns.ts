@@ -14,6 +14,7 @@ import {
   Utf8,
 } from 'apache-arrow';
 import type { ValueType } from '../definitions/types.ts';
+import { INT64_MAX, INT64_MIN } from '../events/int64.ts';
 
 /** Microseconds between the Unix epoch and Postgres's, 2000-01-01. */
 const PG_EPOCH_OFFSET_US = 946_684_800_000_000n;
@@ -278,9 +279,6 @@ export function columnWriter(type: ValueType, capacity: number): ColumnWriter {
       return new Utf8Writer(size);
   }
 }
-
-const INT64_MAX = 2n ** 63n - 1n;
-const INT64_MIN = -(2n ** 63n);
 
 /**
  * An Arrow column of numbers computed in JS (aggregated features): float64 as they are; int64

@@ -6,8 +6,8 @@
  */
 import type { RepoSpec, StreamFeatureViewSpec } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
-import { viewLayout } from '../stores/layout.ts';
-import type { FeatureRow } from '../stores/offline/port.ts';
+import { viewLayout } from '../model/layout.ts';
+import type { FeatureRow } from '../model/row.ts';
 import type { OnlineStore } from '../stores/online/port.ts';
 import { entitiesFromColumns } from './entities.ts';
 import { type HistoricalFeatureSource, historicalBatches } from './historical.ts';

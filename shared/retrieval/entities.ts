@@ -21,8 +21,9 @@ import {
 } from 'apache-arrow';
 import type { ValueType } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
+import { INT64_MAX, INT64_MIN, parseInt64String } from '../events/int64.ts';
 import { epochMsOf } from '../events/timestamp.ts';
-import type { ColumnLayout } from '../stores/layout.ts';
+import type { ColumnLayout } from '../model/layout.ts';
 
 /** The entity timestamp column's name, as in Feast. */
 export const ENTITY_TIMESTAMP_COLUMN = 'event_timestamp';
@@ -66,10 +67,6 @@ export function badKeyValue(column: string, row: number, type: ValueType, value:
   return badValue(column, row, EXPECTED[type], value);
 }
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const DECIMAL = /^-?(?:0|[1-9][0-9]{0,18})$/;
-
 /** A value as the key type wants it, or undefined when it cannot be one. Shared with online lookups. */
 export function coerceKey(type: ValueType, value: unknown): KeyValue | undefined {
   switch (type) {
@@ -77,7 +74,10 @@ export function coerceKey(type: ValueType, value: unknown): KeyValue | undefined
       let v: bigint | undefined;
       if (typeof value === 'bigint') v = value;
       else if (typeof value === 'number' && Number.isSafeInteger(value)) v = BigInt(value);
-      else if (typeof value === 'string' && DECIMAL.test(value)) v = BigInt(value);
+      else if (typeof value === 'string') {
+        const parsed = parseInt64String(value);
+        v = typeof parsed === 'bigint' ? parsed : undefined;
+      }
       return v !== undefined && v >= INT64_MIN && v <= INT64_MAX ? v : undefined;
     }
     case 'float64':

@@ -12,7 +12,7 @@ import type {
   ValueType,
 } from '../definitions/types.ts';
 import { TributaryError } from '../errors.ts';
-import { type ColumnLayout, type ViewLayout, viewLayout } from '../stores/layout.ts';
+import { type ColumnLayout, type ViewLayout, viewLayout } from '../model/layout.ts';
 
 /** A parsed `view:feature` reference. */
 export interface FeatureRef {

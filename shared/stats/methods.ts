@@ -88,7 +88,7 @@ export const METHODS: Readonly<Record<DriftMethod, MethodInfo>> = Object.freeze(
 });
 
 /** Every method name. */
-export const DRIFT_METHODS = Object.keys(METHODS) as DriftMethod[];
+export const DRIFT_METHODS: readonly DriftMethod[] = Object.keys(METHODS) as DriftMethod[];
 
 /** Largest effective sample size at which the default is still a hypothesis test. */
 export const TEST_MAX_EFFECTIVE_SIZE = 1000;

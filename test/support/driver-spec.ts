@@ -7,8 +7,8 @@ import type {
   RepoSpec,
   ValueType,
 } from '../../shared/definitions/types.ts';
+import { type ViewLayout, viewLayout } from '../../shared/model/layout.ts';
 import { StaticDefinitions } from '../../shared/registry/live.ts';
-import { type ViewLayout, viewLayout } from '../../shared/stores/layout.ts';
 
 /** The example repository's `driver` entity. */
 export function driverEntity(): EntitySpec {

@@ -1,4 +1,4 @@
-import type { FeatureRow } from '../../shared/stores/offline/port.ts';
+import type { FeatureRow } from '../../shared/model/row.ts';
 
 let offset = 0;
 

@@ -70,6 +70,47 @@ describe('dependency direction', () => {
     expect(offending).toEqual([]);
   });
 
+  it('shared/model/ imports nothing but itself, the definitions types and the errors', () => {
+    // The row model is what decoder, stores, retrieval and registry share: if it reached for a
+    // store, a driver or a service, every one of them would depend on that too.
+    const allowed = (target: string) =>
+      target.startsWith('shared/model/') ||
+      target === 'shared/definitions/types.ts' ||
+      target === 'shared/errors.ts';
+    const model = sources('shared/model');
+    expect(model).toContain('shared/model/row.ts');
+    const offending = model.flatMap((file) =>
+      importsOf(file)
+        .filter((target) => !allowed(target))
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  it('the row model is declared only in shared/model/: the ports import it, never redefine it', () => {
+    const declares = /^export (?:interface|type) (FeatureRow|ViewLayout|ColumnLayout)\b/m;
+    const elsewhere = ['shared', 'services', 'cli']
+      .flatMap(sources)
+      .filter(
+        (file) => !file.startsWith('shared/model/') && declares.test(readFileSync(join(ROOT, file), 'utf8')),
+      );
+    expect(elsewhere).toEqual([]);
+    for (const port of ['shared/stores/offline/port.ts', 'shared/stores/online/port.ts']) {
+      expect(importsOf(port)).toContain('shared/model/row.ts');
+    }
+  });
+
+  it('nothing under shared/ imports fastify: HTTP belongs to services/serving', () => {
+    const offending = sources('shared').flatMap((file) =>
+      importsOf(file)
+        .filter(
+          (target) => target === 'fastify' || target.startsWith('fastify/') || target.startsWith('@fastify/'),
+        )
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
   it('services reach drivers only through shared adapters', () => {
     const offending = sources('services').flatMap((file) =>
       importsOf(file)

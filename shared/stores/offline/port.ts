@@ -1,20 +1,5 @@
-import type { ViewLayout } from '../layout.ts';
-
-/**
- * One row of a feature view as the stores hold it. Values are already typed per the
- * view's schema (int64 as bigint, timestamps as epoch ms numbers).
- */
-export interface FeatureRow {
-  /** Join key values in the view's entity order. */
-  keys: (bigint | number | string | boolean)[];
-  eventTimestamp: number;
-  /** Creation time, epoch ms; null when the event did not carry one. */
-  created: number | null;
-  /** Feature values in the view's schema order; null for a missing value. */
-  values: (bigint | number | string | boolean | null)[];
-  /** Where the row came from; the offline store's idempotency key. */
-  origin: { topic: string; partition: number; offset: string };
-}
+import type { ViewLayout } from '../../model/layout.ts';
+import type { FeatureRow } from '../../model/row.ts';
 
 /** The Postgres-backed history of every feature view. */
 export interface OfflineStore {

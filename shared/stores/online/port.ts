@@ -1,5 +1,5 @@
-import type { ViewLayout } from '../layout.ts';
-import type { FeatureRow } from '../offline/port.ts';
+import type { ViewLayout } from '../../model/layout.ts';
+import type { FeatureRow } from '../../model/row.ts';
 
 /** The latest value of one view for one entity, as the online store returns it. */
 export interface OnlineRecord {

@@ -31,8 +31,8 @@ import {
   windowTiles,
 } from '../../aggregations/index.ts';
 import type { AggregationSpec } from '../../definitions/types.ts';
-import type { ViewLayout } from '../layout.ts';
-import type { FeatureRow } from '../offline/port.ts';
+import type { ViewLayout } from '../../model/layout.ts';
+import type { FeatureRow } from '../../model/row.ts';
 
 /** Tiles of one function, resolution and column, shared by every aggregation that reads them. */
 export interface TileGroup {

@@ -5,10 +5,10 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { viewLayout } from '../../../shared/model/layout.ts';
+import type { FeatureRow } from '../../../shared/model/row.ts';
 import { applyRepo } from '../../../shared/registry/apply.ts';
 import { PostgresRegistry } from '../../../shared/registry/postgres.ts';
-import { viewLayout } from '../../../shared/stores/layout.ts';
-import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';

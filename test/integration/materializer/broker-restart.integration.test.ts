@@ -12,7 +12,7 @@ import { type KafkaProcess, killAndWait, launchKafka, startKafka } from '../../.
 import { Materializer } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
 import { createLogger } from '../../../shared/logger.ts';
-import { viewLayout } from '../../../shared/stores/layout.ts';
+import { viewLayout } from '../../../shared/model/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';

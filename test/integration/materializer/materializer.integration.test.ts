@@ -7,8 +7,8 @@ import { Materializer, TARGET_HEADER } from '../../../services/materializer/mate
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { createLogger, type Logger } from '../../../shared/logger.ts';
+import { viewLayout } from '../../../shared/model/layout.ts';
 import type { StaticDefinitions } from '../../../shared/registry/live.ts';
-import { viewLayout } from '../../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';

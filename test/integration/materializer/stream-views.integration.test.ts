@@ -14,7 +14,7 @@ import { createMaterializerMetrics } from '../../../services/materializer/metric
 import { aggregateEvents, type ReferenceEvent } from '../../../shared/aggregations/index.ts';
 import type { RepoSpec, StreamFeatureViewSpec } from '../../../shared/definitions/types.ts';
 import { createLogger } from '../../../shared/logger.ts';
-import { type ViewLayout, viewLayout } from '../../../shared/stores/layout.ts';
+import { type ViewLayout, viewLayout } from '../../../shared/model/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';

@@ -11,10 +11,10 @@ import {
 import type { RepoSpec, ValueType } from '../../../shared/definitions/types.ts';
 import { type LocatedDeclaration, resolveRepo } from '../../../shared/definitions/validate.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
+import { viewLayout } from '../../../shared/model/layout.ts';
 import { applyRepo, planRepo } from '../../../shared/registry/apply.ts';
 import { RegistryWatcher } from '../../../shared/registry/live.ts';
 import { PostgresRegistry } from '../../../shared/registry/postgres.ts';
-import { viewLayout } from '../../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { PROGRESS_TABLE } from '../../../shared/stores/offline/postgres/sql.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';

@@ -21,7 +21,7 @@ import {
   stopRedisCluster,
 } from '../../../scripts/services.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
-import { viewLayout } from '../../../shared/stores/layout.ts';
+import { viewLayout } from '../../../shared/model/layout.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin } from '../../../shared/stream/port.ts';

@@ -9,7 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
-import { viewLayout } from '../../../shared/stores/layout.ts';
+import { viewLayout } from '../../../shared/model/layout.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { OutgoingMessage, StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';

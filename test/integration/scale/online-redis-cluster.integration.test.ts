@@ -24,7 +24,7 @@ import { aggregateEvents, type ReferenceEvent } from '../../../shared/aggregatio
 import type { AggregationSpec, RepoSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import { createLogger } from '../../../shared/logger.ts';
-import { type ViewLayout, viewLayout } from '../../../shared/stores/layout.ts';
+import { type ViewLayout, viewLayout } from '../../../shared/model/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { ClusterScanClient } from '../../../shared/stores/online/cluster-scan.ts';
 import { CLUSTER_BUCKETS, keySlot } from '../../../shared/stores/online/cluster-slots.ts';

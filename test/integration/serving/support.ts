@@ -3,8 +3,8 @@ import pg from 'pg';
 import { buildApp, type ServingDeps } from '../../../services/serving/app.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { createLogger } from '../../../shared/logger.ts';
+import type { FeatureRow } from '../../../shared/model/row.ts';
 import { StaticDefinitions } from '../../../shared/registry/live.ts';
-import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import {
   PostgresHistoricalReader,
   PostgresOfflineStore,

@@ -21,11 +21,11 @@ import type {
   ValueType,
 } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
+import { viewLayout } from '../../../shared/model/layout.ts';
+import type { FeatureRow } from '../../../shared/model/row.ts';
 import { entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
 import type { FeatureChunk } from '../../../shared/retrieval/historical.ts';
 import { planRetrieval } from '../../../shared/retrieval/plan.ts';
-import { viewLayout } from '../../../shared/stores/layout.ts';
-import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import { PostgresHistoricalReader } from '../../../shared/stores/offline/postgres/index.ts';
 import { uniqueName } from '../../support/env.ts';
 import { rng } from '../../support/random.ts';

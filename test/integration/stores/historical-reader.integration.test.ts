@@ -8,10 +8,10 @@
 import { makeVector } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
+import type { FeatureRow } from '../../../shared/model/row.ts';
 import { entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
 import type { FeatureChunk } from '../../../shared/retrieval/historical.ts';
 import { planRetrieval } from '../../../shared/retrieval/plan.ts';
-import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import { PostgresHistoricalReader } from '../../../shared/stores/offline/postgres/index.ts';
 import { uniqueName } from '../../support/env.ts';
 import { DAY, type Harness, harness, row } from '../serving/support.ts';

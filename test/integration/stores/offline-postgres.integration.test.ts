@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
+import { type ViewLayout, viewLayout } from '../../../shared/model/layout.ts';
 import type { PgClient, PgPool } from '../../../shared/postgres/index.ts';
-import { type ViewLayout, viewLayout } from '../../../shared/stores/layout.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { closedPort } from './closed-port.ts';

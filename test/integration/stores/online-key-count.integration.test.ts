@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { viewLayout } from '../../../shared/stores/layout.ts';
+import { viewLayout } from '../../../shared/model/layout.ts';
 import { escapeGlob, RedisKeyCounter } from '../../../shared/stores/online/key-count.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { driverHourlyStats, driverSpec } from '../../support/driver-spec.ts';

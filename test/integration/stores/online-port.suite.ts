@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../../shared/errors.ts';
-import type { ViewLayout } from '../../../shared/stores/layout.ts';
-import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import type { ViewLayout } from '../../../shared/model/layout.ts';
+import type { FeatureRow } from '../../../shared/model/row.ts';
 import type { OnlineStore } from '../../../shared/stores/online/port.ts';
 import { driverLayout } from '../../support/driver-spec.ts';
 

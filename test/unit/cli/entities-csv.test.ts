@@ -2,8 +2,8 @@ import { DataType } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { entitiesFromCsv, parseCsv } from '../../../cli/input/csv.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
+import type { ColumnLayout } from '../../../shared/model/layout.ts';
 import { entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
-import type { ColumnLayout } from '../../../shared/stores/layout.ts';
 
 const DRIVER: ColumnLayout[] = [{ name: 'driver_id', type: 'int64' }];
 

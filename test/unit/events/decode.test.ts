@@ -9,7 +9,7 @@ import {
   parseEvent,
   rejectionError,
 } from '../../../shared/events/decode.ts';
-import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import type { FeatureRow } from '../../../shared/model/row.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
 import { driverEntity, driverHourlyStats, driverStatsSource } from '../../support/driver-spec.ts';
 import { rng } from '../../support/random.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ViewLayout } from '../../../shared/stores/layout.ts';
-import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
+import type { ViewLayout } from '../../../shared/model/layout.ts';
+import type { FeatureRow } from '../../../shared/model/row.ts';
 import { binaryCopyChunks } from '../../../shared/stores/offline/postgres/copy-binary.ts';
 import { includedFeatures } from '../../../shared/stores/offline/postgres/sql.ts';
 import { compareOffsets, offsetAfter } from '../../../shared/stream/offsets.ts';

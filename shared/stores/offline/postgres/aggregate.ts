@@ -18,21 +18,18 @@ import { type AggregateValue, type EventValue, floorTo } from '../../../aggregat
 import { GroupSweep, groupRows, type RowGroups, sortGroupsByTime } from '../../../aggregations/sweep.ts';
 import type { AggregationSpec, ValueType } from '../../../definitions/types.ts';
 import { TributaryError } from '../../../errors.ts';
+import type { ColumnLayout } from '../../../model/layout.ts';
 import { PG_TYPES, quoteIdent } from '../../../postgres/index.ts';
 import { columnWriter, numberColumn } from '../../../retrieval/columns.ts';
 import type { EntityFrame, KeyColumn } from '../../../retrieval/entities.ts';
 import type { PlannedView, RetrievalPlan } from '../../../retrieval/plan.ts';
-import type { ColumnLayout } from '../../layout.ts';
-import { copyHeader, copyTrailer, setTimestampField } from './copy-binary.ts';
+import { copyHeader, copyTrailer, PG_EPOCH_US, setTimestampField, TWO_32 } from './copy-binary.ts';
 import { int32At, type TupleSink } from './copy-tuples.ts';
 import { writeKey } from './entity-copy.ts';
 import { sortedByKey } from './probe-order.ts';
 
 /** The offline store's times are microseconds; aggregations are declared in milliseconds. */
 const US_PER_MS = 1000;
-/** Unix epoch minus Postgres epoch, microseconds. */
-const PG_EPOCH_US = 946_684_800_000_000;
-const TWO_32 = 4_294_967_296;
 
 /** One stream view of a request: its requested aggregations and the source columns they read. */
 export interface StreamPart {

@@ -12,15 +12,16 @@
  * integer 4, boolean 1, text UTF-8, timestamptz an int64 of microseconds since 2000-01-01 UTC.
  */
 import type { ValueType } from '../../../definitions/types.ts';
-import type { ViewLayout } from '../../layout.ts';
-import type { FeatureRow } from '../port.ts';
+import type { ViewLayout } from '../../../model/layout.ts';
+import type { FeatureRow } from '../../../model/row.ts';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Postgres's timestamp epoch, 2000-01-01T00:00:00Z, in Unix ms. */
 const PG_EPOCH_MS = 946_684_800_000;
-const TWO_32 = 4_294_967_296;
-/** Unix epoch minus Postgres epoch, microseconds. */
-const PG_EPOCH_US = PG_EPOCH_MS * 1000;
+/** 2^32: splits a 64-bit wire integer into the two 32-bit halves a float64 can be built from. */
+export const TWO_32 = 4_294_967_296;
+/** Postgres's timestamp epoch in Unix microseconds (what a binary timestamp is counted from). */
+export const PG_EPOCH_US = PG_EPOCH_MS * 1000;
 
 /** The binary COPY header: signature, flags 0, no extension. */
 export function copyHeader(): Buffer {

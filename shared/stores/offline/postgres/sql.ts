@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ValueType } from '../../../definitions/types.ts';
+import { type ColumnLayout, MAX_JOIN_KEY_BYTES, type ViewLayout } from '../../../model/layout.ts';
 import {
   MAX_IDENTIFIER_BYTES,
   PG_TYPES,
@@ -12,7 +13,6 @@ import {
   quoteIdent,
   quoteLiteral,
 } from '../../../postgres/index.ts';
-import { type ColumnLayout, MAX_JOIN_KEY_BYTES, type ViewLayout } from '../../layout.ts';
 
 export { PG_TYPES, qualified, quoteIdent, quoteLiteral } from '../../../postgres/index.ts';
 

@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TributaryError } from '../../../errors.ts';
 import type { Logger } from '../../../logger.ts';
+import type { ColumnLayout, ViewLayout } from '../../../model/layout.ts';
+import type { FeatureRow } from '../../../model/row.ts';
 import {
   copyFrom,
   createPool,
@@ -20,8 +22,7 @@ import type {
 } from '../../../retrieval/historical.ts';
 import type { RetrievalPlan } from '../../../retrieval/plan.ts';
 import { compareOffsets } from '../../../stream/offsets.ts';
-import type { ColumnLayout, ViewLayout } from '../../layout.ts';
-import type { FeatureRow, OfflineStore } from '../port.ts';
+import type { OfflineStore } from '../port.ts';
 import { binaryCopyChunks } from './copy-binary.ts';
 import { type PostgresHistoricalOptions, PostgresHistoricalReader } from './historical.ts';
 import * as sql from './sql.ts';

@@ -5,7 +5,6 @@ import type {
   StreamFeatureViewSpec,
   ValueType,
 } from '../definitions/types.ts';
-import { RESERVED_COLUMNS } from '../definitions/validate.ts';
 import { TributaryError } from '../errors.ts';
 
 /** One typed column of a feature view as the stores lay it out. */
@@ -43,7 +42,18 @@ export interface ViewLayout {
  */
 export const MAX_JOIN_KEY_BYTES = 512;
 
-export { RESERVED_COLUMNS };
+/**
+ * Columns every offline table has besides join keys and features (and entity rows carry
+ * `event_timestamp`): a row's times and origin. Features and join keys may not use them; the
+ * definitions' validation and `viewLayout` both check against this one list.
+ */
+export const RESERVED_COLUMNS: readonly string[] = [
+  'event_timestamp',
+  'created',
+  '_partition',
+  '_offset',
+  '_ingested_at',
+];
 
 /**
  * Resolves a view's entity names to join keys; throws TRIB_DEFINITION_INVALID on an unknown entity

@@ -2,7 +2,8 @@
  * The JSON text of a `POST /get-online-features` answer (Feast's shape, column-major, join keys
  * first), as UTF-8 bytes in one Buffer, written from the online store's records with their values
  * still as the stored JSON's bytes (`OnlineRecordJson`): each value is copied from the stored
- * array into the answer, never parsed and printed again, and the answer is never a string.
+ * array into the answer, never parsed and printed again. The bytes are written into one buffer
+ * kept across answers (`byte-writer.ts`) and handed out as a string: see there why.
  * docs/serving.md "Performance" has the figures.
  *
  * What the answer holds is exactly what decoding the values would give: float64, timestamp, bool
@@ -16,6 +17,7 @@ import { isoTimestamp, jsonValue } from '../../shared/retrieval/json.ts';
 import type { RetrievalPlan } from '../../shared/retrieval/plan.ts';
 import { wordsOf } from '../../shared/stores/online/json-record.ts';
 import type { OnlineRecordJson } from '../../shared/stores/online/port.ts';
+import { ByteWriter, copySpan } from './byte-writer.ts';
 
 const EPOCH_JSON = '"1970-01-01T00:00:00Z"';
 const PRESENT = '"PRESENT"';
@@ -81,83 +83,8 @@ const STATUS_BYTES: Record<string, Buffer> = {
 const MAX_SAFE_BYTES = ascii(String(Number.MAX_SAFE_INTEGER));
 const QUOTE = 34;
 const utf8 = new TextDecoder();
-
-/**
- * The answer being written: a buffer that grows as needed, so the answer is never a string
- * (no rope of pieces to flatten, no UTF-8 encoding on the way to the socket). The value loop
- * writes into `buffer` at `length` directly after `reserve`, saving a call per byte span.
- */
-class ByteWriter {
-  buffer: Buffer;
-  /** `buffer` for four-byte writes (`copySpan`). */
-  words: DataView;
-  length = 0;
-
-  constructor(capacity: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(64, capacity));
-    this.words = wordsOf(this.buffer);
-  }
-
-  /** Makes room for `count` more bytes (`buffer` may be a new one after it). */
-  reserve(count: number): void {
-    const needed = this.length + count;
-    if (needed <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
-    this.buffer.copy(grown, 0, 0, this.length);
-    this.buffer = grown;
-    this.words = wordsOf(grown);
-  }
-
-  byte(value: number): void {
-    this.reserve(1);
-    this.buffer[this.length++] = value;
-  }
-
-  /** `source` (a few bytes or many: one native copy). */
-  bytes(source: Uint8Array): void {
-    this.reserve(source.length);
-    this.buffer.set(source, this.length);
-    this.length += source.length;
-  }
-
-  /** `value` as UTF-8. */
-  text(value: string): void {
-    this.reserve(value.length * 3);
-    this.length += this.buffer.write(value, this.length, 'utf8');
-  }
-
-  /** What was written (a view of the buffer, not a copy). */
-  result(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-}
-
-/**
- * Copies `source[start..end)` to `target` at `at` and returns how many bytes that is; `sourceWords`
- * and `targetWords` are their DataViews. Values are short spans, for which a native copy call
- * costs more than the copy: this copies four bytes at a time, the last four overlapping what was
- * already copied, so an 18-byte number is 5 reads and writes rather than 18 (about half the time).
- */
-function copySpan(
-  source: Uint8Array,
-  sourceWords: DataView,
-  start: number,
-  end: number,
-  target: Uint8Array,
-  targetWords: DataView,
-  at: number,
-): number {
-  const count = end - start;
-  if (count >= 4) {
-    for (let i = start, to = at; i + 4 < end; i += 4, to += 4) {
-      targetWords.setInt32(to, sourceWords.getInt32(i, true), true);
-    }
-    targetWords.setInt32(at + count - 4, sourceWords.getInt32(end - 4, true), true);
-  } else {
-    for (let i = 0; i < count; i++) target[at + i] = source[start + i]!;
-  }
-  return count;
-}
+/** Every answer is written here, one at a time (writing one is synchronous). */
+const answer = new ByteWriter();
 
 /** One view's records, scanned: where each value sits in its record's stored bytes. */
 interface ScannedView {
@@ -326,7 +253,7 @@ export function onlineResponseJson(
   records: readonly (readonly (OnlineRecordJson | null)[])[],
   n: number,
   now: number,
-): Buffer {
+): string {
   const text = planText(plan);
   const views = plan.views.map((view, v) =>
     scanView(view.spec.name, records[v] ?? [], n, text.tokensPerView[v]!, view.layout.ttlMs, now),
@@ -340,7 +267,8 @@ export function onlineResponseJson(
     const view = views[v]!;
     capacity += 2 + VALUES_OPEN.length + view.valuesBytes + view.statuses.length + view.timestamps.length;
   }
-  const out = new ByteWriter(capacity);
+  const out = answer;
+  out.start(capacity);
   out.text(header);
   // Join keys first, in the order the request gave them; then features in request order.
   if (keyNames.length > 0) {
@@ -416,5 +344,5 @@ export function onlineResponseJson(
     out.bytes(view.timestamps);
   });
   out.text(']}');
-  return out.result();
+  return out.finish();
 }

@@ -362,12 +362,14 @@ export class PostgresMonitorStore implements MonitorStateStore, OutboxStore, Mon
   }
 
   async nextDueInMs(): Promise<number | null> {
+    // Clamped here, not with GREATEST: Postgres's GREATEST skips NULLs, so an empty outbox read
+    // as "due now" and the dispatcher polled every 10 ms instead of idling.
     const { rows } = await this.outboxQuery<{ ms: number | null }>(
-      `SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(next_attempt_at) - now())) * 1000)::float8 AS ms
+      `SELECT (EXTRACT(EPOCH FROM (min(next_attempt_at) - now())) * 1000)::float8 AS ms
          FROM ${this.s}.outbox WHERE delivered_at IS NULL AND failed_at IS NULL`,
     );
     const ms = rows[0]?.ms;
-    return ms === null || ms === undefined ? null : Math.ceil(ms);
+    return ms === null || ms === undefined ? null : Math.max(0, Math.ceil(ms));
   }
 
   // ---- queries -----------------------------------------------------------------------------

@@ -88,11 +88,14 @@ export class PostgresProfileStore implements ProfileStore {
     return rows[0] ? checked(rows[0].profile) : null;
   }
 
-  /** The stored versions of a model, newest first; none when no profile was ever stored (no table yet). */
+  /**
+   * The stored versions of a model, newest first, ties in `latest`'s order (so the first listed is
+   * the latest); none when no profile was ever stored (no table yet).
+   */
   async list(model: string): Promise<{ modelVersion: string; createdAt: string; rows: number }[]> {
     const { rows } = await this.pool
       .query<{ model_version: string; created_at: Date; rows: string }>(
-        `SELECT model_version, created_at, rows FROM ${this.table} WHERE model = $1 ORDER BY created_at DESC`,
+        `SELECT model_version, created_at, rows FROM ${this.table} WHERE model = $1 ORDER BY created_at DESC, model_version DESC`,
         [model],
       )
       .catch((error: unknown) => {

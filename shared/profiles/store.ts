@@ -8,9 +8,9 @@ export interface ProfileStore {
   put(profile: ReferenceProfile): Promise<void>;
   /** The profile of that model version, or null. */
   get(model: string, modelVersion: string): Promise<ReferenceProfile | null>;
-  /** The most recently stored profile of the model, or null. */
+  /** The model's newest profile (greatest `createdAt`, when it was built), or null. */
   latest(model: string): Promise<ReferenceProfile | null>;
-  /** Versions with a profile, newest first. */
+  /** Versions with a profile, newest first in `latest`'s order: the first is the one `latest` returns. */
   list(model: string): Promise<{ modelVersion: string; createdAt: string; rows: number }[]>;
   close(): Promise<void>;
 }

@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTributaryError } from '../../../shared/errors.ts';
+import { isTributaryError, type TributaryError } from '../../../shared/errors.ts';
 import type { ViewLayout } from '../../../shared/model/layout.ts';
 import type { FeatureRow } from '../../../shared/model/row.ts';
-import type { OnlineStore } from '../../../shared/stores/online/port.ts';
+import { wordsOf } from '../../../shared/stores/online/json-record.ts';
+import type {
+  OnlineReadOptions,
+  OnlineRecord,
+  OnlineRecordJson,
+  OnlineStore,
+} from '../../../shared/stores/online/port.ts';
 import { driverLayout } from '../../support/driver-spec.ts';
 
 /** How the port suite gets stores of one adapter. */
@@ -25,7 +31,82 @@ import { featureRow as row } from '../../support/rows.ts';
 
 export { row };
 
-/** The OnlineStore contract, run against every adapter: docs/architecture.md "Online store". */
+type ReadRequests = Parameters<OnlineStore['read']>[0];
+
+/** A read value as the port's JSON text carries it: int64 as a string of decimal digits. */
+const jsonValue = (value: OnlineRecord['values'][number]) =>
+  typeof value === 'bigint' ? value.toString() : value;
+
+/** Checks that `json` is `record` with its values left as JSON text (OnlineRecordJson). */
+function expectSameRecord(json: OnlineRecordJson | null, record: OnlineRecord | null, where: string): void {
+  if (record === null) {
+    expect(json, where).toBeNull();
+    return;
+  }
+  expect(json, where).not.toBeNull();
+  expect({ eventTimestamp: json!.eventTimestamp, created: json!.created }, where).toEqual({
+    eventTimestamp: record.eventTimestamp,
+    created: record.created,
+  });
+  const text = Buffer.from(json!.valuesJson).toString('utf8');
+  const stored = JSON.parse(text) as unknown[];
+  // Positional, and shorter when features were appended since: the missing ones read as null.
+  expect(stored.length, where).toBeLessThanOrEqual(record.values.length);
+  const expected = record.values.map(jsonValue);
+  expect([...stored, ...expected.slice(stored.length).map(() => null)], where).toEqual(expected);
+  if (stored.length === expected.length) expect(text, where).toBe(JSON.stringify(expected));
+  // Each value's span is that value's text.
+  const bounds = new Int32Array(2 * (stored.length + 1));
+  const count = json!.valueSpans(wordsOf(json!.valuesJson), bounds, 0, stored.length + 1);
+  expect(count, where).toBe(stored.length);
+  const bytes = Buffer.from(json!.valuesJson);
+  for (let k = 0; k < count; k++) {
+    const span = bytes.toString('utf8', bounds[2 * k], bounds[2 * k + 1]);
+    expect(JSON.parse(span), `${where} value ${k}`).toEqual(expected[k]);
+  }
+}
+
+/**
+ * `store.read`, and, where the adapter has the optional `readJson`, the same requests through it
+ * too: the same records, the same nulls, the same errors, each record's values the JSON of the
+ * values `read` decoded. Every read of the suite goes through here, so every read case holds for
+ * both. Resolves (or rejects) as `read` does.
+ */
+export async function readChecked(
+  store: OnlineStore,
+  requests: ReadRequests,
+  options?: OnlineReadOptions,
+): Promise<(OnlineRecord | null)[][]> {
+  const [read, json] = await Promise.allSettled([
+    store.read(requests, options),
+    store.readJson ? store.readJson(requests, options) : Promise.resolve(null),
+  ]);
+  if (store.readJson) {
+    if (read.status === 'rejected') {
+      expect(json.status, 'readJson fails where read does').toBe('rejected');
+      const a = read.reason as TributaryError;
+      const b = (json as PromiseRejectedResult).reason as TributaryError;
+      expect(isTributaryError(b), String(b)).toBe(isTributaryError(a));
+      expect({ code: b.code, retriable: b.retriable }).toEqual({ code: a.code, retriable: a.retriable });
+    } else {
+      expect(json.status, 'readJson answers where read does').toBe('fulfilled');
+      const records = (json as PromiseFulfilledResult<(OnlineRecordJson | null)[][]>).value!;
+      expect(records.map((r) => r.length)).toEqual(read.value.map((r) => r.length));
+      for (const [i, rows] of read.value.entries()) {
+        for (const [j, record] of rows.entries()) {
+          expectSameRecord(records[i]![j] as OnlineRecordJson | null, record, `request ${i}, key ${j}`);
+        }
+      }
+    }
+  }
+  if (read.status === 'rejected') throw read.reason;
+  return read.value;
+}
+
+/**
+ * The OnlineStore contract, run against every adapter: docs/architecture.md "Online store". Every
+ * read case holds through `readJson` too, wherever the adapter has it (`readChecked`).
+ */
 export function describeOnlineStorePort(name: string, harness: OnlineStoreHarness) {
   describe(`${name} (OnlineStore port)`, () => {
     let store: OnlineStore;
@@ -34,7 +115,7 @@ export function describeOnlineStorePort(name: string, harness: OnlineStoreHarnes
     });
     afterAll(() => store.close());
     const readOne = async (view: ViewLayout, keys: FeatureRow['keys']) =>
-      (await store.read([{ view, keys: [keys] }]))[0]![0];
+      (await readChecked(store, [{ view, keys: [keys] }]))[0]![0];
 
     it('keeps the latest by event time, not by arrival', async () => {
       const view = viewNamed('out_of_order');
@@ -89,7 +170,9 @@ export function describeOnlineStorePort(name: string, harness: OnlineStoreHarnes
             );
           }),
         );
-        const read = await store.read([{ view, keys: Array.from({ length: 20 }, (_, d) => [BigInt(d)]) }]);
+        const read = await readChecked(store, [
+          { view, keys: Array.from({ length: 20 }, (_, d) => [BigInt(d)]) },
+        ]);
         expect(new Set(read[0]!.map((r) => `${r?.eventTimestamp}/${r?.values[2]}`))).toEqual(
           new Set(['99/3']),
         );
@@ -150,7 +233,7 @@ export function describeOnlineStorePort(name: string, harness: OnlineStoreHarnes
         row(['Lyon', 1n], 10, ['x', true, 1_700_000_000_000]),
         row(['a:b%3A', 2n], 20, ['colons "and" json', false, null]),
       ]);
-      const results = await store.read([
+      const results = await readChecked(store, [
         { view: a, keys: [[3n], [2n], [1], [1n]] },
         {
           view: b,
@@ -176,7 +259,7 @@ export function describeOnlineStorePort(name: string, harness: OnlineStoreHarnes
         ],
         [],
       ]);
-      expect(await store.read([])).toEqual([]);
+      expect(await readChecked(store, [])).toEqual([]);
       // A feature appended to the view later reads as null for values written before.
       const wider: ViewLayout = { ...a, features: [...a.features, { name: 'rating', type: 'float64' }] };
       expect((await readOne(wider, [1n]))?.values).toEqual([0.1, 0.1, 1n, null]);
@@ -193,7 +276,7 @@ export function describeOnlineStorePort(name: string, harness: OnlineStoreHarnes
     it('rejects a join key of the wrong type or count, not retriably', async () => {
       const view = viewNamed('bad_keys');
       for (const keys of [[1.5], ['x'], [1n, 2n]] as FeatureRow['keys'][]) {
-        const error = await store.read([{ view, keys: [keys] }]).catch((e: unknown) => e);
+        const error = await readChecked(store, [{ view, keys: [keys] }]).catch((e: unknown) => e);
         expect(isTributaryError(error)).toBe(true);
         expect((error as { retriable: boolean }).retriable).toBe(false);
       }
@@ -205,7 +288,7 @@ export function describeOnlineStorePort(name: string, harness: OnlineStoreHarnes
         const view = viewNamed('down');
         for (const attempt of [
           () => down.write(view, [row([1n], 1, [0, 0, 0n])]),
-          () => down.read([{ view, keys: [[1n]] }]),
+          () => readChecked(down, [{ view, keys: [[1n]] }]),
         ]) {
           const error = await attempt().catch((e: unknown) => e);
           expect(isTributaryError(error, 'TRIB_ONLINE_STORE_UNAVAILABLE')).toBe(true);

@@ -1,3 +1,4 @@
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TributaryError } from '../../../shared/errors.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
@@ -22,25 +23,38 @@ export function streamPortSuite(
     const topics: string[] = [];
     /** Asked once the file's own set-up has run, which may start the broker. */
     let brokers: string[] = [];
+    /** How many brokers the cluster has, asked independently of the adapter under test. */
+    let clusterSize = 0;
 
     beforeAll(async () => {
       brokers =
         options.brokers?.() ??
         (process.env['KAFKA_CONFORMANCE_BROKERS'] ?? services().KAFKA_BROKERS).split(',');
+      const reference = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+      await reference.connect();
+      clusterSize = (await reference.describeCluster()).brokers.length;
+      await reference.disconnect();
       stream = open(brokers);
       admin = await stream.admin();
       producer = await stream.producer();
     });
     afterAll(async () => {
-      await admin.deleteTopics(topics);
+      const existing = new Set(await admin.listTopics());
+      await admin.deleteTopics(topics.filter((t) => existing.has(t)));
       await producer.close();
       await admin.close();
       await stream.close();
     });
 
-    async function newTopic(partitions = 1, config?: Record<string, string>): Promise<string> {
-      const topic = uniqueName('stream');
+    /** A topic name of the suite's own, deleted afterwards if it exists. */
+    const topicName = (prefix = 'stream') => {
+      const topic = uniqueName(prefix);
       topics.push(topic);
+      return topic;
+    };
+
+    async function newTopic(partitions = 1, config?: Record<string, string>): Promise<string> {
+      const topic = topicName();
       expect(await admin.ensureTopics([{ topic, partitions, ...(config ? { config } : {}) }])).toEqual([
         topic,
       ]);
@@ -74,6 +88,74 @@ export function streamPortSuite(
       const topic = await newTopic(3);
       expect(await admin.ensureTopics([{ topic }])).toEqual([]);
       expect(await admin.listTopics()).toContain(topic);
+    });
+
+    it('creates a topic with the partitions asked and min(3, brokers) replicas by default', async () => {
+      const six = topicName('six');
+      const one = topicName('one');
+      expect(await admin.ensureTopics([{ topic: six, partitions: 6 }, { topic: one }])).toEqual([six, one]);
+      expect(await admin.describeTopics([six, one])).toEqual([
+        { topic: six, partitions: 6, replicationFactor: Math.min(3, clusterSize) },
+        { topic: one, partitions: 1, replicationFactor: Math.min(3, clusterSize) },
+      ]);
+    });
+
+    it('describes only topics that exist, in the order asked, and asking does not create one', async () => {
+      const a = await newTopic(2);
+      const b = await newTopic(1);
+      const missing = topicName('missing');
+      expect((await admin.describeTopics([b, missing, a])).map((t) => [t.topic, t.partitions])).toEqual([
+        [b, 1],
+        [a, 2],
+      ]);
+      expect(await admin.describeTopics([missing])).toEqual([]);
+      expect(await admin.listTopics()).not.toContain(missing);
+    });
+
+    it('grows a topic on request and refuses to shrink it or to grow a missing one', async () => {
+      const topic = await newTopic(2);
+      await admin.addPartitions(topic, 4);
+      expect(await admin.describeTopics([topic])).toMatchObject([{ topic, partitions: 4 }]);
+
+      const shrink = await admin.addPartitions(topic, 3).catch((e: unknown) => e);
+      expect(shrink).toBeInstanceOf(TributaryError);
+      expect(shrink).toMatchObject({ code: 'TRIB_STREAM_REFUSED', retriable: false });
+      expect((shrink as Error).message).toContain('Kafka only adds partitions');
+      expect(await admin.describeTopics([topic])).toMatchObject([{ partitions: 4 }]);
+
+      const missing = topicName('grow_missing');
+      await expect(admin.addPartitions(missing, 6)).rejects.toMatchObject({ code: 'TRIB_STREAM_REFUSED' });
+      expect(await admin.listTopics()).not.toContain(missing);
+    });
+
+    it('refuses more replicas than brokers before creating any topic of the request', async () => {
+      const fine = topicName('rf_fine');
+      const tooMany = topicName('rf_too_many');
+      const error = await admin
+        .ensureTopics([{ topic: fine }, { topic: tooMany, replicationFactor: clusterSize + 1 }])
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'TRIB_STREAM_REFUSED', retriable: false });
+      expect((error as Error).message).toContain(`${tooMany} (replication factor ${clusterSize + 1})`);
+      const existing = await admin.listTopics();
+      expect(existing).not.toContain(fine);
+      expect(existing).not.toContain(tooMany);
+    });
+
+    it('deletes topics, their messages with them', async () => {
+      const gone = await newTopic(2);
+      const kept = await newTopic();
+      await producer.send(gone, [{ value: 'a' }, { value: 'b' }]);
+      expect(await admin.topicSize(gone)).toBe(2);
+      await admin.deleteTopics([gone]);
+      await expect
+        .poll(async () => (await admin.listTopics()).includes(gone), { timeout: 15_000 })
+        .toBe(false);
+      expect(await admin.describeTopics([gone, kept])).toMatchObject([{ topic: kept }]);
+      // A topic of the same name made again starts empty.
+      await expect
+        .poll(async () => admin.ensureTopics([{ topic: gone }]).catch(() => []), { timeout: 15_000 })
+        .toEqual([gone]);
+      expect(await admin.topicSize(gone)).toBe(0);
     });
 
     it('commits a batch only when the handler resolves, redelivering after a throw', async () => {
@@ -169,12 +251,73 @@ export function streamPortSuite(
         (await consumer.lag()).sort((a, b) => a.partition - b.partition).map((l) => l.lag);
       expect(await lag()).toEqual([2, 1]);
       let n = 0;
+      const highWatermarks = new Map<number, string>();
       await consumer.run(async (batch) => {
         n += batch.messages.length;
+        highWatermarks.set(batch.partition, batch.highWatermark);
       });
       await expect.poll(lag, { timeout: 15_000 }).toEqual([0, 0]);
       expect(n).toBe(3);
+      // Each batch says where its partition ended when it was fetched.
+      expect(new Map([...highWatermarks].sort())).toEqual(
+        new Map([
+          [0, '2'],
+          [1, '1'],
+        ]),
+      );
       await consumer.close();
+    });
+
+    it('tells a batch when its consumer is closing: abandoned, it is delivered again', async () => {
+      const topic = await newTopic();
+      await producer.send(topic, [{ value: 'p' }, { value: 'q' }]);
+      const groupId = uniqueName('group');
+      const consumer = await stream.consumer({ groupId, topics: [topic] });
+      const stopping: boolean[] = [];
+      let entered!: () => void;
+      const inBatch = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      await consumer.run(async (_batch, context) => {
+        stopping.push(context.isStopping());
+        // Long work keeps the group membership alive.
+        await context.heartbeat();
+        entered();
+        const end = Date.now() + 20_000;
+        while (!context.isStopping() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+        stopping.push(context.isStopping());
+        throw new Error('abandoned: the consumer is closing');
+      });
+      await inBatch;
+      // close lets the current batch finish (here: abandon) before it resolves.
+      await consumer.close();
+      expect(stopping.slice(0, 2)).toEqual([false, true]);
+      // Nothing of the abandoned batch was committed: the group gets it again.
+      const again = await consumeUntil(topic, groupId, 2);
+      expect(again.map((m) => m.value!.toString())).toEqual(['p', 'q']);
+    });
+
+    it('delivers every message, in order, in smaller batches under maxBytesPerPartition', async () => {
+      const topic = await newTopic();
+      const values = Array.from({ length: 12 }, (_, i) => Buffer.alloc(600, i));
+      // One send each: Kafka fetches whole record batches, so each message is its own.
+      for (const value of values) await producer.send(topic, [{ value }]);
+      const consumer = await stream.consumer({
+        groupId: uniqueName('group'),
+        topics: [topic],
+        start: { from: 'beginning' },
+        maxBytesPerPartition: 1_024,
+      });
+      const batches: Buffer[][] = [];
+      await new Promise<void>((resolve) => {
+        void consumer.run(async (batch) => {
+          batches.push(batch.messages.map((m) => m.value!));
+          if (batches.flat().length >= values.length) resolve();
+        });
+      });
+      await consumer.close();
+      expect(batches.flat()).toEqual(values);
+      expect(batches.length).toBeGreaterThan(1);
     });
 
     it('refuses a record larger than the topic takes as TRIB_MESSAGE_TOO_LARGE, not retriable', async () => {

@@ -27,6 +27,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { RecordBatchStreamWriter } from 'apache-arrow';
+import { driverSpec } from '../fixtures/driver-spec.ts';
 import type { RepoSpec, StreamFeatureViewSpec } from '../shared/definitions/types.ts';
 import { createPool, type PgPool } from '../shared/postgres/index.ts';
 import { type EntityFrame, entitiesFromColumns } from '../shared/retrieval/entities.ts';
@@ -39,7 +40,6 @@ import {
   pointInTimeSql,
   quoteIdent,
 } from '../shared/stores/offline/postgres/index.ts';
-import { driverSpec } from '../test/support/driver-spec.ts';
 import { benchServices, knob, median } from './support.ts';
 
 function argument(name: string): string | undefined {

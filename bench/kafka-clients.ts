@@ -13,6 +13,7 @@
  * Knobs: BENCH_EVENTS (200000), BENCH_PARTITIONS (4), BENCH_ROUNDS (3), BENCH_DRIVERS (1000).
  */
 import { Registry } from 'prom-client';
+import { driverSpec, staticDefinitions } from '../fixtures/driver-spec.ts';
 import { Materializer } from '../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../services/materializer/metrics.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -20,7 +21,6 @@ import { PostgresOfflineStore } from '../shared/stores/offline/postgres/index.ts
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { type KafkaClient, openEventStream } from '../shared/stream/index.ts';
 import type { EventStream, OutgoingMessage } from '../shared/stream/port.ts';
-import { driverSpec, staticDefinitions } from '../test/support/driver-spec.ts';
 import { benchServices, knob, median } from './support.ts';
 
 const EVENTS = knob('BENCH_EVENTS', 200_000);

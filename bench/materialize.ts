@@ -20,6 +20,7 @@
  * BENCH_SECONDS (20), BENCH_AGGREGATIONS (1: run step 5; 0: skip it).
  */
 import { Registry } from 'prom-client';
+import { driverSpec, staticDefinitions } from '../fixtures/driver-spec.ts';
 import { Materializer } from '../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../services/materializer/metrics.ts';
 import type { RepoSpec } from '../shared/definitions/types.ts';
@@ -30,7 +31,6 @@ import type { OnlineStore } from '../shared/stores/online/port.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../shared/stream/port.ts';
-import { driverSpec, staticDefinitions } from '../test/support/driver-spec.ts';
 import { profiled } from './profile.ts';
 import { benchServices, knob, median, percentile } from './support.ts';
 

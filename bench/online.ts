@@ -39,6 +39,7 @@ import { Worker } from 'node:worker_threads';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { driverEntity } from '../fixtures/driver-spec.ts';
 import { buildApp } from '../services/serving/app.ts';
 import type { AggregationSpec, RepoSpec } from '../shared/definitions/types.ts';
 import { createPool } from '../shared/postgres/index.ts';
@@ -47,7 +48,6 @@ import { viewLayout } from '../shared/stores/layout.ts';
 import type { FeatureRow } from '../shared/stores/offline/port.ts';
 import { PostgresHistoricalReader } from '../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
-import { driverEntity } from '../test/support/driver-spec.ts';
 import { profiled } from './profile.ts';
 import { benchServices, knob, median, percentile, textKnob } from './support.ts';
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverLayout } from '../../../fixtures/driver-spec.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import type { ViewLayout } from '../../../shared/stores/layout.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import type { OnlineStore } from '../../../shared/stores/online/port.ts';
-import { driverLayout } from '../../support/driver-spec.ts';
 
 /** How the port suite gets stores of one adapter. */
 export interface OnlineStoreHarness {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { driverEntity, driverHourlyStats, driverStatsSource } from '../../../fixtures/driver-spec.ts';
 import type { EntitySpec, FeatureViewSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import {
@@ -11,7 +12,6 @@ import {
 } from '../../../shared/events/decode.ts';
 import type { FeatureRow } from '../../../shared/stores/offline/port.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
-import { driverEntity, driverHourlyStats, driverStatsSource } from '../../support/driver-spec.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 10);
 const DAY = 86_400_000;

@@ -2,7 +2,7 @@
  * npm run bench:dashboard — the dashboard's model page and `tributary report` at 1,000 windows.
  *
  * A monitor's drift history is seeded into Postgres the way the UI tests seed theirs
- * (test/support/monitor-fixture.ts: the monitor's own WindowProcessor scores each window against
+ * (fixtures/monitor-fixture.ts: the monitor's own WindowProcessor scores each window against
  * a stored profile, the monitor's Postgres store checkpoints it): WINDOWS windows of ROWS
  * predictions over NUMERIC numeric and CATEGORICAL categorical features and the prediction, a
  * few stretches of them drifted. The real serving app (`buildApp`, no API keys, logger silent)
@@ -34,10 +34,10 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveDashboard } from '../fixtures/dashboard-server.ts';
+import { monitorFixture } from '../fixtures/monitor-fixture.ts';
+import { Browser, type Page } from '../scripts/chromium.ts';
 import { buildReport, reportHtml } from '../services/serving/ui/report.ts';
-import { Browser, type Page } from '../test/support/chromium.ts';
-import { serveDashboard } from '../test/support/dashboard-server.ts';
-import { monitorFixture } from '../test/support/monitor-fixture.ts';
 import { benchServices, knob, median } from './support.ts';
 
 const RUNS = knob('BENCH_RUNS', 3);

@@ -10,9 +10,9 @@
  */
 
 import os from 'node:os';
+import { driverEntity, driverHourlyStats, driverStatsSource } from '../fixtures/driver-spec.ts';
 import { createDecoder, type Decoder } from '../shared/events/decode.ts';
 import type { IncomingMessage } from '../shared/stream/port.ts';
-import { driverEntity, driverHourlyStats, driverStatsSource } from '../test/support/driver-spec.ts';
 
 const count = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 7);

@@ -21,6 +21,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { normal, rng } from '../fixtures/random.ts';
 import { startMonitorService } from '../services/monitor/service.ts';
 import type { MonitorSpec, RepoSpec } from '../shared/definitions/types.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -30,7 +31,6 @@ import { readColumnBatches } from '../shared/profiles/input.ts';
 import { PostgresProfileStore } from '../shared/profiles/postgres.ts';
 import { StaticDefinitions } from '../shared/registry/live.ts';
 import { KafkaEventStream } from '../shared/stream/kafka.ts';
-import { normal, rng } from '../test/support/random.ts';
 import { benchServices, inheritedServices } from './support.ts';
 
 const NUMERIC = 20;

@@ -13,14 +13,16 @@
  * Knobs: BENCH_EVENTS (200000), BENCH_PARTITIONS (4), BENCH_ROUNDS (3), BENCH_DRIVERS (1000).
  */
 import { Registry } from 'prom-client';
+import { driverSpec, staticDefinitions } from '../fixtures/driver-spec.ts';
+import { countRows, dropSchema } from '../fixtures/postgres.ts';
 import { Materializer } from '../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../services/materializer/metrics.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createPool } from '../shared/postgres/index.ts';
 import { PostgresOfflineStore } from '../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { type KafkaClient, openEventStream } from '../shared/stream/index.ts';
 import type { EventStream, OutgoingMessage } from '../shared/stream/port.ts';
-import { driverSpec, staticDefinitions } from '../test/support/driver-spec.ts';
 import { benchServices, knob, median } from './support.ts';
 
 const EVENTS = knob('BENCH_EVENTS', 200_000);
@@ -34,6 +36,8 @@ const { env, stop } = await benchServices();
 const run = `bench_${Date.now().toString(36)}`;
 const topic = `${run}_drivers`;
 const logger = createLogger('bench', 'warn');
+// Counts and drops each run's offline schema, outside the store it measures.
+const db = createPool({ connectionString: env.DATABASE_URL, max: 1 });
 const brokers = env.KAFKA_BROKERS.split(',');
 const streams = new Map(CLIENTS.map((client) => [client, openEventStream(brokers, logger, { client })]));
 const admin = await streams.get('kafkajs')!.admin();
@@ -118,9 +122,9 @@ async function materialize(stream: EventStream, name: string): Promise<number> {
   await materializer.start();
   const seconds = await untilCaughtUp(() => materializer.lag(), started);
   await materializer.stop();
-  const rows = await offline.count?.(spec.featureViews[0]!.name);
-  if (rows !== undefined && rows !== inKafka) throw new Error(`${name} wrote ${rows} of ${inKafka} rows`);
-  await offline.dropSchema?.();
+  const rows = await countRows(db, offline.schema, spec.featureViews[0]!.name);
+  if (rows !== inKafka) throw new Error(`${name} wrote ${rows} of ${inKafka} rows`);
+  await dropSchema(db, offline.schema);
   await offline.close();
   await online.close();
   return seconds;
@@ -189,4 +193,5 @@ console.log(
 await admin.deleteTopics([topic, ...produceTopics].flatMap((t) => [t, `${t}.dlq`]));
 await admin.close();
 for (const stream of streams.values()) await stream.close();
+await db.end();
 await stop();

@@ -20,17 +20,19 @@
  * BENCH_SECONDS (20), BENCH_AGGREGATIONS (1: run step 5; 0: skip it).
  */
 import { Registry } from 'prom-client';
+import { driverSpec, staticDefinitions } from '../fixtures/driver-spec.ts';
+import { countRows, dropSchema } from '../fixtures/postgres.ts';
 import { Materializer } from '../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../services/materializer/metrics.ts';
 import type { RepoSpec } from '../shared/definitions/types.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createPool } from '../shared/postgres/index.ts';
 import type { OfflineStore } from '../shared/stores/offline/port.ts';
 import { PostgresOfflineStore } from '../shared/stores/offline/postgres/index.ts';
 import type { OnlineStore } from '../shared/stores/online/port.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../shared/stream/port.ts';
-import { driverSpec, staticDefinitions } from '../test/support/driver-spec.ts';
 import { profiled } from './profile.ts';
 import { benchServices, knob, median, percentile } from './support.ts';
 
@@ -52,6 +54,8 @@ await admin.ensureTopics(
   TOPICS.flatMap((t) => [{ topic: t, partitions: PARTITIONS }, { topic: `${t}.dlq` }]),
 );
 const producer = await stream.producer();
+// Counts and drops the bench's own offline schemas, outside the stores it measures.
+const db = createPool({ connectionString: env.DATABASE_URL, max: 1 });
 
 function event(n: number, at: number): OutgoingMessage {
   const driver = n % DRIVERS;
@@ -187,7 +191,7 @@ await fresh.stop();
 // 5. A stream feature view: throughput from the beginning, then freshness.
 const aggregated = AGGREGATIONS ? await aggregationCase() : null;
 
-const offlineRows = await offline.count?.(spec.featureViews[0]!.name);
+const offlineRows = await countRows(db, schema, spec.featureViews[0]!.name);
 const result = {
   benchmark: 'materialize',
   setup: {
@@ -206,7 +210,7 @@ const result = {
     events_per_s: Math.round(EVENTS / decodeSeconds),
     ratio_to_raw_consume: Number((rawSeconds / decodeSeconds).toFixed(3)),
   },
-  offline_rows: offlineRows ?? null,
+  offline_rows: offlineRows,
   freshness_ms: {
     rate_per_s: RATE,
     seconds: SECONDS,
@@ -222,13 +226,14 @@ const result = {
 console.log(JSON.stringify(result, null, 2));
 
 await admin.deleteTopics(TOPICS.flatMap((t) => [t, `${t}.dlq`]));
-await offline.dropSchema?.();
-await freshOffline.dropSchema?.();
+await dropSchema(db, schema);
+await dropSchema(db, freshOffline.schema);
 await freshOffline.close();
 await online.close();
 await offline.close();
 await producer.close();
 await admin.close();
+await db.end();
 await stop();
 
 /** The issue's four aggregations over `avg_daily_trips` and `conv_rate`, on `source`'s topic. */
@@ -322,7 +327,7 @@ async function aggregationCase() {
     return await timeUntilCaughtUp(() => aggregating.lag(), started);
   });
   await aggregating.stop();
-  const rows = await aggOffline.count('driver_trip_stats');
+  const rows = await countRows(db, aggOffline.schema, 'driver_trip_stats');
 
   const freshLatencies: number[] = [];
   const measured: OnlineStore = {
@@ -359,7 +364,7 @@ async function aggregationCase() {
   }
   await timeUntilCaughtUp(() => following.lag(), performance.now());
   await following.stop();
-  await aggOffline.dropSchema();
+  await dropSchema(db, aggOffline.schema);
   await aggOffline.close();
   await aggOnline.close();
   return {

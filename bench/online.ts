@@ -39,6 +39,7 @@ import { Worker } from 'node:worker_threads';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { driverEntity } from '../fixtures/driver-spec.ts';
 import { buildApp } from '../services/serving/app.ts';
 import type { AggregationSpec, RepoSpec } from '../shared/definitions/types.ts';
 import { viewLayout } from '../shared/model/layout.ts';
@@ -47,7 +48,6 @@ import { createPool } from '../shared/postgres/index.ts';
 import { StaticDefinitions } from '../shared/registry/live.ts';
 import { PostgresHistoricalReader } from '../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../shared/stores/online/redis.ts';
-import { driverEntity } from '../test/support/driver-spec.ts';
 import { profiled } from './profile.ts';
 import { benchServices, type GcSummary, knob, median, percentile, textKnob, watchGc } from './support.ts';
 

@@ -2,7 +2,7 @@
  * The README's pictures of the dashboard, from a real run:
  * `npx tsx scripts/dashboard-screenshots.ts [out-dir]` (default docs/images/).
  *
- * Seeds a monitor's history into Postgres as the UI tests do (test/support/monitor-fixture.ts:
+ * Seeds a monitor's history into Postgres as the UI tests do (fixtures/monitor-fixture.ts:
  * the monitor's WindowProcessor scores 150 windows of 300 predictions over four numeric and two
  * categorical features against a stored profile; two stretches and the newest windows drifted),
  * serves /ui from the real serving app on 127.0.0.1, and captures, in headless chromium at
@@ -17,9 +17,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Browser, type Page } from '../test/support/chromium.ts';
-import { serveDashboard } from '../test/support/dashboard-server.ts';
-import { monitorFixture } from '../test/support/monitor-fixture.ts';
+import { serveDashboard } from '../fixtures/dashboard-server.ts';
+import { monitorFixture } from '../fixtures/monitor-fixture.ts';
+import { Browser, type Page } from './chromium.ts';
 import { servicesUp } from './services.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -128,7 +128,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function which(command: string): string | undefined {
+/** The path of `command` on PATH, or undefined. */
+export function which(command: string): string | undefined {
   try {
     return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim() || undefined;
   } catch {
@@ -137,11 +138,13 @@ function which(command: string): string | undefined {
 }
 
 let aptUpdated = false;
-function aptInstall(pkg: string): void {
+/**
+ * Installs Debian's `pkg` (with `sudo -n` unless root): how the development tooling gets what a
+ * machine lacks. `instead` ends the error when there is no apt-get: what else the user can do.
+ */
+export function aptInstall(pkg: string, instead = 'or set KAFKA_BROKERS, DATABASE_URL and REDIS_URL'): void {
   if (!which('apt-get'))
-    throw new Error(
-      `${pkg} is missing and apt-get is not available: install ${pkg} yourself, or set KAFKA_BROKERS, DATABASE_URL and REDIS_URL`,
-    );
+    throw new Error(`${pkg} is missing and apt-get is not available: install ${pkg} yourself, ${instead}`);
   const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
   const run = (args: string[]) => {
     const [cmd, ...rest] = [...sudo, ...args];

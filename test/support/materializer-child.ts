@@ -3,13 +3,13 @@
  * Reads the services from the usual variables and the test's names from TEST_*.
  */
 import { Registry } from 'prom-client';
+import { driverSpec, staticDefinitions } from '../../fixtures/driver-spec.ts';
 import { Materializer } from '../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../services/materializer/metrics.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { PostgresOfflineStore } from '../../shared/stores/offline/postgres/index.ts';
 import { onlineTarget, RedisOnlineStore } from '../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../shared/stream/kafka.ts';
-import { driverSpec, staticDefinitions } from './driver-spec.ts';
 
 const env = (name: string) => {
   const value = process.env[name];

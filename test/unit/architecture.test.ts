@@ -16,7 +16,8 @@ function sources(dir: string): string[] {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  return [...text.matchAll(/^\s*(?:import|export)[^'"]*from\s+['"]([^'"]+)['"]/gm)].map((m) => {
+  // `import … from 'x'`, `export … from 'x'`, and the bare `import 'x'` run for its effects.
+  return [...text.matchAll(/^\s*(?:import|export)(?:[^'"]*from)?\s*['"]([^'"]+)['"]/gm)].map((m) => {
     const target = m[1]!;
     return target.startsWith('.') ? relative(ROOT, resolve(ROOT, file, '..', target)) : target;
   });
@@ -28,6 +29,7 @@ describe('dependency direction', () => {
   it('reads the imports it checks', () => {
     expect(importsOf('shared/postgres/pool.ts')).toContain('pg');
     expect(importsOf('services/materializer/materializer.ts')).toContain('shared/stream/port.ts');
+    expect(importsOf('bench/historical.ts')).toContain('fixtures/driver-spec.ts');
   });
 
   it('shared/ never imports a service or the CLI', () => {
@@ -87,6 +89,16 @@ describe('dependency direction', () => {
     expect(offending).toEqual([]);
   });
 
+  it('benchmarks, scripts and fixtures never import test/: what both use lives in fixtures/ or scripts/', () => {
+    // scripts/ and fixtures/ too, as bench/ imports them: test/ would come in through them.
+    const offending = ['bench', 'scripts', 'fixtures'].flatMap(sources).flatMap((file) =>
+      importsOf(file)
+        .filter((target) => target.startsWith('test/'))
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
   it('the row model is declared only in shared/model/: the ports import it, never redefine it', () => {
     const declares = /^export (?:interface|type) (FeatureRow|ViewLayout|ColumnLayout)\b/m;
     const elsewhere = ['shared', 'services', 'cli']
@@ -106,6 +118,15 @@ describe('dependency direction', () => {
         .filter(
           (target) => target === 'fastify' || target.startsWith('fastify/') || target.startsWith('@fastify/'),
         )
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  it('the product (shared/, services/, cli/) never imports fixtures/ or test/', () => {
+    const offending = ['shared', 'services', 'cli'].flatMap(sources).flatMap((file) =>
+      importsOf(file)
+        .filter((target) => target.startsWith('fixtures/') || target.startsWith('test/'))
         .map((target) => `${file} -> ${target}`),
     );
     expect(offending).toEqual([]);
@@ -166,7 +187,7 @@ describe('configuration', () => {
             return /\.(ts|mjs|js)$/.test(path) ? [path] : [];
           })
         : [];
-    return ['shared', 'services', 'cli', 'scripts', 'bench', 'bin', 'feature-defs'].flatMap(walk);
+    return ['shared', 'services', 'cli', 'scripts', 'bench', 'fixtures', 'bin', 'feature-defs'].flatMap(walk);
   }
 
   const readsEnv = (file: string) => /\bprocess\.env\b/.test(readFileSync(join(ROOT, file), 'utf8'));

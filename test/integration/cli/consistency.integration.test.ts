@@ -5,6 +5,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tripsSpec } from '../../../fixtures/driver-spec.ts';
+import { rng } from '../../../fixtures/random.ts';
 import { viewLayout } from '../../../shared/model/layout.ts';
 import type { FeatureRow } from '../../../shared/model/row.ts';
 import { applyRepo } from '../../../shared/registry/apply.ts';
@@ -14,9 +16,7 @@ import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin } from '../../../shared/stream/port.ts';
 import { runCli } from '../../support/cli.ts';
-import { tripsSpec } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
-import { rng } from '../../support/random.ts';
 
 const HOUR = 3_600_000;
 const registrySchema = uniqueName('reg_consistency');

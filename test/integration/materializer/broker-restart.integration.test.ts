@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverSpec, staticDefinitions } from '../../../fixtures/driver-spec.ts';
 import { type KafkaProcess, killAndWait, launchKafka, startKafka } from '../../../scripts/services.ts';
 import { Materializer } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
@@ -17,7 +18,6 @@ import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/in
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { OutgoingMessage } from '../../../shared/stream/port.ts';
-import { driverSpec, staticDefinitions } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');

@@ -6,13 +6,13 @@
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, expect, it } from 'vitest';
+import { driverSpec, staticDefinitions } from '../../../fixtures/driver-spec.ts';
 import { Materializer } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/index.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
-import { driverSpec, staticDefinitions } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');

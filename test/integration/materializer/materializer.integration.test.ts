@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { driverHourlyStats, driverSpec, staticDefinitions } from '../../../fixtures/driver-spec.ts';
 import { Materializer, TARGET_HEADER } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
@@ -18,7 +19,6 @@ import type {
   StreamAdmin,
   StreamProducer,
 } from '../../../shared/stream/port.ts';
-import { driverHourlyStats, driverSpec, staticDefinitions } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { TcpProxy } from '../../support/tcp-proxy.ts';
 

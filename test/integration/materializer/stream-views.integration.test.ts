@@ -9,6 +9,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { staticDefinitions, tripsSpec } from '../../../fixtures/driver-spec.ts';
+import { rng } from '../../../fixtures/random.ts';
 import { Materializer } from '../../../services/materializer/materializer.ts';
 import { createMaterializerMetrics } from '../../../services/materializer/metrics.ts';
 import { aggregateEvents, type ReferenceEvent } from '../../../shared/aggregations/index.ts';
@@ -19,10 +21,8 @@ import { PostgresOfflineStore } from '../../../shared/stores/offline/postgres/in
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { OutgoingMessage, StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
-import { staticDefinitions, tripsSpec } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { onlineApp } from '../../support/online-app.ts';
-import { rng } from '../../support/random.ts';
 
 const logger = createLogger('test', 'silent');
 const HOUR = 3_600_000;

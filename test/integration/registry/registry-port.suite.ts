@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { driverSpec } from '../../../fixtures/driver-spec.ts';
 import type { MonitorSpec, RepoSpec, WebhookSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError, type TributaryError } from '../../../shared/errors.ts';
 import { specHash } from '../../../shared/registry/hash.ts';
@@ -9,7 +10,6 @@ import type {
   RegistryStore,
   RegistryVersionInfo,
 } from '../../../shared/registry/port.ts';
-import { driverSpec } from '../../support/driver-spec.ts';
 import { uniqueName } from '../../support/env.ts';
 
 /** How the registry port suite gets registries of one adapter. */

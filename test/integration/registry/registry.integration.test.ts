@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { countRows } from '../../../fixtures/postgres.ts';
 import {
   entity,
   featureService,
@@ -107,8 +108,7 @@ function fixture() {
         [offlineSchema, PROGRESS_TABLE],
       )
     ).rows.map((r) => r.table_name);
-  const count = async (table: string) =>
-    Number((await db.query(`SELECT count(*) AS n FROM "${offlineSchema}"."${table}"`)).rows[0].n);
+  const count = (table: string) => countRows(db, offlineSchema, table);
   return { schema, offlineSchema, prefix, registry, offline, apply, tables, count };
 }
 

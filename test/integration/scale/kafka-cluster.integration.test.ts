@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverSpec } from '../../../fixtures/driver-spec.ts';
 import {
   type KafkaProcess,
   type RedisClusterNode,
@@ -26,7 +27,6 @@ import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin } from '../../../shared/stream/port.ts';
 import { sleep } from '../../support/chaos.ts';
-import { driverSpec } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { onlineApp } from '../../support/online-app.ts';
 

@@ -8,12 +8,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverSpec } from '../../../fixtures/driver-spec.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { viewLayout } from '../../../shared/model/layout.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { OutgoingMessage, StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
-import { driverSpec } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 
 const T0 = Date.parse('2026-11-20T10:00:00Z');

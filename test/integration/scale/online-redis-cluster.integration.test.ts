@@ -12,6 +12,8 @@ import { Cluster } from 'ioredis';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverSpec, staticDefinitions, tripsSpec } from '../../../fixtures/driver-spec.ts';
+import { rng } from '../../../fixtures/random.ts';
 import {
   type RedisClusterNode,
   redisClusterNodesOf,
@@ -32,10 +34,8 @@ import { RedisKeyCounter } from '../../../shared/stores/online/key-count.ts';
 import { RedisOnlineStore, type RedisOnlineStoreOptions } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
-import { driverSpec, staticDefinitions, tripsSpec } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { onlineApp } from '../../support/online-app.ts';
-import { rng } from '../../support/random.ts';
 import { closedPort } from '../stores/closed-port.ts';
 import { describeOnlineStorePort, row, viewNamed } from '../stores/online-port.suite.ts';
 

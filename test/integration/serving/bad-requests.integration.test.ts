@@ -20,9 +20,9 @@ import {
 } from 'apache-arrow';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverLayout } from '../../../fixtures/driver-spec.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
-import { driverLayout } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { closedPort } from '../stores/closed-port.ts';
 import { type Harness, harness } from './support.ts';

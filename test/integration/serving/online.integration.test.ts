@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverLayout } from '../../../fixtures/driver-spec.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
-import { driverLayout } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { DAY, type Harness, harness, row, servingSpec } from './support.ts';
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { driverHourlyStats, driverLayout, driverSpec } from '../../../fixtures/driver-spec.ts';
 import { buildApp, type ServingDeps } from '../../../services/serving/app.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { createLogger } from '../../../shared/logger.ts';
@@ -11,7 +12,6 @@ import {
 } from '../../../shared/stores/offline/postgres/index.ts';
 import type { OnlineStore } from '../../../shared/stores/online/port.ts';
 import type { StreamProducer } from '../../../shared/stream/port.ts';
-import { driverHourlyStats, driverLayout, driverSpec } from '../../support/driver-spec.ts';
 import { services } from '../../support/env.ts';
 
 export const DAY = 86_400_000;

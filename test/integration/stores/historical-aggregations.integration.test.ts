@@ -9,6 +9,7 @@
  */
 import { makeVector, tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rng } from '../../../fixtures/random.ts';
 import {
   type AggregateValue,
   aggregateEvents,
@@ -28,7 +29,6 @@ import type { FeatureChunk } from '../../../shared/retrieval/historical.ts';
 import { planRetrieval } from '../../../shared/retrieval/plan.ts';
 import { PostgresHistoricalReader } from '../../../shared/stores/offline/postgres/index.ts';
 import { uniqueName } from '../../support/env.ts';
-import { rng } from '../../support/random.ts';
 import { DAY, type Harness, harness, row, servingSpec } from '../serving/support.ts';
 
 const MINUTE = 60_000;

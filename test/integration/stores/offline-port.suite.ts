@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverLayout, driverSpec } from '../../../fixtures/driver-spec.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import type { ViewLayout } from '../../../shared/model/layout.ts';
 import type { FeatureRow } from '../../../shared/model/row.ts';
 import type { OfflineStore } from '../../../shared/stores/offline/port.ts';
-import { driverLayout, driverSpec } from '../../support/driver-spec.ts';
 
 /** How the port suite gets stores of one adapter and looks into what they hold. */
 export interface OfflineStoreHarness {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countRows } from '../../../fixtures/postgres.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import { type ViewLayout, viewLayout } from '../../../shared/model/layout.ts';
 import type { PgClient, PgPool } from '../../../shared/postgres/index.ts';
@@ -26,10 +27,7 @@ describeOfflineStorePort('PostgresOfflineStore', {
       connectionString: `postgres://postgres@127.0.0.1:${await closedPort()}/tributary`,
       schema,
     }),
-  count: async (table) => {
-    const { rows } = await sharedDb().query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
-    return rows[0].n;
-  },
+  count: (table) => countRows(sharedDb(), schema, table),
 });
 
 describe('PostgresOfflineStore (tables, partitions, faults)', () => {
@@ -51,10 +49,7 @@ describe('PostgresOfflineStore (tables, partitions, faults)', () => {
     return rows.map((r) => `${r.column_name} ${r.data_type}${r.is_nullable === 'NO' ? ' not null' : ''}`);
   }
 
-  async function count(table: string): Promise<number> {
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM "${schema}"."${table}"`);
-    return rows[0].n;
-  }
+  const count = (table: string) => countRows(db, schema, table);
 
   it('creates a typed, month-partitioned table with its one index, idempotently', async () => {
     await store.ensureTable(driverStats);

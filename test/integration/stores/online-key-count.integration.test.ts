@@ -5,10 +5,10 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverHourlyStats, driverSpec } from '../../../fixtures/driver-spec.ts';
 import { viewLayout } from '../../../shared/model/layout.ts';
 import { escapeGlob, RedisKeyCounter } from '../../../shared/stores/online/key-count.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
-import { driverHourlyStats, driverSpec } from '../../support/driver-spec.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { featureRow } from '../../support/rows.ts';
 

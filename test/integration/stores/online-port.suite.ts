@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driverLayout } from '../../../fixtures/driver-spec.ts';
 import { isTributaryError, type TributaryError } from '../../../shared/errors.ts';
 import type { ViewLayout } from '../../../shared/model/layout.ts';
 import type { FeatureRow } from '../../../shared/model/row.ts';
@@ -9,7 +10,6 @@ import type {
   OnlineRecordJson,
   OnlineStore,
 } from '../../../shared/stores/online/port.ts';
-import { driverLayout } from '../../support/driver-spec.ts';
 
 /** How the port suite gets stores of one adapter. */
 export interface OnlineStoreHarness {

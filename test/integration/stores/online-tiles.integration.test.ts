@@ -5,13 +5,13 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rng } from '../../../fixtures/random.ts';
 import { aggregateEvents, type ReferenceEvent } from '../../../shared/aggregations/index.ts';
 import type { AggregationFunction, AggregationSpec } from '../../../shared/definitions/types.ts';
 import type { ViewLayout } from '../../../shared/model/layout.ts';
 import type { FeatureRow } from '../../../shared/model/row.ts';
 import { RedisOnlineStore } from '../../../shared/stores/online/redis.ts';
 import { services, uniqueName } from '../../support/env.ts';
-import { rng } from '../../support/random.ts';
 import { viewNamed } from './online-port.suite.ts';
 
 const MIN = 60_000;

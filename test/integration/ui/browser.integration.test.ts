@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MonitorFixture, monitorFixture } from '../../../fixtures/monitor-fixture.ts';
+import { Browser, type Page } from '../../../scripts/chromium.ts';
 import { buildReport, reportHtml } from '../../../services/serving/ui/report.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
-import { Browser, type Page } from '../../support/chromium.ts';
 import { ROOT } from '../../support/cli.ts';
 import { services, uniqueName } from '../../support/env.ts';
-import { type MonitorFixture, monitorFixture } from '../../support/monitor-fixture.ts';
 import { type Harness, harness } from '../serving/support.ts';
 
 const KEY = 'browser-test-key';

@@ -4,10 +4,10 @@
  * `?key=` → cookie, login form) with no page or data shown without a key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MonitorFixture, monitorFixture } from '../../../fixtures/monitor-fixture.ts';
 import { PostgresFeatureViewStats } from '../../../services/serving/ui/feature-views.ts';
 import { openMonitorQueries } from '../../../shared/monitoring/queries.ts';
 import { services, uniqueName } from '../../support/env.ts';
-import { type MonitorFixture, monitorFixture } from '../../support/monitor-fixture.ts';
 import { type Harness, harness, row } from '../serving/support.ts';
 
 const KEY = 'ui-test-key';

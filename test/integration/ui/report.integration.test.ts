@@ -6,10 +6,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MonitorFixture, monitorFixture } from '../../../fixtures/monitor-fixture.ts';
 import type { Report } from '../../../services/serving/ui/report.ts';
 import { runCli } from '../../support/cli.ts';
 import { services } from '../../support/env.ts';
-import { type MonitorFixture, monitorFixture } from '../../support/monitor-fixture.ts';
 
 let fx: MonitorFixture;
 let dir: string;

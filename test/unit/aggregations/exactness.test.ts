@@ -4,6 +4,7 @@
  * streams with ties, nulls, late (out-of-order) events and extreme magnitudes.
  */
 import { describe, expect, it } from 'vitest';
+import { rng } from '../../../fixtures/random.ts';
 import {
   type AggregationState,
   addValue,
@@ -20,7 +21,6 @@ import {
   valueFromTiles,
 } from '../../../shared/aggregations/index.ts';
 import type { AggregationFunction } from '../../../shared/definitions/types.ts';
-import { rng } from '../../support/random.ts';
 
 const FUNCTIONS: AggregationFunction[] = ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'last'];
 

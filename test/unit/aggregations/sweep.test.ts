@@ -5,6 +5,7 @@
  * random instants and at each window's exact boundaries `floor(t/r)·r − W` and `t`.
  */
 import { describe, expect, it } from 'vitest';
+import { rng } from '../../../fixtures/random.ts';
 import {
   type AggregateValue,
   aggregateEvents,
@@ -13,7 +14,6 @@ import {
 } from '../../../shared/aggregations/index.ts';
 import { GroupSweep, groupRows, windowSweep } from '../../../shared/aggregations/sweep.ts';
 import type { AggregationFunction } from '../../../shared/definitions/types.ts';
-import { rng } from '../../support/random.ts';
 
 const FUNCTIONS: AggregationFunction[] = ['count', 'sum', 'mean', 'min', 'max', 'stddev', 'last'];
 

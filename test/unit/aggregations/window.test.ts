@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rng } from '../../../fixtures/random.ts';
 import {
   aggregateEvents,
   defaultResolution,
@@ -12,7 +13,6 @@ import {
   windowRange,
   windowTiles,
 } from '../../../shared/aggregations/index.ts';
-import { rng } from '../../support/random.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { driverEntity, statsView } from '../../../fixtures/driver-spec.ts';
 import type {
   EntitySpec,
   FeatureViewSpec,
@@ -7,7 +8,6 @@ import type {
 } from '../../../shared/definitions/types.ts';
 import { canonicalJson, specHash } from '../../../shared/registry/hash.ts';
 import { planChanges } from '../../../shared/registry/plan.ts';
-import { driverEntity, statsView } from '../../support/driver-spec.ts';
 
 const driver = driverEntity();
 const stats = statsView('src');

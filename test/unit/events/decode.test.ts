@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { driverEntity, driverHourlyStats, driverStatsSource } from '../../../fixtures/driver-spec.ts';
+import { rng } from '../../../fixtures/random.ts';
 import type { EntitySpec, FeatureViewSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import {
@@ -11,8 +13,6 @@ import {
 } from '../../../shared/events/decode.ts';
 import type { FeatureRow } from '../../../shared/model/row.ts';
 import type { IncomingMessage } from '../../../shared/stream/port.ts';
-import { driverEntity, driverHourlyStats, driverStatsSource } from '../../support/driver-spec.ts';
-import { rng } from '../../support/random.ts';
 
 const NOW = Date.UTC(2026, 10, 26, 10);
 const DAY = 86_400_000;

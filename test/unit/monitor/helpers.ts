@@ -1,7 +1,7 @@
+import { normal, rng } from '../../../fixtures/random.ts';
 import type { MonitorSpec } from '../../../shared/definitions/types.ts';
 import { ProfileBuilder } from '../../../shared/profiles/builder.ts';
 import type { ReferenceProfile } from '../../../shared/profiles/types.ts';
-import { normal, rng } from '../../support/random.ts';
 
 export { normal, rng };
 

@@ -1,10 +1,10 @@
 import { Int64, Table, TimestampMillisecond, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
+import { driverEntity, statsView } from '../../../fixtures/driver-spec.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import { coerceKey, entitiesFromArrow, entitiesFromColumns } from '../../../shared/retrieval/entities.ts';
 import { outputNameOf, parseFeatureRef, planRetrieval } from '../../../shared/retrieval/plan.ts';
-import { driverEntity, statsView } from '../../support/driver-spec.ts';
 
 const repo: RepoSpec = {
   entities: [driverEntity(), { kind: 'entity', name: 'rider', joinKey: 'rider_id', valueType: 'string' }],

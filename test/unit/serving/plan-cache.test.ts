@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { driverSpec } from '../../../fixtures/driver-spec.ts';
 import { PlanCache } from '../../../services/serving/plan-cache.ts';
 import type { RepoSpec } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
 import { planRetrieval } from '../../../shared/retrieval/plan.ts';
-import { driverSpec } from '../../support/driver-spec.ts';
 
 const repo: RepoSpec = {
   ...driverSpec('t'),

@@ -45,7 +45,6 @@ import {
 } from './aggregate.ts';
 import { encodeEntities } from './entity-copy.ts';
 import { type HistoricalPool, type LaneSettings, type ProbeBatch, ProbeLane } from './lane.ts';
-import { pointInTimeSql } from './point-in-time-sql.ts';
 import { byWindowMonth, encodeRecords, sortedByKey, splitRecords } from './probe-order.ts';
 import { DECODED_BYTES, RangeAnswer } from './range-answer.ts';
 
@@ -57,12 +56,6 @@ export interface PostgresHistoricalOptions {
   schema?: string;
   /** `work_mem` for the retrieval's sorts; default `256MB`. */
   workMem?: string;
-  /**
-   * Replaces the point-in-time query (reading `pg_temp.trib_entities (rn, k0…, ts)`, returning
-   * `rn` then the features in plan order, in any row order): how the benchmark runs other
-   * strategies through the same load and delivery path.
-   */
-  querySql?: typeof pointInTimeSql;
   /** Connections a large retrieval is split over; default 2. */
   parallelism?: number;
   /** Entity rows per query; default: what fits `RANGE_BUDGET_BYTES` of decoded features. */
@@ -84,7 +77,6 @@ function unavailable(error: unknown): TributaryError {
 export class PostgresHistoricalReader implements HistoricalFeatureSource {
   private readonly schema: string;
   private readonly workMem: string;
-  private readonly querySql: typeof pointInTimeSql;
   private readonly parallelism: number;
   private readonly rangeRows: number | undefined;
 
@@ -94,7 +86,6 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
   ) {
     this.schema = options.schema ?? DEFAULT_OFFLINE_SCHEMA;
     this.workMem = options.workMem ?? '256MB';
-    this.querySql = options.querySql ?? pointInTimeSql;
     this.parallelism = Math.max(1, Math.trunc(options.parallelism ?? 2));
     this.rangeRows = options.rangeRows === undefined ? undefined : Math.max(1, Math.trunc(options.rangeRows));
     if (!/^\d+(kB|MB|GB)$/.test(this.workMem)) {
@@ -189,7 +180,7 @@ export class PostgresHistoricalReader implements HistoricalFeatureSource {
   }
 
   private get settings(): LaneSettings {
-    return { schema: this.schema, workMem: this.workMem, querySql: this.querySql };
+    return { schema: this.schema, workMem: this.workMem };
   }
 }
 

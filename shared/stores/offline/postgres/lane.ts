@@ -15,7 +15,7 @@ import {
 import { CopyOutQuery } from './copy-out.ts';
 import { CopyTuples } from './copy-tuples.ts';
 import { writeAll } from './entity-copy.ts';
-import type { pointInTimeSql } from './point-in-time-sql.ts';
+import { pointInTimeSql } from './point-in-time-sql.ts';
 import type { RangeAnswer } from './range-answer.ts';
 
 /** The slice of the pool a retrieval uses. */
@@ -34,7 +34,6 @@ export interface ProbeBatch {
 export interface LaneSettings {
   schema: string;
   workMem: string;
-  querySql: typeof pointInTimeSql;
 }
 
 /**
@@ -162,7 +161,7 @@ export class ProbeLane {
   }
 
   private async probe(batch: ProbeBatch, answer: RangeAnswer): Promise<void> {
-    const { schema, querySql } = this.settings;
+    const { schema } = this.settings;
     const client = await this.begin();
     if (!this.entityTable) {
       this.entityTable = true;
@@ -177,7 +176,7 @@ export class ProbeLane {
     // No ANALYZE: each LATERAL … LIMIT 1 makes the plan a nested loop over the entity rows
     // whatever their statistics, and it took a tenth of a second per half-million rows.
 
-    const sql = querySql(this.plan, schema, this.existing!, batch.inProbeOrder, batch.month);
+    const sql = pointInTimeSql(this.plan, schema, this.existing!, batch.inProbeOrder, batch.month);
     await this.copyOut(client, sql, new CopyTuples(this.plan.features.length + 1, answer));
   }
 

@@ -302,18 +302,6 @@ export class PostgresOfflineStore implements OfflineStore, HistoricalFeatureSour
     }
   }
 
-  /** Rows the view's table holds (for tests, benchmarks and operators; a full scan). */
-  async count(viewName: string): Promise<number> {
-    try {
-      const { rows } = await this.pool.query(
-        `SELECT count(*)::bigint AS n FROM ${sql.qualified(this.schema, viewName)}`,
-      );
-      return Number(rows[0]?.['n'] ?? 0);
-    } catch (error) {
-      throw offlineError(error);
-    }
-  }
-
   /**
    * Up to `count` distinct entities, drawn at random, with an event after `sinceMs` (epoch ms):
    * what `tributary consistency` compares. A scan of the view's recent partitions.
@@ -346,16 +334,6 @@ export class PostgresOfflineStore implements OfflineStore, HistoricalFeatureSour
     } catch (error) {
       throw offlineError(error);
     }
-  }
-
-  /** Drops the store's schema with every table in it: for tests and benchmarks that made their own schema. */
-  async dropSchema(): Promise<void> {
-    try {
-      await this.pool.query(`DROP SCHEMA IF EXISTS ${sql.quoteIdent(this.schema)} CASCADE`);
-    } catch (error) {
-      throw offlineError(error);
-    }
-    this.partitions.clear();
   }
 
   async close(): Promise<void> {

@@ -1,40 +1,21 @@
 /**
  * Headless Debian `chromium` driven over the DevTools protocol (CDP over a WebSocket, `ws`):
  * no browser download, no puppeteer. Installs the `chromium` package with apt-get when it is
- * missing, as scripts/services.ts does for Postgres and Redis. Records, per page, the console
- * errors, uncaught exceptions and every request the page makes.
+ * missing (`aptInstall`, as scripts/services.ts does for Postgres and Redis). Records, per page,
+ * the console errors, uncaught exceptions and every request the page makes.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-
-function which(command: string): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { aptInstall, which } from './services.ts';
 
 /** The chromium binary, installed from Debian's packages first when missing. */
 export function ensureChromium(): string {
   const found = which('chromium') ?? which('chromium-browser');
   if (found) return found;
-  if (!which('apt-get'))
-    throw new Error('chromium is missing and apt-get is not available: install chromium yourself');
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
-  const run = (args: string[]) => {
-    const [cmd, ...rest] = [...sudo, ...args];
-    execFileSync(cmd!, rest, {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-  };
-  console.error("installing chromium from Debian's packages (once per machine)…");
-  run(['apt-get', 'update', '-qq']);
-  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'chromium']);
+  aptInstall('chromium', 'or put a chromium binary on PATH');
   const installed = which('chromium');
   if (!installed) throw new Error('apt-get installed chromium but no chromium binary is on PATH');
   return installed;

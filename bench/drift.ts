@@ -250,7 +250,9 @@ async function main() {
   await rm(csv, { force: true });
 
   // 2. Pre-load the predictions.
-  const stream = new KafkaEventStream(KAFKA_BROKERS.split(','));
+  // Eight 2.4 MB batches in flight on a busy 2-core machine can outlast the product's 5 s send
+  // bound (meant for /push); a preload only needs to finish, so it waits longer.
+  const stream = new KafkaEventStream(KAFKA_BROKERS.split(','), undefined, { sendTimeoutMs: 120_000 });
   const admin = await stream.admin();
   await admin.ensureTopics([{ topic, partitions: 4 }, { topic: `${topic}.dlq` }]);
   const producer = await stream.producer();

@@ -1,13 +1,13 @@
 /** The Postgres adapter of the monitor's state, outbox and query ports (one schema, see postgres/schema.sql). */
 
-import { TributaryError } from '../errors.ts';
+import type { TributaryError } from '../errors.ts';
 import {
   createPool,
   loadSql,
   type PgClient,
   type PgPool,
   postgresError,
-  quoteIdent,
+  quoteSchema,
   sqlState,
   transaction,
 } from '../postgres/index.ts';
@@ -39,19 +39,6 @@ interface OutboxRecord {
 
 /** The Postgres schema of profiles, window state, outbox and events unless configured otherwise. */
 export const DEFAULT_MONITOR_SCHEMA = 'tributary_monitor';
-
-const SCHEMA_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
-
-/** The schema name as a quoted identifier; throws TRIB_CONFIG_INVALID for anything but [A-Za-z_][A-Za-z0-9_]*. */
-export function quoteSchema(schema: string): string {
-  if (!SCHEMA_PATTERN.test(schema)) {
-    throw new TributaryError(
-      'TRIB_CONFIG_INVALID',
-      `schema name ${JSON.stringify(schema)} is invalid: expected [A-Za-z_][A-Za-z0-9_]*`,
-    );
-  }
-  return quoteIdent(schema);
-}
 
 /** A schema or table the monitor has not created yet: reads of it are empty, not failures. */
 export function isMissingRelation(error: unknown): boolean {

@@ -25,4 +25,5 @@ export {
   qualified,
   quoteIdent,
   quoteLiteral,
+  quoteSchema,
 } from './sql.ts';

@@ -36,6 +36,23 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * What a configured schema (TRIBUTARY_*_SCHEMA, --schema) may be called: a plain identifier, so
+ * it also reads as a NOTIFY channel (the registry's) and in logs without quoting surprises.
+ */
+const SCHEMA_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
+
+/** A configured schema name as a quoted identifier; throws TRIB_CONFIG_INVALID for anything but [A-Za-z_][A-Za-z0-9_]{0,62}. */
+export function quoteSchema(schema: string, what = 'schema'): string {
+  if (!SCHEMA_PATTERN.test(schema)) {
+    throw new TributaryError(
+      'TRIB_CONFIG_INVALID',
+      `${what} name ${JSON.stringify(schema)} is invalid: expected a letter or _, then letters, digits or _, at most 63 in all`,
+    );
+  }
+  return quoteIdent(schema);
+}
+
 /** A string literal, as node-postgres's escapeLiteral writes it (E'' when it holds backslashes). */
 export function quoteLiteral(value: string): string {
   const quoted = `'${value.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`;

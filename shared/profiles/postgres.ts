@@ -1,13 +1,8 @@
 /** The Postgres adapter of the profile store: one jsonb row per model and model version. */
 
 import { TributaryError } from '../errors.ts';
-import {
-  DEFAULT_MONITOR_SCHEMA,
-  isMissingRelation,
-  quoteSchema,
-  storeError,
-} from '../monitoring/postgres.ts';
-import { createPool, loadSql, type PgPool } from '../postgres/index.ts';
+import { DEFAULT_MONITOR_SCHEMA, isMissingRelation, storeError } from '../monitoring/postgres.ts';
+import { createPool, loadSql, type PgPool, quoteSchema } from '../postgres/index.ts';
 import type { ProfileStore } from './store.ts';
 import { PROFILE_FORMAT, type ReferenceProfile } from './types.ts';
 

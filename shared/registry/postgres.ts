@@ -13,6 +13,7 @@ import {
   type PgListener,
   type PgPool,
   postgresError,
+  quoteSchema,
   sqlState,
   transaction,
 } from '../postgres/index.ts';
@@ -41,8 +42,6 @@ export interface PostgresRegistryOptions {
   lockTimeoutMs?: number;
   logger?: Logger;
 }
-
-const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const FILES = {
   schema: 'schema',
@@ -95,12 +94,7 @@ export class PostgresRegistry implements RegistryStore {
 
   constructor(private readonly options: PostgresRegistryOptions) {
     this.schema = options.schema ?? DEFAULT_REGISTRY_SCHEMA;
-    if (!SCHEMA_PATTERN.test(this.schema)) {
-      throw new TributaryError(
-        'TRIB_CONFIG_INVALID',
-        `registry schema ${JSON.stringify(this.schema)} is invalid: expected a lowercase identifier`,
-      );
-    }
+    quoteSchema(this.schema, 'registry schema');
     this.channel = this.schema;
     const schema = this.schema;
     this.sql = Object.fromEntries(

@@ -14,7 +14,7 @@ import {
   quoteLiteral,
 } from '../../../postgres/index.ts';
 
-export { PG_TYPES, qualified, quoteIdent, quoteLiteral } from '../../../postgres/index.ts';
+export { PG_TYPES, qualified, quoteIdent, quoteLiteral, quoteSchema } from '../../../postgres/index.ts';
 
 /**
  * `base + suffix` as a name that fits in 63 bytes: when too long, `base` is cut and a short

@@ -95,7 +95,8 @@ export class PostgresOfflineStore implements OfflineStore, HistoricalFeatureSour
       });
       this.ownsPool = true;
     }
-    sql.quoteIdent(this.schema);
+    // The one rule for configured schema names (shared/postgres/sql.ts), checked before any query.
+    sql.quoteSchema(this.schema, 'offline schema');
     this.reader = new PostgresHistoricalReader(this.pool, { ...options.historical, schema: this.schema });
   }
 

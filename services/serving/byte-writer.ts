@@ -1,25 +1,74 @@
 /**
- * Byte-level writing of JSON answers: a buffer written at an index, and a short-span copy.
+ * Byte-level writing of JSON answers: a buffer written at an index, buffers reused across
+ * answers, and a short-span copy.
  *
- * Why one buffer kept across answers, and a string out: a 100 × 50 lookup answers 284 KB. A fresh
- * Buffer per answer is a fresh ArrayBuffer outside the JS heap, and V8 counts those bytes towards
- * its next full collection: at 100 answers/s the serving thread ran a mark-compact every ~0.4 s,
- * pauses of 10–160 ms, and those pauses were the lookup's p99 (`npm run bench:online`, `pacedGc`).
- * Written into one kept buffer and copied out as a string, the answer is a young-generation
- * object that a scavenge frees; the copy is a fast ASCII-mostly UTF-8 decode, and the socket
- * encodes it again on the way out. A pooled buffer handed to the socket would save both copies
- * but could only be reused once the socket let go of it, which no test can prove for every path
- * (aborted clients, onSend hooks); a string has no lifetime to get wrong.
+ * Why reuse: a 100 × 50 lookup answers 284 KB. A fresh Buffer per answer is a fresh ArrayBuffer
+ * outside the JS heap, and V8 counts those bytes towards its next full collection: at 100
+ * answers/s the serving thread ran a mark-compact every ~0.4 s, pauses of 10–160 ms, and those
+ * pauses were the lookup's p99 (`npm run bench:online` reports them as `pacedGc`). Handing the
+ * answer out as a string instead avoids that but costs ~0.9 ms per 284 KB answer (UTF-8 decode,
+ * then length and encode again on the way out), more than the lookup itself. So answers are
+ * written into buffers from `AnswerBuffers`, and a buffer goes back to it only when the response
+ * has finished: Node emits 'finish' once the socket has written the last byte, so nothing holds
+ * the buffer any more. A response that never finishes (the client went away) just never returns
+ * its buffer, which the collector then frees like any other.
  */
 import { wordsOf } from '../../shared/stores/online/json-record.ts';
 
-/** What the kept buffer starts at, and the most it keeps after a larger answer. */
-const INITIAL_BYTES = 64 * 1024;
-const KEPT_BYTES = 4 * 1024 * 1024;
+/**
+ * Buffers of finished answers, for the next ones. Bounded, so a burst of concurrent large
+ * answers does not stay pinned after it: past `maxBytes` a returned buffer is let go.
+ */
+export class AnswerBuffers {
+  private readonly free: Buffer[] = [];
+  private freeBytes = 0;
+
+  constructor(
+    private readonly maxBytes = 16 * 1024 * 1024,
+    /** A single buffer above this is never kept (one odd huge answer). */
+    private readonly maxBufferBytes = 4 * 1024 * 1024,
+    /** Nor one below this: small answers are cheap to allocate and the collector frees them young. */
+    private readonly minBufferBytes = 16 * 1024,
+  ) {}
+
+  /** A buffer of at least `bytes` (its contents are garbage). */
+  take(bytes: number): Buffer {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      const buffer = this.free[i]!;
+      if (buffer.length >= bytes) {
+        this.free.splice(i, 1);
+        this.freeBytes -= buffer.length;
+        return buffer;
+      }
+    }
+    // Sized up to a power of two, so a buffer fits the next answers of about the same size.
+    return Buffer.allocUnsafe(bytes < this.minBufferBytes ? bytes : 2 ** Math.ceil(Math.log2(bytes)));
+  }
+
+  /** Gives `buffer` back: it must no longer be read or written by anyone. */
+  give(buffer: Buffer): void {
+    if (buffer.length < this.minBufferBytes || buffer.length > this.maxBufferBytes) return;
+    if (this.freeBytes + buffer.length > this.maxBytes) return;
+    this.free.push(buffer);
+    this.freeBytes += buffer.length;
+  }
+
+  /** How many buffers wait to be reused (for tests). */
+  get size(): number {
+    return this.free.length;
+  }
+}
+
+/** A written answer: its bytes, and how to give its buffer back once they are sent. */
+export interface Answer {
+  bytes: Buffer;
+  /** Call once nothing reads `bytes` any more (after the response's 'finish'); at most once. */
+  release: () => void;
+}
 
 /**
  * The answer being written. The value loop writes into `buffer` at `length` directly after
- * `reserve`, saving a call per byte span. One answer at a time: `start`, writes, `finish`.
+ * `reserve`, saving a call per byte span. One answer per writer: construct, write, `finish`.
  */
 export class ByteWriter {
   buffer: Buffer;
@@ -27,23 +76,22 @@ export class ByteWriter {
   words: DataView;
   length = 0;
 
-  constructor(capacity = INITIAL_BYTES) {
-    this.buffer = Buffer.allocUnsafe(Math.max(64, capacity));
+  constructor(
+    capacity: number,
+    private readonly buffers: AnswerBuffers = new AnswerBuffers(0),
+  ) {
+    this.buffer = buffers.take(Math.max(64, capacity));
     this.words = wordsOf(this.buffer);
-  }
-
-  /** Starts an answer of about `capacity` bytes, reusing the buffer when it is large enough. */
-  start(capacity: number): void {
-    this.length = 0;
-    this.reserve(capacity);
   }
 
   /** Makes room for `count` more bytes (`buffer` may be a new one after it). */
   reserve(count: number): void {
     const needed = this.length + count;
     if (needed <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+    const grown = this.buffers.take(Math.max(needed, this.buffer.length * 2));
     this.buffer.copy(grown, 0, 0, this.length);
+    // Never handed out: free for the next answer at once.
+    this.buffers.give(this.buffer);
     this.buffer = grown;
     this.words = wordsOf(grown);
   }
@@ -66,18 +114,19 @@ export class ByteWriter {
     this.length += this.buffer.write(value, this.length, 'utf8');
   }
 
-  /**
-   * What was written, as a string (a copy: the buffer is written over by the next answer). A
-   * buffer grown past KEPT_BYTES by an unusually large answer is let go rather than kept.
-   */
-  finish(): string {
-    const text = this.buffer.toString('utf8', 0, this.length);
-    this.length = 0;
-    if (this.buffer.length > KEPT_BYTES) {
-      this.buffer = Buffer.allocUnsafe(INITIAL_BYTES);
-      this.words = wordsOf(this.buffer);
-    }
-    return text;
+  /** What was written (a view of the buffer, not a copy), and how to give the buffer back. */
+  finish(): Answer {
+    const buffer = this.buffer;
+    const buffers = this.buffers;
+    let released = false;
+    return {
+      bytes: buffer.subarray(0, this.length),
+      release: () => {
+        if (released) return;
+        released = true;
+        buffers.give(buffer);
+      },
+    };
   }
 }
 

@@ -2,8 +2,8 @@
  * The JSON text of a `POST /get-online-features` answer (Feast's shape, column-major, join keys
  * first), as UTF-8 bytes in one Buffer, written from the online store's records with their values
  * still as the stored JSON's bytes (`OnlineRecordJson`): each value is copied from the stored
- * array into the answer, never parsed and printed again. The bytes are written into one buffer
- * kept across answers (`byte-writer.ts`) and handed out as a string: see there why.
+ * array into the answer, never parsed and printed again, and the answer is never a string. Its
+ * buffer comes from `AnswerBuffers` and goes back there once sent (`byte-writer.ts` says why).
  * docs/serving.md "Performance" has the figures.
  *
  * What the answer holds is exactly what decoding the values would give: float64, timestamp, bool
@@ -17,7 +17,7 @@ import { isoTimestamp, jsonValue } from '../../shared/retrieval/json.ts';
 import type { RetrievalPlan } from '../../shared/retrieval/plan.ts';
 import { wordsOf } from '../../shared/stores/online/json-record.ts';
 import type { OnlineRecordJson } from '../../shared/stores/online/port.ts';
-import { ByteWriter, copySpan } from './byte-writer.ts';
+import { type Answer, type AnswerBuffers, ByteWriter, copySpan } from './byte-writer.ts';
 
 const EPOCH_JSON = '"1970-01-01T00:00:00Z"';
 const PRESENT = '"PRESENT"';
@@ -83,8 +83,6 @@ const STATUS_BYTES: Record<string, Buffer> = {
 const MAX_SAFE_BYTES = ascii(String(Number.MAX_SAFE_INTEGER));
 const QUOTE = 34;
 const utf8 = new TextDecoder();
-/** Every answer is written here, one at a time (writing one is synchronous). */
-const answer = new ByteWriter();
 
 /** One view's records, scanned: where each value sits in its record's stored bytes. */
 interface ScannedView {
@@ -244,7 +242,8 @@ function notAboveMaxSafe(bytes: Uint8Array, first: number): boolean {
 /**
  * The answer's JSON text, UTF-8. `keyNames` are the request's entity columns in its order,
  * `keyColumns` their coerced values; `records[v]` holds the records of `plan.views[v]`, one per
- * entity row (null where nothing is stored).
+ * entity row (null where nothing is stored). Written into a buffer of `buffers` when given
+ * (release it once sent), else a fresh one.
  */
 export function onlineResponseJson(
   plan: RetrievalPlan,
@@ -253,7 +252,8 @@ export function onlineResponseJson(
   records: readonly (readonly (OnlineRecordJson | null)[])[],
   n: number,
   now: number,
-): string {
+  buffers?: AnswerBuffers,
+): Answer {
   const text = planText(plan);
   const views = plan.views.map((view, v) =>
     scanView(view.spec.name, records[v] ?? [], n, text.tokensPerView[v]!, view.layout.ttlMs, now),
@@ -267,8 +267,7 @@ export function onlineResponseJson(
     const view = views[v]!;
     capacity += 2 + VALUES_OPEN.length + view.valuesBytes + view.statuses.length + view.timestamps.length;
   }
-  const out = answer;
-  out.start(capacity);
+  const out = new ByteWriter(capacity, buffers);
   out.text(header);
   // Join keys first, in the order the request gave them; then features in request order.
   if (keyNames.length > 0) {

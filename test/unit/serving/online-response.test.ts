@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AnswerBuffers } from '../../../services/serving/byte-writer.ts';
 import { onlineResponseJson, valueJson } from '../../../services/serving/online-response.ts';
 import type { RepoSpec, ValueType } from '../../../shared/definitions/types.ts';
 import { isTributaryError } from '../../../shared/errors.ts';
@@ -192,6 +193,7 @@ function storedWithLengths(record: OnlineRecordJson | null): OnlineRecordJson | 
 
 describe('onlineResponseJson', () => {
   it('answers exactly what decoding and printing every value answered', () => {
+    const buffers = new AnswerBuffers(1 << 20, 1 << 20, 0);
     const rnd = random(42);
     const plans = [
       planRetrieval(
@@ -244,12 +246,18 @@ describe('onlineResponseJson', () => {
           return new JsonRecord(NOW - age, rnd() < 0.5 ? null : NOW, Buffer.from(`[${values.join(',')}]`));
         }),
       );
-      const actual = onlineResponseJson(plan, keyNames, keyColumns, stored, n, NOW);
+      // Through reused buffers, as the route writes them: what an earlier, longer answer left in
+      // a buffer never shows in a later one.
+      const answer = onlineResponseJson(plan, keyNames, keyColumns, stored, n, NOW, buffers);
+      const actual = answer.bytes.toString('utf8');
+      answer.release();
       expect(actual).toBe(reference(plan, keyNames, keyColumns, stored, n, NOW));
       expect(() => JSON.parse(actual)).not.toThrow();
       // The same records with their value lengths stored (no scan): the same bytes.
       const withLengths = stored.map((records) => records.map(storedWithLengths));
-      expect(onlineResponseJson(plan, keyNames, keyColumns, withLengths, n, NOW)).toBe(actual);
+      expect(onlineResponseJson(plan, keyNames, keyColumns, withLengths, n, NOW).bytes.toString('utf8')).toBe(
+        actual,
+      );
     }
   });
 
@@ -271,7 +279,9 @@ describe('onlineResponseJson', () => {
       ['driver_id', spellings.map(() => 1n)],
     ]);
     const n = spellings.length;
-    const body = onlineResponseJson(plan, ['city', 'driver_id'], keyColumns, stored, n, NOW);
+    const body = onlineResponseJson(plan, ['city', 'driver_id'], keyColumns, stored, n, NOW).bytes.toString(
+      'utf8',
+    );
     expect(body).toBe(reference(plan, ['city', 'driver_id'], keyColumns, stored, n, NOW));
     expect(JSON.parse(body).results[2].values).toEqual([
       7,
@@ -303,10 +313,12 @@ describe('onlineResponseJson', () => {
     const keyColumns = new Map<string, KeyValue[]>([
       ['driver_id', Array.from({ length: n }, (_, i) => BigInt(i))],
     ]);
-    const body = onlineResponseJson(plan, ['driver_id'], keyColumns, stored, n, NOW);
+    const body = onlineResponseJson(plan, ['driver_id'], keyColumns, stored, n, NOW).bytes.toString('utf8');
     expect(body).toBe(reference(plan, ['driver_id'], keyColumns, stored, n, NOW));
     const withLengths = [stored[0]!.map(storedWithLengths)];
-    expect(onlineResponseJson(plan, ['driver_id'], keyColumns, withLengths, n, NOW)).toBe(body);
+    expect(
+      onlineResponseJson(plan, ['driver_id'], keyColumns, withLengths, n, NOW).bytes.toString('utf8'),
+    ).toBe(body);
   });
 
   it('fails with TRIB_INTERNAL on a stored value it cannot read', () => {
@@ -328,7 +340,7 @@ describe('onlineResponseJson', () => {
       const stored = [[record]];
       let error: unknown;
       try {
-        onlineResponseJson(plan, ['driver_id', 'city'], keyColumns, stored, 1, NOW);
+        onlineResponseJson(plan, ['driver_id', 'city'], keyColumns, stored, 1, NOW).bytes.toString('utf8');
       } catch (e) {
         error = e;
       }

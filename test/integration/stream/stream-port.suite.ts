@@ -245,11 +245,20 @@ export function streamPortSuite(
         { value: '2', partition: 0 },
         { value: '3', partition: 1 },
       ]);
+      // What each partition holds, read by another client: 2 and 1, unless a produce retried on a
+      // loaded machine landed a record twice (neither client is idempotent: docs/architecture.md).
+      const reference = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+      await reference.connect();
+      const ends = (await reference.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition);
+      await reference.disconnect();
+      const held = ends.map((e) => Number(e.high) - Number(e.low));
+      expect(held[0]).toBeGreaterThanOrEqual(2);
+      expect(held[1]).toBeGreaterThanOrEqual(1);
       const groupId = uniqueName('group');
       const consumer = await stream.consumer({ groupId, topics: [topic], concurrentPartitions: 2 });
       const lag = async () =>
         (await consumer.lag()).sort((a, b) => a.partition - b.partition).map((l) => l.lag);
-      expect(await lag()).toEqual([2, 1]);
+      expect(await lag()).toEqual(held);
       let n = 0;
       const highWatermarks = new Map<number, string>();
       await consumer.run(async (batch) => {
@@ -257,14 +266,9 @@ export function streamPortSuite(
         highWatermarks.set(batch.partition, batch.highWatermark);
       });
       await expect.poll(lag, { timeout: 15_000 }).toEqual([0, 0]);
-      expect(n).toBe(3);
+      expect(n).toBe(held[0]! + held[1]!);
       // Each batch says where its partition ended when it was fetched.
-      expect(new Map([...highWatermarks].sort())).toEqual(
-        new Map([
-          [0, '2'],
-          [1, '1'],
-        ]),
-      );
+      expect(new Map([...highWatermarks].sort())).toEqual(new Map(ends.map((e) => [e.partition, e.high])));
       await consumer.close();
     });
 

@@ -136,7 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw invalid('LOG_LEVEL', logLevel, LOG_LEVELS.join(', '));
   }
-  // createLogger reads LOG_FORMAT itself; checked here so a typo stops the start, not the logs.
+  // createLogger reads LOG_FORMAT through logDefaultsFromEnv; checked here so a typo stops the
+  // start, not the logs.
   const logFormat = get('LOG_FORMAT');
   if (!['auto', 'json', 'pretty'].includes(logFormat)) {
     throw invalid('LOG_FORMAT', logFormat, 'auto, json or pretty');
@@ -241,6 +242,23 @@ export function schemasFromEnv(env: NodeJS.ProcessEnv = process.env): {
   return {
     monitor: env['TRIBUTARY_MONITOR_SCHEMA'] || undefined,
     registry: env['TRIBUTARY_REGISTRY_SCHEMA'] || undefined,
+  };
+}
+
+/**
+ * The logger's defaults, for a logger its caller gives no level or format: LOG_LEVEL (else
+ * `info`), LOG_FORMAT (else `auto`) and NO_COLOR (any value: no colours in pretty lines). Read
+ * as set: loadConfig validates LOG_LEVEL and LOG_FORMAT when a service starts.
+ */
+export function logDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  level: string;
+  format: string;
+  color: boolean;
+} {
+  return {
+    level: env['LOG_LEVEL'] || CONFIG_DEFAULTS.LOG_LEVEL,
+    format: env['LOG_FORMAT'] || CONFIG_DEFAULTS.LOG_FORMAT,
+    color: !env['NO_COLOR'],
   };
 }
 

@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { logDefaultsFromEnv } from './config.ts';
 
 export type { Logger };
 
@@ -15,6 +16,8 @@ export function resolveLogFormat(setting: string | undefined, isTTY: boolean): '
 export interface LoggerOptions {
   /** Default: LOG_FORMAT (validated by loadConfig at start), else `auto`. */
   format?: string;
+  /** Colours in pretty lines on a terminal; default: unless NO_COLOR is set. */
+  color?: boolean;
   /** Where lines go; default stdout. Its `isTTY` decides `auto`. */
   destination?: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -23,23 +26,20 @@ export interface LoggerOptions {
  * A structured logger (pino) with the service name on every line: level names and ISO times,
  * as JSON or, on a terminal, as one readable line each.
  */
-export function createLogger(
-  service: string,
-  level: string = process.env['LOG_LEVEL'] || 'info',
-  options: LoggerOptions = {},
-): Logger {
+export function createLogger(service: string, level?: string, options: LoggerOptions = {}): Logger {
+  const defaults = logDefaultsFromEnv();
   const out = options.destination ?? process.stdout;
-  const format = resolveLogFormat(options.format ?? process.env['LOG_FORMAT'], out.isTTY === true);
+  const format = resolveLogFormat(options.format ?? defaults.format, out.isTTY === true);
   const settings = {
     name: service,
-    level,
+    level: level ?? defaults.level,
     base: { service },
     // Names and ISO times read the same in a terminal, `jq` and a log collector.
     formatters: { level: (label: string) => ({ level: label }) },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (format === 'pretty')
-    return pino(settings, prettyStream(out, out.isTTY === true && !process.env['NO_COLOR']));
+    return pino(settings, prettyStream(out, out.isTTY === true && (options.color ?? defaults.color)));
   return options.destination ? pino(settings, options.destination as DestinationStream) : pino(settings);
 }
 

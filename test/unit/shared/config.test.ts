@@ -5,6 +5,7 @@ import {
   defaultAppliedBy,
   isLoopback,
   loadConfig,
+  logDefaultsFromEnv,
   metricsPortFromEnv,
   monitorOpsPort,
   schemasFromEnv,
@@ -147,6 +148,18 @@ describe('the accessors for variables read without a Config', () => {
         expect((error as Error).message).toContain('METRICS_PORT');
       }
     }
+  });
+
+  it("the logger's defaults: LOG_LEVEL, LOG_FORMAT and NO_COLOR", () => {
+    expect(logDefaultsFromEnv({})).toEqual({ level: 'info', format: 'auto', color: true });
+    expect(logDefaultsFromEnv({ LOG_LEVEL: 'debug', LOG_FORMAT: 'json', NO_COLOR: '1' })).toEqual({
+      level: 'debug',
+      format: 'json',
+      color: false,
+    });
+    // An empty value is unset, as everywhere in loadConfig.
+    expect(logDefaultsFromEnv({ LOG_LEVEL: '', NO_COLOR: '' }).level).toBe('info');
+    expect(logDefaultsFromEnv({ NO_COLOR: '' }).color).toBe(true);
   });
 
   it('the schemas, TRIBUTARY_DEBUG and TRIBUTARY_APPLIED_BY', () => {

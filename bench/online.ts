@@ -28,7 +28,7 @@
  * document. Services: .services.env / the usual variables, else throwaway ones.
  * Knobs: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3), BENCH_RATE (1000),
  * BENCH_RATE_100 (100),
- * BENCH_CONNECTIONS (20), BENCH_SCENARIOS (all: `1x50,100x50,1x10agg,100x10agg`), BENCH_PROFILE (a directory: a CPU
+ * BENCH_CONNECTIONS (20), BENCH_V8_HEAP (1: without serve's heap growth setting), BENCH_SCENARIOS (all: `1x50,100x50,1x10agg,100x10agg`), BENCH_PROFILE (a directory: a CPU
  * profile of the servers per max phase, `max-<scenario>-<server>.cpuprofile`, last round's).
  */
 import { randomBytes } from 'node:crypto';
@@ -41,6 +41,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { driverEntity } from '../fixtures/driver-spec.ts';
 import { buildApp } from '../services/serving/app.ts';
+import { SERVING_HEAP_GROWING_PERCENT, tuneHeapForServing } from '../services/serving/heap.ts';
 import type { AggregationSpec, RepoSpec } from '../shared/definitions/types.ts';
 import { viewLayout } from '../shared/model/layout.ts';
 import type { FeatureRow } from '../shared/model/row.ts';
@@ -58,6 +59,8 @@ const RATE = knob('BENCH_RATE', 1_000);
 // The issue sets no rate for 100 × 50 (5,000 values a lookup); 100 req/s is 10,000 entity rows/s.
 const RATE_100 = knob('BENCH_RATE_100', 100);
 const CONNECTIONS = knob('BENCH_CONNECTIONS', 20);
+/** 1: V8's own heap growth instead of serve's (services/serving/heap.ts), for the A/B. */
+const V8_HEAP = knob('BENCH_V8_HEAP', 0) === 1;
 /** Scenarios to measure (for quick iterations); the others print NaN figures. */
 const SCENARIOS = textKnob('BENCH_SCENARIOS', '1x50,100x50,1x10agg,100x10agg').split(',');
 const DRIVERS = 1_000;
@@ -315,6 +318,8 @@ for (let k = 0; tripsNeeded && k < TRIPS_PER_DRIVER; k += 10) {
 }
 const tripsWriteSeconds = (performance.now() - tripsStarted) / 1000;
 
+// As `tributary serve` runs (the floor shares the process, so it gets it too).
+if (!V8_HEAP) tuneHeapForServing();
 const tributary = await buildApp({
   definitions: new StaticDefinitions(spec),
   online,
@@ -512,6 +517,9 @@ console.log(
         },
         machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg().map(round3) },
         node: process.version,
+        heap: V8_HEAP
+          ? "V8's dynamic growing factor (BENCH_V8_HEAP=1)"
+          : `growing percent ${SERVING_HEAP_GROWING_PERCENT}, as serve sets it (services/serving/heap.ts)`,
       },
       figures,
       ratioToFloor: Object.fromEntries(ran.map((name) => [name, ratio(name)])),

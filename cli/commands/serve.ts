@@ -1,4 +1,5 @@
 import { buildApp } from '../../services/serving/app.ts';
+import { tuneHeapForServing } from '../../services/serving/heap.ts';
 import { PostgresFeatureViewStats } from '../../services/serving/ui/feature-views.ts';
 import { checkListenPolicy, loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -131,6 +132,8 @@ TRIBUTARY_PG_POOL_MAX (Postgres connections, default 10), TRIBUTARY_DEBUG (set: 
       });
       opened.push(() => keyCounter.close());
       if (clusterScan) opened.push(async () => clusterScan.disconnect());
+      // Before the lookups start: services/serving/heap.ts says why.
+      tuneHeapForServing();
       const app = await buildApp({
         definitions,
         online,

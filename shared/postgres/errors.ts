@@ -69,6 +69,9 @@ const CONDITIONS: Record<string, string> = {
   XX000: 'internal_error',
 };
 
+/** SQLSTATEs of a table, column or schema that is not there: undefined_table, undefined_column, invalid_schema_name. */
+const MISSING_OBJECT = new Set(['42P01', '42703', '3F000']);
+
 function condition(code: string): string {
   const name = CONDITIONS[code];
   return name ? `SQLSTATE ${code}, ${name}` : `SQLSTATE ${code}`;
@@ -117,9 +120,14 @@ export function postgresError(
   // integer'), never the statement: the one server text that is useful and safe to pass on.
   if (c.startsWith('22'))
     return fail('TRIB_WRONG_TYPE', `${what}: Postgres refused a value: ${error.message}`);
+  // A missing table or schema is almost always one `tributary apply` never created, or one
+  // dropped by hand since: say so, rather than leave the operator to look up the SQLSTATE.
+  const todo = MISSING_OBJECT.has(c)
+    ? "run 'tributary apply' against this DATABASE_URL (it creates what is missing), then restart"
+    : 'see docs/errors.md';
   return fail(
     'TRIB_STORE_QUERY_FAILED',
-    `${what}: Postgres refused the statement (${condition(c)}); retrying cannot fix it, see docs/errors.md`,
+    `${what}: Postgres refused the statement (${condition(c)}); retrying cannot fix it: ${todo}`,
   );
 }
 

@@ -50,6 +50,7 @@ describe('postgresError: one SQLSTATE mapping', () => {
     expect(error.details['sqlState']).toBe('42601');
     expect(error.message).toContain('SQLSTATE 42601, syntax_error');
     expect(error.message).not.toMatch(/SELEC|secret_column|nowhere/);
+    expect(error.message).not.toContain('tributary apply');
   });
 
   it('a missing table and a constraint violation are not retriable either', async () => {
@@ -66,6 +67,8 @@ describe('postgresError: one SQLSTATE mapping', () => {
     const table = await failure(() => db.query(`SELECT * FROM "${schema}".no_such_table`));
     expect(table.details['sqlState']).toBe('42P01');
     expect(table.message).not.toContain('no_such_table');
+    // A missing relation says what to do about it; a syntax error does not pretend apply helps.
+    expect(table.message).toContain("run 'tributary apply'");
     await db.query(`CREATE TABLE "${schema}".u (id int PRIMARY KEY)`);
     await db.query(`INSERT INTO "${schema}".u VALUES (1)`);
     const duplicate = await failure(() => db.query(`INSERT INTO "${schema}".u VALUES (1)`));

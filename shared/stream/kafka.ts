@@ -24,7 +24,8 @@ import type {
   TopicDescription,
   TopicSpec,
 } from './port.ts';
-import { type KafkaErrorFacts, produceError } from './produce-error.ts';
+import type { KafkaErrorFacts } from './produce-error.ts';
+import { type ProducerSession, SerialProducer } from './serial-producer.ts';
 import { checkGrowth, replicationFactors, topicError } from './topics.ts';
 
 /**
@@ -65,6 +66,11 @@ function logCreator(logger: Logger | undefined) {
       }
       if (typeof rest['error'] === 'string' && RETRIABLE_PROTOCOL_ERRORS.has(rest['error'])) {
         logger.debug({ kafka: rest }, `${message}: ${rest['error']} (kafkajs retries)`);
+        return;
+      }
+      if (message.startsWith('Limiting retries for the idempotent producer')) {
+        // Said of PRODUCER_RETRIES at each new session; what it warns of cannot happen here.
+        logger.debug({ kafka: rest }, message);
         return;
       }
       if (/^(The group is rebalancing|The coordinator is not aware of this member)/.test(message)) {
@@ -135,22 +141,24 @@ function isRetriableKafkaError(error: unknown): boolean {
 /** How long a send may take before it fails as TRIB_STREAM_UNAVAILABLE, unless `sendTimeoutMs` says otherwise. */
 export const DEFAULT_SEND_TIMEOUT_MS = 5_000;
 
+/**
+ * kafkajs's retries within one send (its default for a plain producer). Its idempotent default is
+ * unbounded; bounded is safe here because a failed send ends its session (serial-producer.ts).
+ */
+const PRODUCER_RETRIES = 5;
+
 export interface KafkaStreamOptions {
   clientId?: string;
   /** How long a producer's send may take before it fails as TRIB_STREAM_UNAVAILABLE (default 5 s). */
   sendTimeoutMs?: number;
 }
 
-class KafkaProducer implements StreamProducer {
-  constructor(
-    private readonly producer: Producer,
-    private readonly sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS,
-  ) {}
+/** One kafkajs idempotent producer: a session of `SerialProducer`, which queues and times the sends. */
+class KafkajsSession implements ProducerSession {
+  constructor(private readonly producer: Producer) {}
 
   async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const sent = this.producer.send({
+    await this.producer.send({
       topic,
       acks: -1,
       messages: messages.map((m) => ({
@@ -160,28 +168,6 @@ class KafkaProducer implements StreamProducer {
         ...(m.partition === undefined ? {} : { partition: m.partition }),
       })),
     });
-    // kafkajs retries an unreachable broker for half a minute; a caller (an HTTP push) needs
-    // an answer sooner. The send may still complete after the timeout: at-least-once.
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new TributaryError(
-              'TRIB_STREAM_UNAVAILABLE',
-              `could not produce to ${topic} within ${this.sendTimeoutMs} ms: is Kafka (KAFKA_BROKERS) reachable?`,
-            ),
-          ),
-        this.sendTimeoutMs,
-      );
-    });
-    sent.catch(() => undefined); // a late failure after the timeout is not unhandled
-    try {
-      await Promise.race([sent, timeout]);
-    } catch (error) {
-      throw produceError(topic, error, kafkajsFacts);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   close(): Promise<void> {
@@ -427,12 +413,25 @@ export class KafkaEventStream implements EventStream {
   }
 
   async producer(): Promise<StreamProducer> {
-    const producer = this.kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
+    const open = async (): Promise<ProducerSession> => {
+      const producer = this.kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        idempotent: true,
+        // kafkajs's own requirement for idempotence; SerialProducer sends one request at a time anyway.
+        maxInFlightRequests: 1,
+        // kafkajs would retry an idempotent send forever; SerialProducer bounds each send by its
+        // timeout and opens a new session after a failure, which keeps the numbering safe.
+        retry: { retries: PRODUCER_RETRIES },
+      });
+      await connectOrExplain(() => producer.connect());
+      return new KafkajsSession(producer);
+    };
+    return new SerialProducer(await open(), {
+      open,
+      factsOf: kafkajsFacts,
+      sendTimeoutMs: this.sendTimeoutMs,
     });
-    await connectOrExplain(() => producer.connect());
-    return new KafkaProducer(producer, this.sendTimeoutMs);
   }
 
   async consumer(options: ConsumerOptions): Promise<StreamConsumer> {

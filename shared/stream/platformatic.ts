@@ -23,7 +23,8 @@ import type {
   TopicDescription,
   TopicSpec,
 } from './port.ts';
-import { type KafkaErrorFacts, produceError } from './produce-error.ts';
+import type { KafkaErrorFacts } from './produce-error.ts';
+import { type ProducerSession, SerialProducer } from './serial-producer.ts';
 import { checkGrowth, replicationFactors, topicError } from './topics.ts';
 
 /**
@@ -56,16 +57,12 @@ function asBuffer(value: string | Buffer | null | undefined): Buffer | undefined
   return typeof value === 'string' ? Buffer.from(value) : value;
 }
 
-class PlatformaticProducer implements StreamProducer {
-  constructor(
-    private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>,
-    private readonly sendTimeoutMs: number,
-  ) {}
+/** One @platformatic/kafka idempotent producer: a session of `SerialProducer`, which queues and times the sends. */
+class PlatformaticSession implements ProducerSession {
+  constructor(private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>) {}
 
   async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const sent = this.producer.send({
+    await this.producer.send({
       acks: -1,
       messages: messages.map((m) => {
         const headers = new Map<Buffer, Buffer>();
@@ -80,27 +77,6 @@ class PlatformaticProducer implements StreamProducer {
         };
       }),
     });
-    // As with kafkajs: a caller (an HTTP push) needs an answer before the client's retries end.
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new TributaryError(
-              'TRIB_STREAM_UNAVAILABLE',
-              `could not produce to ${topic} within ${this.sendTimeoutMs} ms: is Kafka (KAFKA_BROKERS) reachable?`,
-            ),
-          ),
-        this.sendTimeoutMs,
-      );
-    });
-    sent.catch(() => undefined);
-    try {
-      await Promise.race([sent, timeout]);
-    } catch (error) {
-      throw produceError(topic, error, platformaticFacts);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   close(): Promise<void> {
@@ -509,20 +485,28 @@ export class PlatformaticEventStream implements EventStream {
   }
 
   async producer(): Promise<StreamProducer> {
-    const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
-      ...this.base(),
-      // Java's (and kafkajs's) murmur2 mapping: a key lands on the same partition whichever client wrote it.
-      partitioner: compatibilityPartitioner,
-      autocreateTopics: false,
-      acks: -1,
+    const open = async (): Promise<ProducerSession> => {
+      const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+        ...this.base(),
+        // Java's (and kafkajs's) murmur2 mapping: a key lands on the same partition whichever client wrote it.
+        partitioner: compatibilityPartitioner,
+        autocreateTopics: false,
+        acks: -1,
+        idempotent: true,
+      });
+      try {
+        await producer.metadata({ topics: [] });
+      } catch (error) {
+        await producer.close().catch(() => undefined);
+        throw unavailable(error);
+      }
+      return new PlatformaticSession(producer);
+    };
+    return new SerialProducer(await open(), {
+      open,
+      factsOf: platformaticFacts,
+      sendTimeoutMs: this.sendTimeoutMs,
     });
-    try {
-      await producer.metadata({ topics: [] });
-    } catch (error) {
-      await producer.close().catch(() => undefined);
-      throw unavailable(error);
-    }
-    return new PlatformaticProducer(producer, this.sendTimeoutMs);
   }
 
   async consumer(options: ConsumerOptions): Promise<StreamConsumer> {

@@ -17,36 +17,51 @@ export interface KafkaErrorFacts {
 }
 
 /**
- * The mapping, over the error, its `cause`s and its aggregated `errors` (one per partition): the
- * refusal may sit in a retry wrapper's cause, or among the per-partition errors.
+ * The facts of every error in `error`: itself, its `cause`s and its aggregated `errors` (one per
+ * partition), for the refusal may sit in a retry wrapper's cause or among per-partition errors.
  */
+export function kafkaErrorFacts(
+  error: unknown,
+  factsOf: (error: unknown) => KafkaErrorFacts,
+): KafkaErrorFacts[] {
+  const facts: KafkaErrorFacts[] = [];
+  const pending: unknown[] = [error];
+  for (let e = pending.pop(); e; e = pending.pop()) {
+    facts.push(factsOf(e));
+    const { cause, errors } = e as { cause?: unknown; errors?: unknown[] };
+    if (cause) pending.push(cause);
+    if (Array.isArray(errors)) pending.push(...errors);
+  }
+  return facts;
+}
+
+/** Kafka's error names anywhere in `error` (see `kafkaErrorFacts`). */
+export function kafkaErrorNames(error: unknown, factsOf: (error: unknown) => KafkaErrorFacts): string[] {
+  return kafkaErrorFacts(error, factsOf).flatMap(({ name }) => (name ? [name] : []));
+}
+
+/** The mapping, over every error in `error` (see `kafkaErrorFacts`). */
 export function produceError(
   topic: string,
   error: unknown,
   factsOf: (error: unknown) => KafkaErrorFacts,
 ): TributaryError {
   if (error instanceof TributaryError) return error;
-  const pending: unknown[] = [error];
-  let refused: string | undefined;
-  for (let e = pending.pop(); e; e = pending.pop()) {
-    const { name, final } = factsOf(e);
-    if (name && TOO_LARGE.has(name)) {
-      return new TributaryError(
-        'TRIB_MESSAGE_TOO_LARGE',
-        `${topic} refused the records as too large (${name})`,
-        {
-          cause: error,
-          details: { topic, kafkaError: name },
-        },
-      );
-    }
-    // Only a protocol error (it has a name) says what the broker decided; a wrapper saying
-    // "retries exhausted" is final too, but its cause (a lost connection) is not.
-    if (name && final) refused ??= name;
-    const { cause, errors } = e as { cause?: unknown; errors?: unknown[] };
-    if (cause) pending.push(cause);
-    if (Array.isArray(errors)) pending.push(...errors);
+  const facts = kafkaErrorFacts(error, factsOf);
+  const tooLarge = facts.find(({ name }) => name && TOO_LARGE.has(name))?.name;
+  if (tooLarge) {
+    return new TributaryError(
+      'TRIB_MESSAGE_TOO_LARGE',
+      `${topic} refused the records as too large (${tooLarge})`,
+      {
+        cause: error,
+        details: { topic, kafkaError: tooLarge },
+      },
+    );
   }
+  // Only a protocol error (it has a name) says what the broker decided; a wrapper saying
+  // "retries exhausted" is final too, but its cause (a lost connection) is not.
+  const refused = facts.find(({ name, final }) => name && final)?.name;
   const reason = error instanceof Error ? error.message : String(error);
   if (refused !== undefined) {
     return new TributaryError('TRIB_STREAM_REFUSED', `${topic} refused the records (${refused}): ${reason}`, {

@@ -2,8 +2,8 @@
  * The materialize → serve path on clusters of the test's own (scripts/services.ts): a 3-node
  * KRaft cluster (the same Maven route as the test broker) and a 3-primary Redis Cluster as the
  * online store. A topic replicated 3 times, a materializer consuming it while events stream
- * in, one broker killed with SIGKILL mid-stream. Nothing is lost and nothing doubled: every
- * event once offline, each driver's last event online, and serving answers it from the cluster.
+ * in from Tributary's producer, one broker killed with SIGKILL mid-stream. Nothing is lost and
+ * nothing doubled, by the producer or the materializer: every event once offline, each driver's last event online, and serving answers it from the cluster.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -139,16 +139,13 @@ describe('a 3-broker Kafka cluster and a Redis Cluster', () => {
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    // An idempotent producer: with acks=all, a send to a leader whose killed follower is still in
-    // its ISR waits until the follower is dropped, kafkajs's request times out and it sends again,
-    // so a plain producer can put an event in Kafka twice. That is the producer's doing, not the
-    // materializer's, which is what this test is about. (Tributary's own producer is at-least-once.)
-    const producer = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
-    await producer.connect();
+    // Tributary's own producer (idempotent, one send at a time, serial-producer.ts). With acks=all,
+    // a send to a leader whose killed follower is still in its ISR waits until the follower is
+    // dropped, the client's request times out and it sends again: the broker must drop that copy.
+    // The send timeout is raised past the follower's removal so no send is left to the caller.
+    const producer = await new KafkaEventStream(brokers.split(','), undefined, {
+      sendTimeoutMs: 60_000,
+    }).producer();
     const event = (n: number) => ({
       key: String(n % DRIVERS),
       value: JSON.stringify({
@@ -161,11 +158,10 @@ describe('a 3-broker Kafka cluster and a Redis Cluster', () => {
     });
     let produced = 0;
     const send = async (count: number) => {
-      await producer.send({
+      await producer.send(
         topic,
-        acks: -1,
-        messages: Array.from({ length: count }, (_, i) => event(produced + i)),
-      });
+        Array.from({ length: count }, (_, i) => event(produced + i)),
+      );
       produced += count;
     };
     // A backlog the materializer is still working through when the broker goes.
@@ -179,7 +175,7 @@ describe('a 3-broker Kafka cluster and a Redis Cluster', () => {
     // More events once every partition has a live leader again.
     await untilLeaders();
     for (let i = 0; i < 10; i++) await send(1_000);
-    await producer.disconnect();
+    await producer.close();
     expect(killedAt).toBeLessThan(40_000);
 
     // Until every event is in once; then a pause in which a duplicate would land, before counting.

@@ -9,6 +9,7 @@ import type { MonitorSpec, RepoSpec } from '../../../shared/definitions/types.ts
 import { decodePrediction } from '../../../shared/monitoring/prediction-decode.ts';
 import { KafkaEventStream } from '../../../shared/stream/kafka.ts';
 import type { IncomingMessage, StreamAdmin, StreamProducer } from '../../../shared/stream/port.ts';
+import { OwnBroker } from '../../support/chaos.ts';
 import { services, uniqueName } from '../../support/env.ts';
 import { type Harness, harness, servingSpec } from './support.ts';
 
@@ -171,9 +172,15 @@ describe('serving: POST /predictions (Kafka)', () => {
   });
 
   it('answers 503 TRIB_STREAM_UNAVAILABLE when the producer has lost Kafka', async () => {
-    // A real kafkajs producer whose connection is gone (the shared broker stays up for others).
-    const lost = await stream.producer();
-    await lost.close();
+    // A broker of the test's own, stopped under a live producer (the shared one stays up).
+    const broker = await new OwnBroker().start();
+    const ownStream = new KafkaEventStream([broker.brokers]);
+    const ownAdmin = await ownStream.admin();
+    await ownAdmin.ensureTopics([{ topic }]);
+    await ownAdmin.close();
+    const lost = await ownStream.producer();
+    await lost.send(topic, [{ key: 'warm', value: 'up' }]);
+    await broker.stop();
     const down = await harness(uniqueName('serving_predictions_down'), { producer: lost }, spec);
     try {
       const before = await admin.topicSize(topic);
@@ -189,6 +196,32 @@ describe('serving: POST /predictions (Kafka)', () => {
       expect(res.statusCode, res.body).toBe(503);
       expect(res.json().error.code).toBe('TRIB_STREAM_UNAVAILABLE');
       expect(res.json().error.message).toContain(`could not produce to '${topic}'`);
+      expect(await admin.topicSize(topic)).toBe(before);
+    } finally {
+      await down.close();
+      await lost.close();
+      await ownStream.close();
+      await broker.destroy();
+    }
+  }, 120_000);
+
+  it('answers 503 TRIB_SHUTTING_DOWN once its producer is closed, producing nothing', async () => {
+    const closed = await stream.producer();
+    await closed.close();
+    const down = await harness(uniqueName('serving_predictions_closed'), { producer: closed }, spec);
+    try {
+      const before = await admin.topicSize(topic);
+      const res = await down.app.inject({
+        method: 'POST',
+        url: '/predictions',
+        payload: {
+          model: 'driver_model',
+          model_version: '3',
+          rows: [{ prediction_id: 'closed', event_timestamp: 0, features: {}, prediction: 1 }],
+        },
+      });
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.json().error.code).toBe('TRIB_SHUTTING_DOWN');
       expect(await admin.topicSize(topic)).toBe(before);
     } finally {
       await down.close();

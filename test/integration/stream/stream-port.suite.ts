@@ -330,6 +330,38 @@ export function streamPortSuite(
       expect(error).toBeInstanceOf(TributaryError);
       expect((error as TributaryError).code).toBe('TRIB_MESSAGE_TOO_LARGE');
       expect((error as TributaryError).retriable).toBe(false);
+      // The producer goes on after a refusal (on a new session), and writes the next send once.
+      await producer.send(topic, [{ value: 'small' }]);
+      expect(await admin.topicSize(topic)).toBe(1);
+    });
+
+    it('writes each of many concurrent sends exactly once, in the order they were called', async () => {
+      // Idempotent clients lose concurrent sends silently when they share sequence numbers
+      // (tulios/kafkajs#1005, platformatic/kafka#326): the producer must not let them.
+      const topic = await newTopic(3);
+      const sends = 300;
+      await Promise.all(
+        Array.from({ length: sends }, (_, i) => producer.send(topic, [{ key: `k${i % 7}`, value: String(i) }])),
+      );
+      expect(await admin.topicSize(topic)).toBe(sends);
+      const got = await consumeUntil(topic, uniqueName('group'), sends, 'beginning');
+      const values = got.map((m) => Number(m.value!.toString()));
+      expect(new Set(values).size).toBe(sends);
+      for (const key of new Set(got.map((m) => m.key!.toString()))) {
+        const ofKey = got.filter((m) => m.key!.toString() === key).map((m) => Number(m.value!.toString()));
+        expect(ofKey).toEqual([...ofKey].sort((a, b) => a - b));
+      }
+    });
+
+    it('refuses a send once the producer is closed, and closing twice is harmless', async () => {
+      const topic = await newTopic();
+      const own = await stream.producer();
+      await own.send(topic, [{ value: 'before' }]);
+      await own.close();
+      const error = await own.send(topic, [{ value: 'after' }]).catch((e: unknown) => e);
+      expect((error as TributaryError).code).toBe('TRIB_SHUTTING_DOWN');
+      await own.close();
+      expect(await admin.topicSize(topic)).toBe(1);
     });
 
     it('answers ping when a broker answers, and TRIB_STREAM_UNAVAILABLE when none does', async () => {

@@ -341,7 +341,9 @@ export function streamPortSuite(
       const topic = await newTopic(3);
       const sends = 300;
       await Promise.all(
-        Array.from({ length: sends }, (_, i) => producer.send(topic, [{ key: `k${i % 7}`, value: String(i) }])),
+        Array.from({ length: sends }, (_, i) =>
+          producer.send(topic, [{ key: `k${i % 7}`, value: String(i) }]),
+        ),
       );
       expect(await admin.topicSize(topic)).toBe(sends);
       const got = await consumeUntil(topic, uniqueName('group'), sends, 'beginning');

@@ -196,15 +196,24 @@ interface OnlineResponse {
 function printColumns(response: OnlineResponse): void {
   const names = response.metadata.feature_names;
   const rows = (response.results[0]?.values ?? []).map((_, row) =>
-    Object.fromEntries(names.map((name, col) => [name, response.results[col]?.values[row]])),
+    Object.fromEntries(names.map((name, col) => [name, shown(response.results[col]?.values[row])])),
   );
   console.table(rows);
+}
+
+/**
+ * A value as the tables print it: a double to 12 significant digits, so a window sum prints
+ * 454.29 rather than the float noise of 454.28999999999996 (as pandas would). Display only: the
+ * API answers carry the exact double.
+ */
+function shown(value: unknown): unknown {
+  return typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(12)) : value;
 }
 
 function rowsOf(columns: Record<string, unknown[]>): Record<string, unknown>[] {
   const names = Object.keys(columns);
   const length = columns[names[0] ?? '']?.length ?? 0;
   return Array.from({ length }, (_, row) =>
-    Object.fromEntries(names.map((name) => [name, columns[name]?.[row]])),
+    Object.fromEntries(names.map((name) => [name, shown(columns[name]?.[row])])),
   );
 }

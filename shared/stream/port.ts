@@ -92,7 +92,15 @@ export interface StreamConsumer {
 }
 
 export interface StreamProducer {
+  /**
+   * Resolves once the topic holds every message once (acks=all, idempotent); sends are written
+   * in the order called. Rejects within the send timeout: TRIB_STREAM_UNAVAILABLE (maybe
+   * written), TRIB_MESSAGE_TOO_LARGE or TRIB_STREAM_REFUSED (the refused partition's messages
+   * not written; a send spanning partitions may have been written on the others),
+   * TRIB_SHUTTING_DOWN once closed. Adapters build it from `SerialProducer` (serial-producer.ts).
+   */
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  /** Lets the sends already called finish, then releases the client. */
   close(): Promise<void>;
 }
 

@@ -234,11 +234,14 @@ describe('PostgresHistoricalReader', () => {
         // consumed
       }
     })().catch((e: unknown) => e);
-    // Terminate the first backend seen answering a probe query.
+    // Terminate the first backend seen answering a probe query of this test's schema (another
+    // file's retrievals may be running on the same Postgres).
     let terminated = 0;
     for (let tries = 0; tries < 2_000 && terminated === 0; tries++) {
       const { rows } = await h.pool.query(
-        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT e.rn%' AND pid <> pg_backend_pid()`,
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE query LIKE 'COPY (SELECT e.rn%' AND strpos(query, $1) > 0 AND pid <> pg_backend_pid()`,
+        [`"${h.schema}"`],
       );
       terminated = rows[0].n;
     }

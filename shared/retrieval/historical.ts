@@ -6,7 +6,7 @@
  */
 import { type Data, Field, makeData, RecordBatch, Schema, Struct } from 'apache-arrow';
 import { TributaryError } from '../errors.ts';
-import { arrowTypeOf } from './columns.ts';
+import { arrowTypeOf } from './arrow-types.ts';
 import { type EntityFrame, sliceColumn } from './entities.ts';
 import type { RetrievalPlan } from './plan.ts';
 

@@ -8,7 +8,7 @@
  * lanes), point-in-time-sql.ts (the probe query), entity-copy.ts (entity rows into COPY),
  * lane.ts (one connection of a retrieval), copy-out.ts and copy-tuples.ts (the COPY answer off
  * the socket, framed into tuples), range-answer.ts (the reorder buffer), probe-order.ts (probe
- * order for one int64 key), aggregate.ts (stream views' aggregated features: events streamed per
+ * order for one int64 key), arrow-columns.ts (Postgres binary values into Arrow columns), aggregate.ts (stream views' aggregated features: events streamed per
  * entity and swept, see docs/aggregations.md).
  */
 export { quoteIdent } from '../../../postgres/index.ts';

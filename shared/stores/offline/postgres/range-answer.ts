@@ -2,8 +2,8 @@
 import type { Data } from 'apache-arrow';
 import type { ValueType } from '../../../definitions/types.ts';
 import { TributaryError } from '../../../errors.ts';
-import { columnWriter } from '../../../retrieval/columns.ts';
 import type { RetrievalPlan } from '../../../retrieval/plan.ts';
+import { columnWriter } from './arrow-columns.ts';
 import { int32At, type TupleSink } from './copy-tuples.ts';
 
 /** Bytes of a decoded value, for the budget (a string's is a guess). */

@@ -1,39 +1,17 @@
 /**
- * Arrow columns built straight into their buffers. Retrieval results are large (a million rows
+ * Arrow columns built straight into their buffers, from Postgres's binary values (`COPY …
+ * (FORMAT binary)`, binary result rows) or JS values. Retrieval results are large (a million rows
  * is an ordinary training set), so values go from the wire into typed arrays without a JS value
  * per cell where the format allows: 8-byte big-endian values are byte-swapped in place.
  */
-import {
-  Bool,
-  type Data,
-  type DataType,
-  Float64,
-  Int64,
-  makeData,
-  TimestampMicrosecond,
-  Utf8,
-} from 'apache-arrow';
-import type { ValueType } from '../definitions/types.ts';
-import { INT64_MAX, INT64_MIN } from '../events/int64.ts';
+import { Bool, type Data, Float64, Int64, makeData, Utf8 } from 'apache-arrow';
+import type { ValueType } from '../../../definitions/types.ts';
+import { INT64_MAX, INT64_MIN } from '../../../events/int64.ts';
+import { arrowTypeOf } from '../../../retrieval/arrow-types.ts';
+import { PG_EPOCH_US } from './copy-binary.ts';
 
-/** Microseconds between the Unix epoch and Postgres's, 2000-01-01. */
-const PG_EPOCH_OFFSET_US = 946_684_800_000_000n;
-
-/** The Arrow type a Tributary value type is delivered as. Timestamps are UTC microseconds. */
-export function arrowTypeOf(type: ValueType): DataType {
-  switch (type) {
-    case 'int64':
-      return new Int64();
-    case 'float64':
-      return new Float64();
-    case 'string':
-      return new Utf8();
-    case 'bool':
-      return new Bool();
-    case 'timestamp':
-      return new TimestampMicrosecond('UTC');
-  }
-}
+/** Postgres's epoch in Unix µs as a bigint, for the timestamp writer's 64-bit arithmetic. */
+const PG_EPOCH_US_BIG = BigInt(PG_EPOCH_US);
 
 /** Appends values of one column, then hands the column over as Arrow `Data`. */
 export interface ColumnWriter {
@@ -104,7 +82,7 @@ class EightByteWriter extends BaseWriter implements ColumnWriter {
     const at = this.length * 8;
     if (this.type === 'timestamp') {
       const view = new DataView(buf.buffer, buf.byteOffset + offset, 8);
-      const us = view.getBigInt64(0) + PG_EPOCH_OFFSET_US;
+      const us = view.getBigInt64(0) + PG_EPOCH_US_BIG;
       new DataView(this.bytes.buffer).setBigInt64(at, us, true);
     } else {
       // Network order to little endian, byte by byte: no BigInt or float is materialized.

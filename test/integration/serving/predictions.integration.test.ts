@@ -171,6 +171,31 @@ describe('serving: POST /predictions (Kafka)', () => {
     expect(await admin.topicSize(otherTopic)).toBe(1);
   });
 
+  /**
+   * POSTs one prediction to an app whose producer is `producer`; expects a 503 and the shared
+   * topic unchanged, and returns the error body.
+   */
+  async function refusedThrough(producer: StreamProducer, predictionId: string) {
+    const down = await harness(uniqueName('serving_predictions_down'), { producer }, spec);
+    try {
+      const before = await admin.topicSize(topic);
+      const res = await down.app.inject({
+        method: 'POST',
+        url: '/predictions',
+        payload: {
+          model: 'driver_model',
+          model_version: '3',
+          rows: [{ prediction_id: predictionId, event_timestamp: 0, features: {}, prediction: 1 }],
+        },
+      });
+      expect(res.statusCode, res.body).toBe(503);
+      expect(await admin.topicSize(topic)).toBe(before);
+      return res.json().error as { code: string; message: string };
+    } finally {
+      await down.close();
+    }
+  }
+
   it('answers 503 TRIB_STREAM_UNAVAILABLE when the producer has lost Kafka', async () => {
     // A broker of the test's own, stopped under a live producer (the shared one stays up).
     const broker = await new OwnBroker().start();
@@ -181,24 +206,11 @@ describe('serving: POST /predictions (Kafka)', () => {
     const lost = await ownStream.producer();
     await lost.send(topic, [{ key: 'warm', value: 'up' }]);
     await broker.stop();
-    const down = await harness(uniqueName('serving_predictions_down'), { producer: lost }, spec);
     try {
-      const before = await admin.topicSize(topic);
-      const res = await down.app.inject({
-        method: 'POST',
-        url: '/predictions',
-        payload: {
-          model: 'driver_model',
-          model_version: '3',
-          rows: [{ prediction_id: 'lost', event_timestamp: 0, features: {}, prediction: 1 }],
-        },
-      });
-      expect(res.statusCode, res.body).toBe(503);
-      expect(res.json().error.code).toBe('TRIB_STREAM_UNAVAILABLE');
-      expect(res.json().error.message).toContain(`could not produce to '${topic}'`);
-      expect(await admin.topicSize(topic)).toBe(before);
+      const error = await refusedThrough(lost, 'lost');
+      expect(error.code).toBe('TRIB_STREAM_UNAVAILABLE');
+      expect(error.message).toContain(`could not produce to '${topic}'`);
     } finally {
-      await down.close();
       await lost.close();
       await ownStream.close();
       await broker.destroy();
@@ -208,24 +220,7 @@ describe('serving: POST /predictions (Kafka)', () => {
   it('answers 503 TRIB_SHUTTING_DOWN once its producer is closed, producing nothing', async () => {
     const closed = await stream.producer();
     await closed.close();
-    const down = await harness(uniqueName('serving_predictions_closed'), { producer: closed }, spec);
-    try {
-      const before = await admin.topicSize(topic);
-      const res = await down.app.inject({
-        method: 'POST',
-        url: '/predictions',
-        payload: {
-          model: 'driver_model',
-          model_version: '3',
-          rows: [{ prediction_id: 'closed', event_timestamp: 0, features: {}, prediction: 1 }],
-        },
-      });
-      expect(res.statusCode, res.body).toBe(503);
-      expect(res.json().error.code).toBe('TRIB_SHUTTING_DOWN');
-      expect(await admin.topicSize(topic)).toBe(before);
-    } finally {
-      await down.close();
-    }
+    expect((await refusedThrough(closed, 'closed')).code).toBe('TRIB_SHUTTING_DOWN');
   });
 
   it('leaves exactly the accepted rows on the topic, each one the monitor decodes', async () => {
